@@ -1,0 +1,55 @@
+# vectorpg: PGXS build.
+#
+#   make && make install             build and install (as root)
+#   make installcheck                pg_regress suite on a temporary instance
+#   make prove_installcheck          TAP suite (test/t), PROVE_TESTS=... for one file
+#
+# CI and the README's test command build with
+#   PG_CFLAGS="-DUSE_ASSERT_CHECKING -Wall -Wextra -Werror -Wno-unused-parameter"
+# (see test/run-tests.sh).  -DVECTORPG_NO_SIMD leaves out the SIMD kernels.
+
+EXTENSION = vectorpg
+EXTVERSION = 0.1.0
+
+MODULE_big = vectorpg
+OBJS = \
+	src/vectorpg.o \
+	src/vector.o \
+	src/distance.o \
+	src/distance_simd.o
+
+HEADERS = src/vectorpg.h
+
+# One source for the install script, versioned at build time
+DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress: sql/<name>.sql against expected/<name>.out, on a temporary
+# instance so that no running server is needed
+REGRESS = \
+	vector_io \
+	vector_functions \
+	vector_operators \
+	vector_casts \
+	vector_aggregates \
+	vector_boundaries \
+	vector_errors \
+	vector_copy
+REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_check/regress \
+	--temp-config=test/regress.conf
+
+# TAP tests live in test/t; prove_installcheck below runs them
+PROVE_TESTS ?= test/t/*.pl
+PROVE_FLAGS += -I $(CURDIR)/test/perl
+
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql tmp_check results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+.PHONY: prove_installcheck
+prove_installcheck:
+	$(prove_installcheck)

@@ -1,0 +1,355 @@
+-- vectorpg install script.
+--
+-- This file is the single source of the fresh-install script: the build
+-- copies it to sql/vectorpg--<version>.sql.  Every object is created with
+-- plain CREATE, carries explicit volatility, strictness and parallel labels,
+-- and has a COMMENT.  The SQL surface of the vector type follows pgvector's
+-- so that applications written for pgvector run unchanged.
+
+\echo Use "CREATE EXTENSION vectorpg" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- The vector type
+-- ---------------------------------------------------------------------------
+
+CREATE TYPE vector;
+
+CREATE FUNCTION vector_in(cstring, oid, integer) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_out(vector) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_typmod_in(cstring[]) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_typmod_out(integer) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_recv(internal, oid, integer) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_send(vector) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- STORAGE = main: a vector stays in the heap page, uncompressed whenever
+-- compression does not pay (as for typical float embeddings), and moves to
+-- the TOAST table only when the row cannot fit in a page at all.  pgvector
+-- uses external, which moves every vector above ~2 kB (about 500 dims) out
+-- of line; doc/reference.md explains the choice and benchmarks.md measures it.
+CREATE TYPE vector (
+	INPUT     = vector_in,
+	OUTPUT    = vector_out,
+	TYPMOD_IN = vector_typmod_in,
+	TYPMOD_OUT = vector_typmod_out,
+	RECEIVE   = vector_recv,
+	SEND      = vector_send,
+	STORAGE   = main
+);
+
+COMMENT ON TYPE vector IS 'vector of 1 to 16000 float4 dimensions, pgvector-compatible';
+COMMENT ON FUNCTION vector_in(cstring, oid, integer) IS 'parse the text form [x,y,...]';
+COMMENT ON FUNCTION vector_out(vector) IS 'print the text form, shortest round-trip digits';
+COMMENT ON FUNCTION vector_typmod_in(cstring[]) IS 'parse the n of vector(n)';
+COMMENT ON FUNCTION vector_typmod_out(integer) IS 'print the n of vector(n)';
+COMMENT ON FUNCTION vector_recv(internal, oid, integer) IS 'read the binary form (int16 dim, int16 0, float4s)';
+COMMENT ON FUNCTION vector_send(vector) IS 'write the binary form (int16 dim, int16 0, float4s)';
+
+-- ---------------------------------------------------------------------------
+-- Functions
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION l2_distance(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION inner_product(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION cosine_distance(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION l1_distance(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_l2_squared_distance(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_negative_inner_product(vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_dims(vector) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_norm(vector) RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION l2_normalize(vector) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION binary_quantize(vector) RETURNS bit
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION subvector(vector, integer, integer) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_add(vector, vector) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_sub(vector, vector) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_mul(vector, vector) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_concat(vector, vector) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Volatile: the answer depends on the CPU and on vectorpg.kernel
+CREATE FUNCTION vectorpg_kernel() RETURNS text
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION l2_distance(vector, vector) IS 'Euclidean distance';
+COMMENT ON FUNCTION inner_product(vector, vector) IS 'inner (dot) product';
+COMMENT ON FUNCTION cosine_distance(vector, vector) IS 'cosine distance, 1 - cosine similarity; NaN when either vector is zero';
+COMMENT ON FUNCTION l1_distance(vector, vector) IS 'Manhattan (taxicab) distance';
+COMMENT ON FUNCTION vector_l2_squared_distance(vector, vector) IS 'squared Euclidean distance';
+COMMENT ON FUNCTION vector_negative_inner_product(vector, vector) IS 'negative inner product, smaller is more similar';
+COMMENT ON FUNCTION vector_dims(vector) IS 'number of dimensions';
+COMMENT ON FUNCTION vector_norm(vector) IS 'Euclidean norm';
+COMMENT ON FUNCTION l2_normalize(vector) IS 'vector scaled to unit length; a zero vector stays zero';
+COMMENT ON FUNCTION binary_quantize(vector) IS 'one bit per dimension, set where the element is positive';
+COMMENT ON FUNCTION subvector(vector, integer, integer) IS 'elements from a 1-based start, count of them';
+COMMENT ON FUNCTION vector_add(vector, vector) IS 'elementwise sum';
+COMMENT ON FUNCTION vector_sub(vector, vector) IS 'elementwise difference';
+COMMENT ON FUNCTION vector_mul(vector, vector) IS 'elementwise product';
+COMMENT ON FUNCTION vector_concat(vector, vector) IS 'concatenation';
+COMMENT ON FUNCTION vectorpg_kernel() IS 'distance kernels in use: scalar, avx2 or avx512';
+
+-- ---------------------------------------------------------------------------
+-- Operators
+-- ---------------------------------------------------------------------------
+
+CREATE OPERATOR <-> (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = l2_distance,
+	COMMUTATOR = '<->'
+);
+
+CREATE OPERATOR <#> (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_negative_inner_product,
+	COMMUTATOR = '<#>'
+);
+
+CREATE OPERATOR <=> (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = cosine_distance,
+	COMMUTATOR = '<=>'
+);
+
+CREATE OPERATOR <+> (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = l1_distance,
+	COMMUTATOR = '<+>'
+);
+
+CREATE OPERATOR + (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_add,
+	COMMUTATOR = +
+);
+
+CREATE OPERATOR - (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_sub
+);
+
+CREATE OPERATOR * (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_mul,
+	COMMUTATOR = *
+);
+
+CREATE OPERATOR || (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_concat
+);
+
+COMMENT ON OPERATOR <->(vector, vector) IS 'Euclidean distance';
+COMMENT ON OPERATOR <#>(vector, vector) IS 'negative inner product';
+COMMENT ON OPERATOR <=>(vector, vector) IS 'cosine distance';
+COMMENT ON OPERATOR <+>(vector, vector) IS 'Manhattan distance';
+COMMENT ON OPERATOR +(vector, vector) IS 'elementwise sum';
+COMMENT ON OPERATOR -(vector, vector) IS 'elementwise difference';
+COMMENT ON OPERATOR *(vector, vector) IS 'elementwise product';
+COMMENT ON OPERATOR ||(vector, vector) IS 'concatenation';
+
+-- ---------------------------------------------------------------------------
+-- Comparison and the btree operator class
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION vector_lt(vector, vector) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_le(vector, vector) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_eq(vector, vector) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_ne(vector, vector) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_ge(vector, vector) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_gt(vector, vector) RETURNS bool
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_cmp(vector, vector) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION vector_lt(vector, vector) IS 'implementation of < operator';
+COMMENT ON FUNCTION vector_le(vector, vector) IS 'implementation of <= operator';
+COMMENT ON FUNCTION vector_eq(vector, vector) IS 'implementation of = operator';
+COMMENT ON FUNCTION vector_ne(vector, vector) IS 'implementation of <> operator';
+COMMENT ON FUNCTION vector_ge(vector, vector) IS 'implementation of >= operator';
+COMMENT ON FUNCTION vector_gt(vector, vector) IS 'implementation of > operator';
+COMMENT ON FUNCTION vector_cmp(vector, vector) IS 'btree comparison: elementwise, then by dimensions';
+
+CREATE OPERATOR < (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_lt,
+	COMMUTATOR = > , NEGATOR = >= ,
+	RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+
+CREATE OPERATOR <= (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_le,
+	COMMUTATOR = >= , NEGATOR = > ,
+	RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+
+CREATE OPERATOR = (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_eq,
+	COMMUTATOR = = , NEGATOR = <> ,
+	RESTRICT = eqsel, JOIN = eqjoinsel
+);
+
+CREATE OPERATOR <> (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_ne,
+	COMMUTATOR = <> , NEGATOR = = ,
+	RESTRICT = neqsel, JOIN = neqjoinsel
+);
+
+CREATE OPERATOR >= (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_ge,
+	COMMUTATOR = <= , NEGATOR = < ,
+	RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+CREATE OPERATOR > (
+	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_gt,
+	COMMUTATOR = < , NEGATOR = <= ,
+	RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+
+COMMENT ON OPERATOR <(vector, vector) IS 'less than';
+COMMENT ON OPERATOR <=(vector, vector) IS 'less than or equal';
+COMMENT ON OPERATOR =(vector, vector) IS 'equal';
+COMMENT ON OPERATOR <>(vector, vector) IS 'not equal';
+COMMENT ON OPERATOR >=(vector, vector) IS 'greater than or equal';
+COMMENT ON OPERATOR >(vector, vector) IS 'greater than';
+
+CREATE OPERATOR CLASS vector_ops
+	DEFAULT FOR TYPE vector USING btree AS
+	OPERATOR 1 < ,
+	OPERATOR 2 <= ,
+	OPERATOR 3 = ,
+	OPERATOR 4 >= ,
+	OPERATOR 5 > ,
+	FUNCTION 1 vector_cmp(vector, vector);
+
+COMMENT ON OPERATOR CLASS vector_ops USING btree IS 'btree ordering of vectors';
+
+-- ---------------------------------------------------------------------------
+-- Aggregates
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION vector_accum(double precision[], vector) RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_combine(double precision[], double precision[]) RETURNS double precision[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_avg(double precision[]) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION vector_accum(double precision[], vector) IS 'transition function of avg(vector)';
+COMMENT ON FUNCTION vector_combine(double precision[], double precision[]) IS 'combine function of avg(vector)';
+COMMENT ON FUNCTION vector_avg(double precision[]) IS 'final function of avg(vector)';
+
+CREATE AGGREGATE avg(vector) (
+	SFUNC = vector_accum,
+	STYPE = double precision[],
+	FINALFUNC = vector_avg,
+	COMBINEFUNC = vector_combine,
+	INITCOND = '{0}',
+	PARALLEL = SAFE
+);
+
+CREATE AGGREGATE sum(vector) (
+	SFUNC = vector_add,
+	STYPE = vector,
+	COMBINEFUNC = vector_add,
+	PARALLEL = SAFE
+);
+
+COMMENT ON AGGREGATE avg(vector) IS 'elementwise mean';
+COMMENT ON AGGREGATE sum(vector) IS 'elementwise sum';
+
+-- ---------------------------------------------------------------------------
+-- Casts
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION vector(vector, integer, boolean) RETURNS vector
+	AS 'MODULE_PATHNAME', 'vector_coerce' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION array_to_vector(integer[], integer, boolean) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION array_to_vector(real[], integer, boolean) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION array_to_vector(double precision[], integer, boolean) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION array_to_vector(numeric[], integer, boolean) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION vector_to_float4(vector, integer, boolean) RETURNS real[]
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION vector(vector, integer, boolean) IS 'apply a vector(n) type modifier';
+COMMENT ON FUNCTION array_to_vector(integer[], integer, boolean) IS 'cast integer[] to vector';
+COMMENT ON FUNCTION array_to_vector(real[], integer, boolean) IS 'cast real[] to vector';
+COMMENT ON FUNCTION array_to_vector(double precision[], integer, boolean) IS 'cast double precision[] to vector';
+COMMENT ON FUNCTION array_to_vector(numeric[], integer, boolean) IS 'cast numeric[] to vector';
+COMMENT ON FUNCTION vector_to_float4(vector, integer, boolean) IS 'cast vector to real[]';
+
+-- The same implicit/assignment choices as pgvector
+CREATE CAST (vector AS vector)
+	WITH FUNCTION vector(vector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (vector AS real[])
+	WITH FUNCTION vector_to_float4(vector, integer, boolean) AS IMPLICIT;
+
+CREATE CAST (integer[] AS vector)
+	WITH FUNCTION array_to_vector(integer[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (real[] AS vector)
+	WITH FUNCTION array_to_vector(real[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (double precision[] AS vector)
+	WITH FUNCTION array_to_vector(double precision[], integer, boolean) AS ASSIGNMENT;
+
+CREATE CAST (numeric[] AS vector)
+	WITH FUNCTION array_to_vector(numeric[], integer, boolean) AS ASSIGNMENT;
+
+COMMENT ON CAST (vector AS vector) IS 'apply a vector(n) type modifier';
+COMMENT ON CAST (vector AS real[]) IS 'vector to real[]';
+COMMENT ON CAST (integer[] AS vector) IS 'integer[] to vector';
+COMMENT ON CAST (real[] AS vector) IS 'real[] to vector';
+COMMENT ON CAST (double precision[] AS vector) IS 'double precision[] to vector';
+COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';

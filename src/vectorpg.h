@@ -1,0 +1,135 @@
+/*-------------------------------------------------------------------------
+ *
+ * vectorpg.h
+ *	  Module header: everything that more than one source file of vectorpg
+ *	  needs, and nothing else.
+ *
+ * What lives here:
+ *	- the in-memory and on-disk layout of the vector type (Vector);
+ *	- the type's limits, as the min/max pairs that the SQL functions, the
+ *	  index and the tests share;
+ *	- the validation helpers that every input path calls, so that a value
+ *	  rejected through text input, binary input, an array cast or a typmod
+ *	  coercion gets the same message and SQLSTATE;
+ *	- the distance kernel table (implemented in distance.c and
+ *	  distance_simd.c) and the version-compatibility macros.
+ *
+ * Copyright (c) 2026, vectorpg developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VECTORPG_H
+#define VECTORPG_H
+
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+
+/* Version-compatibility shims; keep them next to nothing but themselves */
+#if PG_VERSION_NUM < 150000
+#error "vectorpg requires PostgreSQL 15 or later"
+#endif
+
+#if PG_VERSION_NUM >= 160000
+#define VECTORPG_FUNCTION(name) PG_FUNCTION_INFO_V1(name)
+#else
+#define VECTORPG_FUNCTION(name) PGDLLEXPORT PG_FUNCTION_INFO_V1(name)
+#endif
+
+/*
+ * Dimension limits of the vector type.  VECTOR_MAX_DIM matches pgvector so
+ * that every value a pgvector application can store is accepted here.
+ */
+#define VECTOR_MIN_DIM		1
+#define VECTOR_MAX_DIM		16000
+
+/*
+ * A vector as stored and passed around.  The header is the varlena length
+ * word, the number of dimensions and a reserved 16-bit field that is always
+ * zero (it is part of the binary wire format too, where pgvector calls it
+ * "unused"); the float4 elements follow.
+ */
+typedef struct Vector
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int16		dim;			/* number of dimensions */
+	int16		unused;			/* reserved, always 0 */
+	float		x[FLEXIBLE_ARRAY_MEMBER];
+} Vector;
+
+/* Size of a vector of dim dimensions, computed without overflow */
+#define VECTOR_SIZE(dim)	add_size(offsetof(Vector, x), mul_size(sizeof(float), (dim)))
+
+#define DatumGetVector(d)		((Vector *) PG_DETOAST_DATUM(d))
+#define PG_GETARG_VECTOR_P(n)	DatumGetVector(PG_GETARG_DATUM(n))
+#define PG_RETURN_VECTOR_P(v)	PG_RETURN_POINTER(v)
+
+/* vector.c */
+extern Vector *InitVector(int dim);
+extern void VectorCheckDim(int dim);
+extern void VectorCheckExpectedDim(int32 typmod, int dim);
+extern void VectorCheckSameDims(const Vector *a, const Vector *b);
+
+/*
+ * Reject NaN and infinite elements.  Inline because every element of every
+ * input passes through here.
+ */
+static inline void
+VectorCheckElement(float value)
+{
+	if (unlikely(isnan(value)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("NaN not allowed in vector")));
+	if (unlikely(isinf(value)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("infinite value not allowed in vector")));
+}
+
+/*
+ * Distance kernels.
+ *
+ * Each kernel reads two float4 arrays of n elements and accumulates in
+ * float8: products and differences of float4 values are exact or nearly so
+ * in float8, so the SIMD and scalar versions agree to far better than 1e-6
+ * relative whatever the summation order, and sums that would overflow
+ * float4 stay finite.  The table is filled by distance.c according to the
+ * CPU and the vectorpg.kernel setting.
+ */
+typedef struct VectorKernels
+{
+	const char *name;			/* "scalar", "avx2" or "avx512" */
+	double		(*l2_squared) (const float *a, const float *b, int n);
+	double		(*inner_product) (const float *a, const float *b, int n);
+	double		(*l1) (const float *a, const float *b, int n);
+	/* dot product and both squared norms in one pass, for cosine */
+	void		(*cosine_parts) (const float *a, const float *b, int n,
+								 double *dot, double *norm_a, double *norm_b);
+	double		(*norm_squared) (const float *a, int n);
+} VectorKernels;
+
+/* The kernels in use; never NULL after _PG_init */
+extern const VectorKernels *vector_kernels;
+
+/* Choices for vectorpg.kernel */
+typedef enum VectorKernelChoice
+{
+	VECTOR_KERNEL_AUTO,
+	VECTOR_KERNEL_SCALAR,
+	VECTOR_KERNEL_AVX2,
+	VECTOR_KERNEL_AVX512
+} VectorKernelChoice;
+
+/* distance.c */
+extern void DistanceInit(void);
+extern const VectorKernels *DistanceKernelsFor(VectorKernelChoice choice);
+extern double VectorCosineDistance(const float *a, const float *b, int n);
+
+/* distance_simd.c: NULL where the build or the CPU lacks the instructions */
+extern const VectorKernels *DistanceAvx2Kernels(void);
+extern const VectorKernels *DistanceAvx512Kernels(void);
+
+#endif							/* VECTORPG_H */
