@@ -34,14 +34,14 @@ REGRESS = \
 	vector_boundaries \
 	vector_errors \
 	vector_copy
-REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_check/regress \
+REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 
 # TAP tests live in test/t; prove_installcheck below runs them
 PROVE_TESTS ?= test/t/*.pl
 PROVE_FLAGS += -I $(CURDIR)/test/perl
 
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql tmp_check results regression.diffs regression.out
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql tmp_check tmp_regress results regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -104,9 +104,9 @@ CREATE FUNCTION vector_mul(vector, vector) RETURNS vector
 CREATE FUNCTION vector_concat(vector, vector) RETURNS vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
--- Volatile: the answer depends on the CPU and on vectorpg.kernel
+-- Stable: the answer depends on the CPU and on the vectorpg.kernel setting
 CREATE FUNCTION vectorpg_kernel() RETURNS text
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 COMMENT ON FUNCTION l2_distance(vector, vector) IS 'Euclidean distance';
 COMMENT ON FUNCTION inner_product(vector, vector) IS 'inner (dot) product';

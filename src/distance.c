@@ -137,7 +137,7 @@ VectorCosineDistance(const float *a, const float *b, int n)
 	if (norm_a == 0.0 || norm_b == 0.0)
 		return get_float8_nan();
 
-	similarity = dot / (sqrt(norm_a) * sqrt(norm_b));
+	similarity = dot / sqrt(norm_a * norm_b);
 
 	/* Keep rounding from leaving the valid range */
 	if (similarity > 1.0)

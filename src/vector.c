@@ -858,7 +858,10 @@ AccumStateValues(ArrayType *state, int *nvalues)
 {
 	if (ARR_NDIM(state) != 1 || ARR_ELEMTYPE(state) != FLOAT8OID ||
 		ARR_HASNULL(state) || ARR_DIMS(state)[0] < 1)
-		elog(ERROR, "vector aggregate state is not a valid float8 array");
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("invalid state for vector aggregate"),
+				 errdetail("The state must be a one-dimensional float8 array without nulls.")));
 	*nvalues = ARR_DIMS(state)[0];
 	return (double *) ARR_DATA_PTR(state);
 }

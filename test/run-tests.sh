@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# test/run-tests.sh: the README's second command, and what .ci/run calls.
+#
+# Builds the extension with warnings as errors and assertions enabled,
+# installs it, and runs the whole suite, pg_regress and then TAP, as an
+# unprivileged user on throwaway clusters.  Installs whatever Debian packages
+# are missing first.  Prints the runners' summary lines and exits non-zero if
+# anything failed; on failure the work directory with its logs is kept.
+#
+#   bash test/run-tests.sh                      everything
+#   PROVE_TESTS=test/t/010_kernels.pl bash test/run-tests.sh   one TAP file
+#   VPG_SKIP_BUILD=1 bash test/run-tests.sh     test what is installed
+
+source "$(dirname "$0")/lib.sh"
+
+vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" libipc-run-perl
+[ -n "${VPG_SKIP_BUILD:-}" ] || vpg_build_install "$VPG_TEST_CFLAGS"
+
+workdir=$(vpg_make_workdir)
+status=0
+started=$SECONDS
+
+vpg_log "pg_regress suite"
+if ! vpg_as_tester make -C "$workdir" -s installcheck 2>&1 | tee "$workdir/regress.log" |
+	grep -E '^(test |ok |not ok |# |=+|.*tests? (passed|failed))|^ *[0-9]+ of [0-9]+ tests' ; then
+	:
+fi
+if ! grep -qE 'All [0-9]+ tests passed' "$workdir/regress.log"; then
+	status=1
+	vpg_log "pg_regress failed; differences:"
+	head -n 300 "$workdir/regression.diffs" 2>/dev/null || tail -n 50 "$workdir/regress.log"
+fi
+
+vpg_log "TAP suite"
+prove_args=()
+[ -n "${PROVE_TESTS:-}" ] && prove_args+=("PROVE_TESTS=$PROVE_TESTS")
+if ! vpg_as_tester make -C "$workdir" -s prove_installcheck PROVE_FLAGS="--timer" "${prove_args[@]}" 2>&1 |
+	tee "$workdir/tap.log"; then
+	status=1
+fi
+grep -q '^Result: PASS' "$workdir/tap.log" || status=1
+
+echo
+if [ $status -eq 0 ]; then
+	vpg_log "all tests passed in $((SECONDS - started)) s"
+	rm -rf "$workdir"
+else
+	vpg_log "FAILED after $((SECONDS - started)) s; logs kept in $workdir (tmp_check/log for TAP)"
+	for log in "$workdir"/tmp_check/log/regress_log_*; do
+		[ -f "$log" ] || continue
+		grep -q 'not ok' "$log" || continue
+		echo "--- tail of $log"
+		tail -n 40 "$log"
+	done
+fi
+exit $status
