@@ -16,9 +16,16 @@ OBJS = \
 	src/vectorpg.o \
 	src/vector.o \
 	src/distance.o \
-	src/distance_simd.o
+	src/distance_simd.o \
+	src/hnsw.o \
+	src/hnswbuild.o \
+	src/hnswcheck.o \
+	src/hnswinsert.o \
+	src/hnswscan.o \
+	src/hnswutils.o \
+	src/hnswvacuum.o
 
-HEADERS = src/vectorpg.h
+HEADERS = src/vectorpg.h src/hnsw.h
 
 # One source for the install script, versioned at build time
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql

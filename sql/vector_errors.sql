@@ -103,6 +103,7 @@ SELECT err($$SELECT avg(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) t(v)$$);
 SELECT err($$SELECT sum(v) FROM (VALUES ('[1,2]'::vector), ('[1,2,3]')) t(v)$$);
 SELECT err($$SELECT vector_combine('{1,1,2}', '{1,1,2,3}')$$);
 SELECT err($$SELECT vector_accum('{{1}}', '[1]')$$);
+SELECT err($$SELECT vector_avg('{1}')$$);
 
 -- settings
 SELECT err($$SET vectorpg.kernel = 'fastest'$$);

@@ -353,3 +353,51 @@ COMMENT ON CAST (integer[] AS vector) IS 'integer[] to vector';
 COMMENT ON CAST (real[] AS vector) IS 'real[] to vector';
 COMMENT ON CAST (double precision[] AS vector) IS 'double precision[] to vector';
 COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';
+
+-- ---------------------------------------------------------------------------
+-- The hnsw index access method
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION hnswhandler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnswhandler;
+
+COMMENT ON FUNCTION hnswhandler(internal) IS 'handler of the hnsw index access method';
+COMMENT ON ACCESS METHOD hnsw IS 'hierarchical navigable small world graph for nearest-neighbour search';
+
+-- Support function 1 is the ordering operator's own function, so the index
+-- orders by exactly the operator's values; 2 (cosine) skips zero vectors.
+CREATE OPERATOR CLASS vector_l2_ops
+	DEFAULT FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 l2_distance(vector, vector);
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 vector_negative_inner_product(vector, vector);
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 cosine_distance(vector, vector),
+	FUNCTION 2 vector_norm(vector);
+
+CREATE OPERATOR CLASS vector_l1_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
+	FUNCTION 1 l1_distance(vector, vector);
+
+COMMENT ON OPERATOR CLASS vector_l2_ops USING hnsw IS 'hnsw search by Euclidean distance (<->)';
+COMMENT ON OPERATOR CLASS vector_ip_ops USING hnsw IS 'hnsw search by negative inner product (<#>)';
+COMMENT ON OPERATOR CLASS vector_cosine_ops USING hnsw IS 'hnsw search by cosine distance (<=>); zero vectors are not indexed';
+COMMENT ON OPERATOR CLASS vector_l1_ops USING hnsw IS 'hnsw search by Manhattan distance (<+>)';
+
+-- Volatile: it reads the index and the table as they are now
+CREATE FUNCTION hnsw_index_check(index regclass, heapallindexed boolean DEFAULT false,
+	OUT blkno bigint, OUT offno integer, OUT problem text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION hnsw_index_check(regclass, boolean) IS 'structural violations of an hnsw index; no rows when it is sound';

@@ -863,6 +863,12 @@ AccumStateValues(ArrayType *state, int *nvalues)
 				 errmsg("invalid state for vector aggregate"),
 				 errdetail("The state must be a one-dimensional float8 array without nulls.")));
 	*nvalues = ARR_DIMS(state)[0];
+	/* A non-empty state holds a count and at least one sum */
+	if (*nvalues < 2 && ((double *) ARR_DATA_PTR(state))[0] != 0.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("invalid state for vector aggregate"),
+				 errdetail("The state must be a one-dimensional float8 array without nulls.")));
 	return (double *) ARR_DATA_PTR(state);
 }
 

@@ -67,6 +67,11 @@ typedef struct Vector
 #define PG_RETURN_VECTOR_P(v)	PG_RETURN_POINTER(v)
 
 /* vector.c */
+extern Datum l2_distance(PG_FUNCTION_ARGS);
+extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum cosine_distance(PG_FUNCTION_ARGS);
+extern Datum l1_distance(PG_FUNCTION_ARGS);
 extern Vector *InitVector(int dim);
 extern void VectorCheckDim(int dim);
 extern void VectorCheckExpectedDim(int32 typmod, int dim);
@@ -94,9 +99,11 @@ VectorCheckElement(float value)
  *
  * Each kernel reads two float4 arrays of n elements and accumulates in
  * float8: products and differences of float4 values are exact or nearly so
- * in float8, so the SIMD and scalar versions agree to far better than 1e-6
- * relative whatever the summation order, and sums that would overflow
- * float4 stay finite.  The table is filled by distance.c according to the
+ * in float8, so sums that would overflow float4 stay finite, and the SIMD
+ * and scalar versions (which differ only in summation order) agree to far
+ * better than 1e-6 relative for sums of like-signed terms (L2, L1, norms).
+ * Inner products whose terms cancel can still differ in the low bits that
+ * float8 cannot hold, e.g. 1e20 + 1 - 1e20.  The table is filled by distance.c according to the
  * CPU and the vectorpg.kernel setting.
  */
 typedef struct VectorKernels

@@ -1,0 +1,340 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw.h
+ *	  Module header of the hnsw index access method: limits, the on-disk
+ *	  format, the in-memory search structures and the prototypes that the
+ *	  hnsw*.c files share.
+ *
+ * On-disk format (version HNSW_VERSION)
+ * -------------------------------------
+ * Block 0 is the metapage (HnswMetaPageData).  Every other block is a data
+ * page holding two kinds of tuples, each a plain item on a standard page:
+ *
+ *	- an element tuple per indexed vector: up to HNSW_HEAPTIDS heap TIDs
+ *	  (identical vectors share one element), the element's level, a deleted
+ *	  flag, the TID of its neighbour tuple, and the vector itself;
+ *	- a neighbour tuple per element: (level + 2) * m slots of index TIDs,
+ *	  2 * m for layer 0 and m for each layer above, unused slots invalid.
+ *
+ * The two tuples of an element are put on the same page whenever they fit,
+ * so that expanding a node costs one buffer access.  Elements freed by
+ * vacuum become HNSW_FREE tuples whose space a later insert reuses.  Every
+ * page carries HnswPageOpaqueData with HNSW_PAGE_ID in its special space;
+ * the metapage carries a magic number and the format version, checked on
+ * every read.
+ *
+ * Distances inside the index are computed exactly as the ordering operator
+ * computes them (same kernels, same vectors), so the order the index
+ * returns is the order of the operator's values; nothing is rechecked.
+ *
+ * Copyright (c) 2026, vectorpg developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef HNSW_H
+#define HNSW_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "lib/pairingheap.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+#include "vectorpg.h"
+
+/* Tunables: min / default / max, shared by reloptions, GUCs and tests */
+#define HNSW_MIN_M					2
+#define HNSW_DEFAULT_M				16
+#define HNSW_MAX_M					100
+#define HNSW_MIN_EF_CONSTRUCTION	4
+#define HNSW_DEFAULT_EF_CONSTRUCTION 64
+#define HNSW_MAX_EF_CONSTRUCTION	1000
+#define HNSW_MIN_EF_SEARCH			1
+#define HNSW_DEFAULT_EF_SEARCH		40
+#define HNSW_MAX_EF_SEARCH			1000
+#define HNSW_MIN_MAX_SCAN_TUPLES	1
+#define HNSW_DEFAULT_MAX_SCAN_TUPLES 20000
+#define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
+#define HNSW_MIN_SCAN_MEM_MULTIPLIER 1.0
+#define HNSW_DEFAULT_SCAN_MEM_MULTIPLIER 1.0
+#define HNSW_MAX_SCAN_MEM_MULTIPLIER 1000.0
+
+/* Largest vector the index holds: an element tuple must fit on a page */
+#define HNSW_MAX_DIM				2000
+
+/* Identical vectors share an element, up to this many heap TIDs */
+#define HNSW_HEAPTIDS				10
+
+/* Levels are capped so that a neighbour tuple always fits on a page */
+#define HNSW_MAX_LEVEL				16
+
+/* On-disk identification */
+#define HNSW_MAGIC_NUMBER			0x56504748	/* "VPGH" */
+#define HNSW_VERSION				1
+#define HNSW_PAGE_ID				0xFF91
+#define HNSW_METAPAGE_BLKNO			0
+
+/*
+ * Heavyweight lock on this (nonexistent) page: inserts hold it shared,
+ * anything that moves the entry point holds it exclusively.
+ */
+#define HNSW_UPDATE_LOCK			(MaxBlockNumber - 1)
+
+/* Tuple types */
+#define HNSW_ELEMENT_TUPLE			1
+#define HNSW_NEIGHBOR_TUPLE			2
+#define HNSW_FREE_TUPLE				3
+
+/* Build phases reported in pg_stat_progress_create_index */
+#define PROGRESS_HNSW_PHASE_LOAD		2
+#define PROGRESS_HNSW_PHASE_WRITE		3
+
+/* Values of hnsw.iterative_scan */
+typedef enum HnswIterativeScan
+{
+	HNSW_ITERATIVE_SCAN_OFF,
+	HNSW_ITERATIVE_SCAN_RELAXED,
+	HNSW_ITERATIVE_SCAN_STRICT
+} HnswIterativeScan;
+
+/* GUCs (hnsw.c) */
+extern int	hnsw_ef_search;
+extern int	hnsw_iterative_scan;
+extern int	hnsw_max_scan_tuples;
+extern double hnsw_scan_mem_multiplier;
+
+/* Reloptions as build_reloptions fills them */
+typedef struct HnswOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			m;
+	int			efConstruction;
+} HnswOptions;
+
+/* Metapage contents */
+typedef struct HnswMetaPageData
+{
+	uint32		magicNumber;
+	uint32		version;
+	uint32		dimensions;
+	uint16		m;
+	uint16		efConstruction;
+	BlockNumber entryBlkno;		/* entry point element, or InvalidBlockNumber */
+	OffsetNumber entryOffno;
+	int16		entryLevel;		/* -1 when the graph is empty */
+	BlockNumber insertPage;		/* last data page, where appends go */
+	BlockNumber freeHint;		/* first page that may hold a free slot */
+	uint32		unused[4];		/* reserved for later versions, zero */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+/* Special space of every page */
+typedef struct HnswPageOpaqueData
+{
+	BlockNumber nextblkno;		/* next data page, InvalidBlockNumber at the end */
+	uint16		unused;
+	uint16		page_id;		/* HNSW_PAGE_ID */
+} HnswPageOpaqueData;
+
+typedef HnswPageOpaqueData *HnswPageOpaque;
+
+#define HnswPageGetOpaque(page)	((HnswPageOpaque) PageGetSpecialPointer(page))
+#define HnswPageGetMeta(page)	((HnswMetaPage) PageGetContents(page))
+
+/* An element tuple: one indexed vector */
+typedef struct HnswElementTupleData
+{
+	uint8		type;			/* HNSW_ELEMENT_TUPLE or HNSW_FREE_TUPLE */
+	uint8		level;
+	uint8		deleted;		/* no live heap TIDs left; awaiting repair */
+	uint8		unused;
+	ItemPointerData heaptids[HNSW_HEAPTIDS];	/* unused ones invalid */
+	ItemPointerData neighbortid;	/* this element's neighbour tuple */
+	uint16		unused2;
+	Vector		data;			/* the vector; must be last */
+} HnswElementTupleData;
+
+typedef HnswElementTupleData *HnswElementTuple;
+
+/* A neighbour tuple: the element's links, layer 0 first */
+typedef struct HnswNeighborTupleData
+{
+	uint8		type;			/* HNSW_NEIGHBOR_TUPLE */
+	uint8		unused;
+	uint16		count;			/* number of slots */
+	ItemPointerData tids[FLEXIBLE_ARRAY_MEMBER];
+} HnswNeighborTupleData;
+
+typedef HnswNeighborTupleData *HnswNeighborTuple;
+
+#define HNSW_ELEMENT_TUPLE_SIZE(dim) \
+	MAXALIGN(offsetof(HnswElementTupleData, data) + VECTOR_SIZE(dim))
+#define HNSW_NEIGHBOR_TUPLE_SIZE(level, m) \
+	MAXALIGN(offsetof(HnswNeighborTupleData, tids) + \
+			 sizeof(ItemPointerData) * HnswSlotCount(level, m))
+
+/* Slots of layer `layer` start here in a neighbour tuple */
+static inline int
+HnswLayerStart(int layer, int m)
+{
+	return layer == 0 ? 0 : 2 * m + (layer - 1) * m;
+}
+
+/* Slots of one layer */
+static inline int
+HnswLayerSlots(int layer, int m)
+{
+	return layer == 0 ? 2 * m : m;
+}
+
+/* All slots of an element of the given level */
+static inline int
+HnswSlotCount(int level, int m)
+{
+	return (level + 2) * m;
+}
+
+/*
+ * How distances are computed for an index.  Our own opclasses map to a
+ * kernel directly; any other support function is called through fmgr.
+ */
+typedef enum HnswMetric
+{
+	HNSW_METRIC_L2,				/* squared internally, sqrt for ORDER BY */
+	HNSW_METRIC_IP,				/* negative inner product */
+	HNSW_METRIC_COSINE,
+	HNSW_METRIC_L1,
+	HNSW_METRIC_OTHER			/* support function 1 through fmgr */
+} HnswMetric;
+
+/* Per-index distance state */
+typedef struct HnswDistance
+{
+	HnswMetric	metric;
+	FmgrInfo   *procinfo;		/* support function 1, for HNSW_METRIC_OTHER */
+	FmgrInfo   *normprocinfo;	/* support function 2 (norm) or NULL */
+	Oid			collation;
+} HnswDistance;
+
+/* One node of an in-progress search: an element met on disk */
+typedef struct HnswCandidate
+{
+	double		distance;		/* internal distance (squared for L2) */
+	ItemPointerData tid;		/* element tuple */
+	ItemPointerData neighbortid;
+	uint8		level;
+	bool		deleted;
+	uint8		nheaptids;
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	uint8		flags;			/* HNSW_CAND_* search state */
+	Vector	   *vec;			/* copy of the vector, when asked for */
+} HnswCandidate;
+
+/* Search state of a candidate */
+#define HNSW_CAND_EXPANDED		0x01	/* its neighbours were visited */
+#define HNSW_CAND_DISCARDED		0x02	/* sits in the discarded heap */
+#define HNSW_CAND_RETURNED		0x04	/* handed to the executor */
+
+/*
+ * Visited set: open addressing over element TIDs, sized up as it fills.
+ */
+typedef struct HnswVisited
+{
+	uint64	   *keys;			/* 0 = empty */
+	uint32		mask;
+	uint32		count;
+} HnswVisited;
+
+/* A binary heap of candidates, min- or max-ordered on distance */
+typedef struct HnswHeap
+{
+	HnswCandidate **items;
+	int			count;
+	int			capacity;
+	bool		max;			/* true: largest distance on top */
+} HnswHeap;
+
+/*
+ * A change to up to four pages: WAL-logged as one generic record after the
+ * build, written directly (and logged wholesale at its end) during it.
+ */
+typedef struct HnswEdit
+{
+	GenericXLogState *state;	/* NULL while building */
+	int			nbuffers;
+	Buffer		buffers[MAX_GENERIC_XLOG_PAGES];
+} HnswEdit;
+
+/* hnsw.c */
+extern void HnswInit(void);
+extern int	HnswGetM(Relation index);
+extern int	HnswGetEfConstruction(Relation index);
+extern IndexBuildResult *hnswbuild(Relation heap, Relation index, struct IndexInfo *indexInfo);
+extern void hnswbuildempty(Relation index);
+extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+					   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+					   struct IndexInfo *indexInfo);
+extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void hnswendscan(IndexScanDesc scan);
+
+/* hnswutils.c */
+extern void HnswInitDistance(Relation index, HnswDistance *dist);
+extern double HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec);
+extern double HnswOrderByValue(const HnswDistance *dist, double internal);
+extern bool HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out);
+extern int	HnswRandomLevel(int m);
+extern void HnswInitPage(Page page, Size pageSize);
+extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno);
+extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern Buffer HnswNewBuffer(Relation index, ForkNumber forkNum);
+extern void HnswVisitedInit(HnswVisited *v, int expected);
+extern bool HnswVisitedAdd(HnswVisited *v, ItemPointer tid);
+extern bool HnswVisitedContains(HnswVisited *v, ItemPointer tid);
+extern void HnswHeapInit(HnswHeap *h, int capacity, bool max);
+extern void HnswHeapPush(HnswHeap *h, HnswCandidate *c);
+extern HnswCandidate *HnswHeapPop(HnswHeap *h);
+extern void HnswDiscard(HnswHeap *discarded, HnswCandidate *c);
+
+static inline HnswCandidate *
+HnswHeapTop(HnswHeap *h)
+{
+	return h->count > 0 ? h->items[0] : NULL;
+}
+
+extern void HnswEditStart(HnswEdit *edit, Relation index, bool building);
+extern Page HnswEditPage(HnswEdit *edit, Buffer buf, bool isNew);
+extern void HnswEditFinish(HnswEdit *edit);
+extern void HnswEditAbort(HnswEdit *edit);
+extern bool HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
+							  ItemPointer tid, bool wantVector, HnswCandidate *out);
+extern int	HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
+							  ItemPointerData *out);
+extern void HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
+							HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
+							HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
+							int64 *tuples_seen);
+extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
+								int ncandidates, int keep, HnswCandidate **selected);
+
+/* hnswinsert.c */
+extern int	HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m,
+						  ItemPointerData *out);
+extern void HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
+						   ItemPointerData *expected, ItemPointerData *tids, bool building);
+extern void HnswSortCandidates(HnswCandidate **cands, int n);
+extern void HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
+							 ItemPointer heaptid, bool building);
+
+/* hnswbuild.c: index tuples per page estimate for the cost model */
+extern double HnswTuplesPerPage(int dim, int m);
+
+#endif							/* HNSW_H */

@@ -1,0 +1,661 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswinsert.c
+ *	  aminsert, and inserting one vector into the graph on disk (also used
+ *	  by a build that outgrew maintenance_work_mem).
+ *
+ * An insert searches the graph like a scan does (ef_construction wide, on
+ * every layer up to the new element's level), then makes three kinds of
+ * change, each atomic on its own pages and WAL-logged on its own:
+ *
+ *	1. the new element and its neighbour tuple are written to a page (a slot
+ *	   freed by vacuum, the last page, or a new one);
+ *	2. each chosen neighbour gets a link back, pruned with the selection
+ *	   heuristic when its list is full;
+ *	3. the metapage's entry point moves up if the new element is higher.
+ *
+ * The order matters for crash safety: nothing links to the element before
+ * it exists, so recovery at any point leaves a valid graph, at worst one
+ * whose newest element has fewer back links.  Concurrent inserts and scans
+ * only ever see whole tuples (buffer locks), and a link that goes stale
+ * (its element freed by vacuum) is skipped by every reader.
+ *
+ * Lock order: metapage before data pages, and never two data pages at once
+ * except the last page and its new successor.
+ *
+ * Copyright (c) 2026, vectorpg developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "hnsw.h"
+
+/* How many pages an insert looks through for a slot freed by vacuum */
+#define HNSW_FREE_SLOT_PAGES	8
+
+/* Fill an element tuple */
+static void
+FormElementTuple(HnswElementTuple etup, Vector *value, int level, ItemPointer heaptid,
+				 ItemPointer neighbortid)
+{
+	etup->type = HNSW_ELEMENT_TUPLE;
+	etup->level = level;
+	etup->deleted = 0;
+	etup->unused = 0;
+	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(&etup->heaptids[i]);
+	etup->heaptids[0] = *heaptid;
+	etup->neighbortid = *neighbortid;
+	etup->unused2 = 0;
+	memcpy(&etup->data, value, VARSIZE(value));
+}
+
+/* Fill a neighbour tuple from per-layer lists */
+static void
+FormNeighborTuple(HnswNeighborTuple ntup, int level, int m,
+				  HnswCandidate ***selected, int *nselected)
+{
+	ntup->type = HNSW_NEIGHBOR_TUPLE;
+	ntup->unused = 0;
+	ntup->count = HnswSlotCount(level, m);
+	for (int i = 0; i < ntup->count; i++)
+		ItemPointerSetInvalid(&ntup->tids[i]);
+	for (int layer = 0; layer <= level; layer++)
+	{
+		int			start = HnswLayerStart(layer, m);
+
+		for (int i = 0; i < nselected[layer]; i++)
+			ntup->tids[start + i] = selected[layer][i]->tid;
+	}
+}
+
+/*
+ * Try to put the element into a slot that vacuum freed: a free element tuple
+ * of the same size whose neighbour tuple, on the same page, has room for the
+ * new level.  Looks at a few pages from the metapage's hint.
+ */
+static bool
+AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
+			  HnswNeighborTuple ntup, bool building, ItemPointer result)
+{
+	BlockNumber blkno = meta->freeHint;
+	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(etup->data.dim);
+
+	for (int n = 0; n < HNSW_FREE_SLOT_PAGES && BlockNumberIsValid(blkno); n++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		OffsetNumber maxoff;
+		BlockNumber next;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		HnswCheckPage(index, page, blkno);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		eid = PageGetItemId(page, off);
+			HnswElementTuple old = (HnswElementTuple) PageGetItem(page, eid);
+			ItemId		nid;
+			HnswNeighborTuple oldn;
+			HnswEdit	edit;
+			Page		wpage;
+			OffsetNumber noff;
+
+			if (!ItemIdIsNormal(eid) || old->type != HNSW_FREE_TUPLE ||
+				ItemIdGetLength(eid) != esize ||
+				ItemPointerGetBlockNumber(&old->neighbortid) != blkno)
+				continue;
+			noff = ItemPointerGetOffsetNumber(&old->neighbortid);
+			if (noff < FirstOffsetNumber || noff > maxoff)
+				continue;
+			nid = PageGetItemId(page, noff);
+			oldn = (HnswNeighborTuple) PageGetItem(page, nid);
+			if (!ItemIdIsNormal(nid) || oldn->type != HNSW_FREE_TUPLE ||
+				ItemIdGetLength(nid) < HNSW_NEIGHBOR_TUPLE_SIZE(etup->level, meta->m))
+				continue;
+
+			/* Reuse both; the neighbour tuple keeps its (larger) size */
+			HnswEditStart(&edit, index, building);
+			wpage = HnswEditPage(&edit, buf, false);
+			etup->neighbortid = old->neighbortid;
+			memcpy(PageGetItem(wpage, PageGetItemId(wpage, off)), etup, esize);
+			{
+				HnswNeighborTuple dst = (HnswNeighborTuple) PageGetItem(wpage, PageGetItemId(wpage, noff));
+				int			capacity = (ItemIdGetLength(nid) - offsetof(HnswNeighborTupleData, tids)) /
+					sizeof(ItemPointerData);
+				int			count = ntup->count;
+
+				memcpy(dst, ntup, offsetof(HnswNeighborTupleData, tids) +
+					   sizeof(ItemPointerData) * count);
+				for (int i = count; i < capacity; i++)
+					ItemPointerSetInvalid(&dst->tids[i]);
+			}
+			HnswEditFinish(&edit);
+			UnlockReleaseBuffer(buf);
+			ItemPointerSet(result, blkno, off);
+			return true;
+		}
+		next = HnswPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+		blkno = next;
+	}
+
+	/* Remember where to look next time (a hint: races are harmless) */
+	if (blkno != meta->freeHint)
+	{
+		Buffer		mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+		HnswEdit	edit;
+		Page		mpage;
+
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		HnswEditStart(&edit, index, building);
+		mpage = HnswEditPage(&edit, mbuf, false);
+		HnswPageGetMeta(mpage)->freeHint = blkno;
+		HnswEditFinish(&edit);
+		UnlockReleaseBuffer(mbuf);
+		meta->freeHint = blkno;
+	}
+	return false;
+}
+
+/*
+ * Write a new element and its neighbour tuple, returning the element's TID.
+ * Appends to the last page, or extends the index by a page (two if the
+ * tuples do not fit together, as for vectors near the dimension limit).
+ */
+static void
+AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
+		   HnswNeighborTuple ntup, bool building, ItemPointer result)
+{
+	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(etup->data.dim);
+	Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(etup->level, meta->m);
+	Buffer		mbuf;
+	Buffer		lbuf;
+	Page		mpage;
+	Page		lpage = NULL;
+	HnswEdit	edit;
+	BlockNumber last;
+	OffsetNumber eoff;
+	OffsetNumber noff;
+
+	if (BlockNumberIsValid(meta->freeHint) &&
+		AddToFreeSlot(index, meta, etup, ntup, building, result))
+		return;
+
+	/* The metapage lock serialises appends */
+	mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	last = HnswPageGetMeta(BufferGetPage(mbuf))->insertPage;
+
+	HnswEditStart(&edit, index, building);
+	mpage = HnswEditPage(&edit, mbuf, false);
+
+	if (BlockNumberIsValid(last))
+	{
+		lbuf = ReadBuffer(index, last);
+		LockBuffer(lbuf, BUFFER_LOCK_EXCLUSIVE);
+		lpage = HnswEditPage(&edit, lbuf, false);
+		if (PageGetFreeSpace(lpage) >= esize + nsize + sizeof(ItemIdData))
+		{
+			/* Both fit on the last page */
+			ItemPointerSet(&etup->neighbortid, last, OffsetNumberNext(PageGetMaxOffsetNumber(lpage)) + 1);
+			eoff = PageAddItem(lpage, (Item) etup, esize, InvalidOffsetNumber, false, false);
+			noff = PageAddItem(lpage, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
+			if (eoff == InvalidOffsetNumber || noff != ItemPointerGetOffsetNumber(&etup->neighbortid))
+				elog(ERROR, "failed to add index item to \"%s\"", RelationGetRelationName(index));
+			HnswEditFinish(&edit);
+			UnlockReleaseBuffer(lbuf);
+			UnlockReleaseBuffer(mbuf);
+			ItemPointerSet(result, last, eoff);
+			return;
+		}
+	}
+	else
+		lbuf = InvalidBuffer;
+
+	/* Start a new page, linked from the last one */
+	{
+		Buffer		nbuf = HnswNewBuffer(index, MAIN_FORKNUM);
+		BlockNumber nblkno = BufferGetBlockNumber(nbuf);
+		Page		npage = HnswEditPage(&edit, nbuf, true);
+		Buffer		xbuf = InvalidBuffer;
+		Page		xpage = NULL;
+
+		HnswInitPage(npage, BufferGetPageSize(nbuf));
+		if (BufferIsValid(lbuf))
+			HnswPageGetOpaque(lpage)->nextblkno = nblkno;
+
+		if (PageGetFreeSpace(npage) >= esize + nsize + sizeof(ItemIdData))
+		{
+			ItemPointerSet(&etup->neighbortid, nblkno, FirstOffsetNumber + 1);
+			eoff = PageAddItem(npage, (Item) etup, esize, InvalidOffsetNumber, false, false);
+			noff = PageAddItem(npage, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
+			HnswPageGetMeta(mpage)->insertPage = nblkno;
+		}
+		else
+		{
+			/* Too big to share a page: the neighbour tuple gets its own */
+			xbuf = HnswNewBuffer(index, MAIN_FORKNUM);
+			xpage = HnswEditPage(&edit, xbuf, true);
+			HnswInitPage(xpage, BufferGetPageSize(xbuf));
+			HnswPageGetOpaque(npage)->nextblkno = BufferGetBlockNumber(xbuf);
+			ItemPointerSet(&etup->neighbortid, BufferGetBlockNumber(xbuf), FirstOffsetNumber);
+			eoff = PageAddItem(npage, (Item) etup, esize, InvalidOffsetNumber, false, false);
+			noff = PageAddItem(xpage, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
+			HnswPageGetMeta(mpage)->insertPage = BufferGetBlockNumber(xbuf);
+		}
+		if (eoff == InvalidOffsetNumber || noff != ItemPointerGetOffsetNumber(&etup->neighbortid))
+			elog(ERROR, "failed to add index item to \"%s\"", RelationGetRelationName(index));
+
+		HnswEditFinish(&edit);
+		if (BufferIsValid(xbuf))
+			UnlockReleaseBuffer(xbuf);
+		UnlockReleaseBuffer(nbuf);
+		if (BufferIsValid(lbuf))
+			UnlockReleaseBuffer(lbuf);
+		UnlockReleaseBuffer(mbuf);
+		ItemPointerSet(result, nblkno, eoff);
+		meta->insertPage = nblkno;
+	}
+}
+
+/*
+ * Read the TIDs in one layer of a neighbour tuple into out (room for the
+ * layer's slots); returns the slot count, or -1 if the tuple is gone.
+ */
+int
+HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m, ItemPointerData *out)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	Page		page;
+	OffsetNumber off = ItemPointerGetOffsetNumber(ntid);
+	int			n = -1;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
+		int			start = HnswLayerStart(layer, m);
+		int			slots = HnswLayerSlots(layer, m);
+
+		if (ItemIdIsNormal(itemid) && ntup->type == HNSW_NEIGHBOR_TUPLE &&
+			start + slots <= ntup->count)
+		{
+			for (int i = 0; i < slots; i++)
+				out[i] = ntup->tids[start + i];
+			n = slots;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * Replace one layer of a neighbour tuple with `tids` (slots entries), but
+ * only if it still holds `expected`: a concurrent change wins, since losing
+ * one back link costs a little recall and nothing else.
+ */
+void
+HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
+		   ItemPointerData *expected, ItemPointerData *tids, bool building)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	OffsetNumber off = ItemPointerGetOffsetNumber(ntid);
+	int			start = HnswLayerStart(layer, m);
+	int			slots = HnswLayerSlots(layer, m);
+	Page		page;
+	HnswEdit	edit;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) && ntup->type == HNSW_NEIGHBOR_TUPLE &&
+			start + slots <= ntup->count &&
+			memcmp(&ntup->tids[start], expected, sizeof(ItemPointerData) * slots) == 0)
+		{
+			Page		wpage;
+
+			HnswEditStart(&edit, index, building);
+			wpage = HnswEditPage(&edit, buf, false);
+			ntup = (HnswNeighborTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
+			memcpy(&ntup->tids[start], tids, sizeof(ItemPointerData) * slots);
+			HnswEditFinish(&edit);
+		}
+	}
+	UnlockReleaseBuffer(buf);
+}
+
+/* Sort candidates nearest first (lists are short: insertion sort) */
+void
+HnswSortCandidates(HnswCandidate **cands, int n)
+{
+	for (int i = 1; i < n; i++)
+	{
+		HnswCandidate *c = cands[i];
+		int			j = i - 1;
+
+		while (j >= 0 && cands[j]->distance > c->distance)
+		{
+			cands[j + 1] = cands[j];
+			j--;
+		}
+		cands[j + 1] = c;
+	}
+}
+
+/*
+ * Give neighbour `n` a link back to the new element on `layer`: into a free
+ * slot if there is one, else by re-running the selection heuristic over its
+ * current links plus the new element.
+ */
+static void
+AddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int layer, int m,
+			ItemPointer newtid, Vector *newvec, bool building)
+{
+	int			slots = HnswLayerSlots(layer, m);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * slots);
+	ItemPointerData *updated = palloc(sizeof(ItemPointerData) * slots);
+	HnswCandidate **cands;
+	HnswCandidate **selected;
+	int			ncands = 0;
+	int			nselected;
+	int			free = -1;
+
+	if (HnswReadLayer(index, &n->neighbortid, layer, m, current) != slots)
+		return;
+	for (int i = 0; i < slots; i++)
+	{
+		if (ItemPointerEquals(&current[i], newtid))
+			return;				/* already linked */
+		if (!ItemPointerIsValid(&current[i]) && free < 0)
+			free = i;
+	}
+
+	memcpy(updated, current, sizeof(ItemPointerData) * slots);
+	if (free >= 0)
+	{
+		updated[free] = *newtid;
+		HnswWriteLayer(index, &n->neighbortid, layer, m, current, updated, building);
+		return;
+	}
+
+	/* Full: keep the best spread of the current links and the new one */
+	cands = palloc(sizeof(HnswCandidate *) * (slots + 1));
+	selected = palloc(sizeof(HnswCandidate *) * slots);
+	for (int i = 0; i < slots; i++)
+	{
+		HnswCandidate *c = palloc(sizeof(HnswCandidate));
+
+		if (HnswLoadCandidate(index, dist, n->vec, &current[i], true, c))
+			cands[ncands++] = c;
+	}
+	{
+		HnswCandidate *c = palloc0(sizeof(HnswCandidate));
+
+		c->tid = *newtid;
+		c->vec = newvec;
+		c->distance = HnswDistanceTo(dist, n->vec, newvec);
+		cands[ncands++] = c;
+	}
+	HnswSortCandidates(cands, ncands);
+	nselected = HnswSelectNeighbors(dist, cands, ncands, slots, selected);
+	for (int i = 0; i < slots; i++)
+	{
+		if (i < nselected)
+			updated[i] = selected[i]->tid;
+		else
+			ItemPointerSetInvalid(&updated[i]);
+	}
+	HnswWriteLayer(index, &n->neighbortid, layer, m, current, updated, building);
+}
+
+/*
+ * If an identical, live vector is already indexed with room for another heap
+ * TID, add the TID to it and return true.
+ */
+static bool
+AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, ItemPointer heaptid,
+			   bool building)
+{
+	Buffer		buf;
+	Page		page;
+	OffsetNumber off = ItemPointerGetOffsetNumber(&c->tid);
+	bool		done = false;
+
+	if (c->nheaptids >= HNSW_HEAPTIDS || c->deleted || c->vec == NULL ||
+		VARSIZE(c->vec) != VARSIZE(value) ||
+		memcmp(c->vec->x, value->x, sizeof(float) * value->dim) != 0)
+		return false;
+
+	buf = ReadBuffer(index, ItemPointerGetBlockNumber(&c->tid));
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	page = BufferGetPage(buf);
+	if (off <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted &&
+			memcmp(&etup->data, value, VARSIZE(value)) == 0)
+		{
+			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			{
+				if (!ItemPointerIsValid(&etup->heaptids[i]))
+				{
+					HnswEdit	edit;
+					Page		wpage;
+
+					HnswEditStart(&edit, index, building);
+					wpage = HnswEditPage(&edit, buf, false);
+					etup = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
+					etup->heaptids[i] = *heaptid;
+					HnswEditFinish(&edit);
+					done = true;
+					break;
+				}
+			}
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return done;
+}
+
+/* Move the entry point to the new element if it is higher than the current */
+static void
+UpdateEntryPoint(Relation index, ItemPointer tid, int level, bool building)
+{
+	Buffer		mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	HnswMetaPage meta;
+
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	meta = HnswPageGetMeta(BufferGetPage(mbuf));
+	if (level > meta->entryLevel || !BlockNumberIsValid(meta->entryBlkno))
+	{
+		HnswEdit	edit;
+		Page		wpage;
+
+		HnswEditStart(&edit, index, building);
+		wpage = HnswEditPage(&edit, mbuf, false);
+		meta = HnswPageGetMeta(wpage);
+		meta->entryBlkno = ItemPointerGetBlockNumber(tid);
+		meta->entryOffno = ItemPointerGetOffsetNumber(tid);
+		meta->entryLevel = level;
+		HnswEditFinish(&edit);
+	}
+	UnlockReleaseBuffer(mbuf);
+}
+
+/*
+ * Insert one vector into the graph on disk.  `building` skips WAL: the
+ * build logs every page at its end.
+ */
+void
+HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
+				 ItemPointer heaptid, bool building)
+{
+	HnswMetaPageData meta;
+	int			m;
+	int			efc;
+	int			level;
+	int			top;
+	HnswCandidate **selected[HNSW_MAX_LEVEL + 1];
+	int			nselected[HNSW_MAX_LEVEL + 1];
+	HnswElementTuple etup;
+	HnswNeighborTuple ntup;
+	ItemPointerData newtid;
+	HnswVisited visited;
+	HnswHeap	candidates;
+	HnswHeap	results;
+	HnswCandidate *entry;
+	ItemPointerData entrytid;
+
+	LOCKMODE	lockmode = ShareLock;
+
+	/*
+	 * Inserts run concurrently under a share lock; one that may move the
+	 * entry point (a higher level, or the first element) runs alone.
+	 */
+	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
+	HnswReadMeta(index, &meta);
+	m = meta.m;
+	level = HnswRandomLevel(m);
+	if (level > meta.entryLevel)
+	{
+		UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+		lockmode = ExclusiveLock;
+		LockPage(index, HNSW_UPDATE_LOCK, lockmode);
+		HnswReadMeta(index, &meta);
+	}
+	if (meta.dimensions != (uint32) value->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %u dimensions, not %d", meta.dimensions, value->dim)));
+	efc = meta.efConstruction;
+	top = Min(level, meta.entryLevel);
+
+	etup = palloc0(HNSW_ELEMENT_TUPLE_SIZE(value->dim));
+	ntup = palloc0(HNSW_NEIGHBOR_TUPLE_SIZE(level, m));
+	for (int l = 0; l <= level; l++)
+		nselected[l] = 0;
+
+	if (BlockNumberIsValid(meta.entryBlkno))
+	{
+		HnswHeapInit(&candidates, efc * 2, false);
+		HnswHeapInit(&results, efc + 1, true);
+
+		entry = palloc(sizeof(HnswCandidate));
+		ItemPointerSet(&entrytid, meta.entryBlkno, meta.entryOffno);
+		if (!HnswLoadCandidate(index, dist, value, &entrytid, true, entry))
+			elog(ERROR, "hnsw index \"%s\" has no valid entry point",
+				 RelationGetRelationName(index));
+		HnswHeapPush(&candidates, entry);
+		HnswHeapPush(&results, entry);
+
+		for (int layer = meta.entryLevel; layer >= 0; layer--)
+		{
+			int			ef = layer > level ? 1 : efc;
+			HnswCandidate **sorted;
+			int			nsorted;
+
+			/* Each layer is searched afresh from the seeds above it */
+			HnswVisitedInit(&visited, layer == 0 ? efc * m * 4 : 64);
+			for (int i = 0; i < results.count; i++)
+				HnswVisitedAdd(&visited, &results.items[i]->tid);
+
+			HnswSearchLayer(index, dist, value, &candidates, ef, layer, m, true,
+							&visited, &results, NULL, NULL);
+
+			/* Results nearest first; they seed the next layer too */
+			nsorted = results.count;
+			sorted = palloc(sizeof(HnswCandidate *) * Max(nsorted, 1));
+			for (int i = nsorted - 1; i >= 0; i--)
+				sorted[i] = HnswHeapPop(&results);
+			candidates.count = 0;
+			for (int i = 0; i < nsorted; i++)
+			{
+				sorted[i]->flags = 0;
+				HnswHeapPush(&candidates, sorted[i]);
+				HnswHeapPush(&results, sorted[i]);
+			}
+
+			for (int i = 0; layer == 0 && i < nsorted; i++)
+			{
+				if (AddToDuplicate(index, sorted[i], value, heaptid, building))
+				{
+					UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+					return;
+				}
+			}
+
+			if (layer <= top)
+			{
+				selected[layer] = palloc(sizeof(HnswCandidate *) * m);
+				nselected[layer] = HnswSelectNeighbors(dist, sorted, nsorted, m,
+													   selected[layer]);
+			}
+		}
+	}
+
+	/* 1: the element itself */
+	{
+		ItemPointerData none;
+
+		ItemPointerSetInvalid(&none);
+		FormElementTuple(etup, value, level, heaptid, &none);
+		FormNeighborTuple(ntup, level, m, selected, nselected);
+		AddElement(index, &meta, etup, ntup, building, &newtid);
+	}
+
+	/* 2: links back to it */
+	for (int layer = 0; layer <= top; layer++)
+	{
+		for (int i = 0; i < nselected[layer]; i++)
+			AddBackLink(index, dist, selected[layer][i], layer, m, &newtid, value, building);
+	}
+
+	/* 3: the entry point */
+	if (level > meta.entryLevel || !BlockNumberIsValid(meta.entryBlkno))
+		UpdateEntryPoint(index, &newtid, level, building);
+	UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+}
+
+/*
+ * aminsert: index one new heap tuple.  Work happens in a temporary memory
+ * context so nothing accumulates across the rows of a statement.
+ */
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext tmp;
+	MemoryContext old;
+	HnswDistance dist;
+	Vector	   *value;
+
+	if (isnull[0])
+		return false;
+
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert temporary context",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	HnswInitDistance(index, &dist);
+	if (HnswPrepareValue(&dist, values[0], &value))
+		HnswInsertOnDisk(index, &dist, value, heap_tid, false);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	return false;
+}

@@ -1,0 +1,644 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswutils.c
+ *	  Algorithms and helpers shared by the hnsw build, insert, scan, vacuum
+ *	  and check code: distances, pages and the metapage, the visited set and
+ *	  candidate heaps, the layer search and neighbour selection on disk.
+ *
+ * The layer search is the textbook HNSW greedy best-first search (Malkov &
+ * Yashunin, 2018), extended for iterative scans: every element it visits
+ * but does not keep goes to a "discarded" heap, from which the next round
+ * of an iterative scan resumes.  Each candidate records whether it sits in
+ * the candidate heap, the result heap, or has been expanded, so that no
+ * element is ever returned twice.
+ *
+ * Copyright (c) 2026, vectorpg developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "access/relscan.h"
+#include "common/pg_prng.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+#include "hnsw.h"
+
+/* ------------------------------------------------------------------------
+ * Distances
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Work out how the index computes distances.  Our own distance functions map
+ * to kernels; anything else is called through fmgr.
+ */
+void
+HnswInitDistance(Relation index, HnswDistance *dist)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, 1);
+	PGFunction	fn = proc->fn_addr;
+
+	dist->procinfo = proc;
+	dist->collation = index->rd_indcollation[0];
+	dist->normprocinfo = OidIsValid(index_getprocid(index, 1, 2)) ?
+		index_getprocinfo(index, 1, 2) : NULL;
+
+	if (fn == l2_distance || fn == vector_l2_squared_distance)
+		dist->metric = HNSW_METRIC_L2;
+	else if (fn == vector_negative_inner_product)
+		dist->metric = HNSW_METRIC_IP;
+	else if (fn == cosine_distance)
+		dist->metric = HNSW_METRIC_COSINE;
+	else if (fn == l1_distance)
+		dist->metric = HNSW_METRIC_L1;
+	else
+		dist->metric = HNSW_METRIC_OTHER;
+}
+
+/*
+ * Internal distance between the query and a stored vector: what the ordering
+ * operator computes, except that L2 stays squared (same order, no sqrt).
+ */
+double
+HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec)
+{
+	switch (dist->metric)
+	{
+		case HNSW_METRIC_L2:
+			return vector_kernels->l2_squared(query->x, vec->x, query->dim);
+		case HNSW_METRIC_IP:
+			return -vector_kernels->inner_product(query->x, vec->x, query->dim);
+		case HNSW_METRIC_COSINE:
+			return VectorCosineDistance(query->x, vec->x, query->dim);
+		case HNSW_METRIC_L1:
+			return vector_kernels->l1(query->x, vec->x, query->dim);
+		case HNSW_METRIC_OTHER:
+			break;
+	}
+	return DatumGetFloat8(FunctionCall2Coll(dist->procinfo, dist->collation,
+											PointerGetDatum(query),
+											PointerGetDatum(vec)));
+}
+
+/* The ORDER BY operator's value for an internal distance */
+double
+HnswOrderByValue(const HnswDistance *dist, double internal)
+{
+	if (dist->metric == HNSW_METRIC_L2)
+		return sqrt(internal);
+	return internal;
+}
+
+/*
+ * Detoast a value for indexing or searching and say whether the index can
+ * hold it: a zero vector has no direction, so cosine (or any opclass with a
+ * norm support function) skips it, as pgvector does.
+ */
+bool
+HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out)
+{
+	Vector	   *vec = DatumGetVector(value);
+
+	if (vec->dim > HNSW_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("vector cannot have more than %d dimensions for hnsw index",
+						HNSW_MAX_DIM)));
+	*out = vec;
+
+	if (dist->normprocinfo != NULL)
+	{
+		double		norm = DatumGetFloat8(FunctionCall1Coll(dist->normprocinfo,
+															dist->collation,
+															PointerGetDatum(vec)));
+
+		return norm > 0;
+	}
+	if (dist->metric == HNSW_METRIC_COSINE)
+		return vector_kernels->norm_squared(vec->x, vec->dim) > 0;
+	return true;
+}
+
+/*
+ * Draw an element's level from the geometric distribution with mL = 1/ln(m),
+ * capped so that its neighbour tuple fits on a page.
+ */
+int
+HnswRandomLevel(int m)
+{
+	double		ml = 1.0 / log(m);
+	double		r = pg_prng_double(&pg_global_prng_state);
+	int			level;
+	int			cap = HNSW_MAX_LEVEL;
+
+	/* pg_prng_double is in [0, 1); avoid log(0) */
+	if (r <= 0.0)
+		r = DBL_MIN;
+	level = (int) floor(-log(r) * ml);
+
+	while (cap > 0 &&
+		   HNSW_NEIGHBOR_TUPLE_SIZE(cap, m) >
+		   BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)) -
+		   sizeof(ItemIdData))
+		cap--;
+	return Min(level, cap);
+}
+
+/* ------------------------------------------------------------------------
+ * Pages
+ * ------------------------------------------------------------------------
+ */
+
+/* Format an empty page with our special space */
+void
+HnswInitPage(Page page, Size pageSize)
+{
+	HnswPageOpaque opaque;
+
+	PageInit(page, pageSize, sizeof(HnswPageOpaqueData));
+	opaque = HnswPageGetOpaque(page);
+	opaque->nextblkno = InvalidBlockNumber;
+	opaque->page_id = HNSW_PAGE_ID;
+}
+
+/* Refuse a page that is not ours: corrupt index or a different AM */
+void
+HnswCheckPage(Relation index, Page page, BlockNumber blkno)
+{
+	if (PageIsNew(page) ||
+		PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+		HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains an invalid page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+}
+
+/* Copy the metapage, checking magic number and version */
+void
+HnswReadMeta(Relation index, HnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Page		page;
+	HnswMetaPage m;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	HnswCheckPage(index, page, HNSW_METAPAGE_BLKNO);
+	m = HnswPageGetMeta(page);
+	if (m->magicNumber != HNSW_MAGIC_NUMBER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an hnsw index",
+						RelationGetRelationName(index))));
+	if (m->version != HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has on-disk format version %u, expected %u",
+						RelationGetRelationName(index), m->version, HNSW_VERSION),
+				 errhint("Please REINDEX it.")));
+	memcpy(meta, m, sizeof(HnswMetaPageData));
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Extend the relation by one page and return it pinned and exclusively
+ * locked, not yet initialised.
+ */
+Buffer
+HnswNewBuffer(Relation index, ForkNumber forkNum)
+{
+	Buffer		buf;
+	bool		needLock = !RELATION_IS_LOCAL(index);
+
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, forkNum, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/* Begin a change to a few pages */
+void
+HnswEditStart(HnswEdit *edit, Relation index, bool building)
+{
+	edit->state = building ? NULL : GenericXLogStart(index);
+	edit->nbuffers = 0;
+}
+
+/*
+ * The page of a locked buffer to modify within the change; a new page is
+ * logged as a full image.
+ */
+Page
+HnswEditPage(HnswEdit *edit, Buffer buf, bool isNew)
+{
+	Assert(edit->nbuffers < MAX_GENERIC_XLOG_PAGES);
+	edit->buffers[edit->nbuffers++] = buf;
+	if (edit->state == NULL)
+		return BufferGetPage(buf);
+	return GenericXLogRegisterBuffer(edit->state, buf,
+									 isNew ? GENERIC_XLOG_FULL_IMAGE : 0);
+}
+
+/* Apply the change: one WAL record, or just dirty pages while building */
+void
+HnswEditFinish(HnswEdit *edit)
+{
+	if (edit->state != NULL)
+		GenericXLogFinish(edit->state);
+	else
+	{
+		for (int i = 0; i < edit->nbuffers; i++)
+			MarkBufferDirty(edit->buffers[i]);
+	}
+	edit->state = NULL;
+	edit->nbuffers = 0;
+}
+
+/* Drop a change that turned out to be unnecessary */
+void
+HnswEditAbort(HnswEdit *edit)
+{
+	if (edit->state != NULL)
+		GenericXLogAbort(edit->state);
+	edit->state = NULL;
+	edit->nbuffers = 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Visited set and candidate heaps
+ * ------------------------------------------------------------------------
+ */
+
+/* Key of an element TID in the visited set; never 0 for a valid TID */
+static inline uint64
+TidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+/* Start an empty visited set with room for about `expected` elements */
+void
+HnswVisitedInit(HnswVisited *v, int expected)
+{
+	uint32		size = 64;
+
+	while (size < (uint32) expected * 2)
+		size <<= 1;
+	v->keys = palloc0(sizeof(uint64) * size);
+	v->mask = size - 1;
+	v->count = 0;
+}
+
+/* Insert without growing; the caller made room */
+static bool
+VisitedInsert(HnswVisited *v, uint64 key)
+{
+	uint32		i = (uint32) ((key * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & v->mask;
+
+	for (;;)
+	{
+		if (v->keys[i] == key)
+			return false;
+		if (v->keys[i] == 0)
+		{
+			v->keys[i] = key;
+			v->count++;
+			return true;
+		}
+		i = (i + 1) & v->mask;
+	}
+}
+
+/* Add a TID; false if it was already there */
+bool
+HnswVisitedAdd(HnswVisited *v, ItemPointer tid)
+{
+	if ((v->count + 1) * 2 > v->mask + 1)
+	{
+		uint64	   *old = v->keys;
+		uint32		oldsize = v->mask + 1;
+
+		v->keys = palloc0(sizeof(uint64) * oldsize * 2);
+		v->mask = oldsize * 2 - 1;
+		v->count = 0;
+		for (uint32 i = 0; i < oldsize; i++)
+			if (old[i] != 0)
+				VisitedInsert(v, old[i]);
+		pfree(old);
+	}
+	return VisitedInsert(v, TidKey(tid));
+}
+
+/* Whether a TID is in the set */
+bool
+HnswVisitedContains(HnswVisited *v, ItemPointer tid)
+{
+	uint64		key = TidKey(tid);
+	uint32		i = (uint32) ((key * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & v->mask;
+
+	for (;;)
+	{
+		if (v->keys[i] == key)
+			return true;
+		if (v->keys[i] == 0)
+			return false;
+		i = (i + 1) & v->mask;
+	}
+}
+
+/* Whether a should sit above b in heap h */
+static inline bool
+HeapAbove(HnswHeap *h, HnswCandidate *a, HnswCandidate *b)
+{
+	return h->max ? a->distance > b->distance : a->distance < b->distance;
+}
+
+/* Start an empty heap */
+void
+HnswHeapInit(HnswHeap *h, int capacity, bool max)
+{
+	h->capacity = Max(capacity, 16);
+	h->items = palloc(sizeof(HnswCandidate *) * h->capacity);
+	h->count = 0;
+	h->max = max;
+}
+
+/* Add a candidate */
+void
+HnswHeapPush(HnswHeap *h, HnswCandidate *c)
+{
+	int			i;
+
+	if (h->count == h->capacity)
+	{
+		h->capacity *= 2;
+		h->items = repalloc(h->items, sizeof(HnswCandidate *) * h->capacity);
+	}
+	i = h->count++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!HeapAbove(h, c, h->items[parent]))
+			break;
+		h->items[i] = h->items[parent];
+		i = parent;
+	}
+	h->items[i] = c;
+}
+
+/* Remove and return the top candidate, or NULL */
+HnswCandidate *
+HnswHeapPop(HnswHeap *h)
+{
+	HnswCandidate *top;
+	HnswCandidate *last;
+	int			i = 0;
+
+	if (h->count == 0)
+		return NULL;
+	top = h->items[0];
+	last = h->items[--h->count];
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= h->count)
+			break;
+		if (child + 1 < h->count && HeapAbove(h, h->items[child + 1], h->items[child]))
+			child++;
+		if (!HeapAbove(h, h->items[child], last))
+			break;
+		h->items[i] = h->items[child];
+		i = child;
+	}
+	if (h->count > 0)
+		h->items[i] = last;
+	return top;
+}
+
+/* Push onto the discarded heap unless already there */
+void
+HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
+{
+	if (c->flags & HNSW_CAND_DISCARDED)
+		return;
+	c->flags |= HNSW_CAND_DISCARDED;
+	HnswHeapPush(discarded, c);
+}
+
+/* ------------------------------------------------------------------------
+ * Reading the graph
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Read the element at tid and its distance to the query.  False when the
+ * TID no longer holds an element (freed by vacuum, or a stale link).
+ */
+bool
+HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
+				  ItemPointer tid, bool wantVector, HnswCandidate *out)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber offno = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	Page		page;
+	ItemId		itemid;
+	HnswElementTuple etup;
+	bool		found = false;
+
+	if (blkno == HNSW_METAPAGE_BLKNO)
+		return false;
+	buf = ReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (offno >= FirstOffsetNumber && offno <= PageGetMaxOffsetNumber(page))
+	{
+		itemid = PageGetItemId(page, offno);
+		etup = (HnswElementTuple) PageGetItem(page, itemid);
+		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE &&
+			etup->data.dim == query->dim)
+		{
+			out->tid = *tid;
+			out->neighbortid = etup->neighbortid;
+			out->level = etup->level;
+			out->deleted = etup->deleted != 0;
+			out->nheaptids = 0;
+			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			{
+				if (!ItemPointerIsValid(&etup->heaptids[i]))
+					break;
+				out->heaptids[out->nheaptids++] = etup->heaptids[i];
+			}
+			out->distance = HnswDistanceTo(dist, query, &etup->data);
+			out->flags = 0;
+			out->vec = NULL;
+			if (wantVector)
+			{
+				out->vec = palloc(VARSIZE(&etup->data));
+				memcpy(out->vec, &etup->data, VARSIZE(&etup->data));
+			}
+			found = true;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return found;
+}
+
+/*
+ * Copy the valid neighbour TIDs of one layer of an element into out, which
+ * has room for 2 * m; return how many there are.
+ */
+int
+HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
+				  ItemPointerData *out)
+{
+	BlockNumber blkno = ItemPointerGetBlockNumber(&c->neighbortid);
+	OffsetNumber offno = ItemPointerGetOffsetNumber(&c->neighbortid);
+	Buffer		buf;
+	Page		page;
+	int			n = 0;
+
+	if (layer > c->level || !ItemPointerIsValid(&c->neighbortid) ||
+		blkno == HNSW_METAPAGE_BLKNO)
+		return 0;
+	buf = ReadBuffer(index, blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (offno >= FirstOffsetNumber && offno <= PageGetMaxOffsetNumber(page))
+	{
+		ItemId		itemid = PageGetItemId(page, offno);
+		HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
+		int			start = HnswLayerStart(layer, m);
+		int			slots = HnswLayerSlots(layer, m);
+
+		if (ItemIdIsNormal(itemid) && ntup->type == HNSW_NEIGHBOR_TUPLE &&
+			start + slots <= ntup->count)
+		{
+			for (int i = 0; i < slots; i++)
+			{
+				if (ItemPointerIsValid(&ntup->tids[start + i]))
+					out[n++] = ntup->tids[start + i];
+			}
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * Search one layer from the candidates already in `candidates` (a min-heap)
+ * and `results` (a max-heap holding the best `ef` found so far).
+ *
+ * When `discarded` is given, every visited element that the results do not
+ * keep is pushed there, so an iterative scan can resume from them; otherwise
+ * such elements are simply dropped.  An element already expanded is not
+ * expanded again, so a resumed search never repeats work.
+ * `tuples_seen`, when given, counts the elements whose distance was taken.
+ */
+void
+HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
+				HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
+				HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
+				int64 *tuples_seen)
+{
+	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
+	HnswCandidate *spare = NULL;
+
+	while (candidates->count > 0)
+	{
+		HnswCandidate *c = HnswHeapPop(candidates);
+		HnswCandidate *worst = HnswHeapTop(results);
+		int			n;
+
+		if (results->count >= ef && worst != NULL && c->distance > worst->distance)
+		{
+			/* Nothing closer can be reached: stop, keeping c for later */
+			HnswHeapPush(candidates, c);
+			break;
+		}
+
+		if (c->flags & HNSW_CAND_EXPANDED)
+			continue;
+		c->flags |= HNSW_CAND_EXPANDED;
+		n = HnswLoadNeighbors(index, c, layer, m, neighbors);
+		for (int i = 0; i < n; i++)
+		{
+			HnswCandidate *e;
+
+			if (!HnswVisitedAdd(visited, &neighbors[i]))
+				continue;
+			if (spare == NULL)
+				spare = palloc(sizeof(HnswCandidate));
+			e = spare;
+			if (!HnswLoadCandidate(index, dist, query, &neighbors[i], wantVectors, e))
+				continue;
+			spare = NULL;
+			if (tuples_seen)
+				(*tuples_seen)++;
+
+			worst = HnswHeapTop(results);
+			if (results->count < ef || e->distance < worst->distance)
+			{
+				HnswHeapPush(candidates, e);
+				HnswHeapPush(results, e);
+				if (results->count > ef)
+				{
+					HnswCandidate *evicted = HnswHeapPop(results);
+
+					if (discarded)
+						HnswDiscard(discarded, evicted);
+				}
+			}
+			else if (discarded)
+				HnswDiscard(discarded, e);
+		}
+	}
+	pfree(neighbors);
+}
+
+/*
+ * The neighbour selection heuristic of the HNSW paper: walk the candidates
+ * from nearest to farthest and keep one only if it is closer to the base
+ * element than to every candidate kept so far, which spreads the links in
+ * different directions.  `candidates` must be sorted nearest first and carry
+ * their vectors; returns how many were selected (at most `keep`).
+ */
+int
+HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
+					int ncandidates, int keep, HnswCandidate **selected)
+{
+	int			nselected = 0;
+
+	for (int i = 0; i < ncandidates && nselected < keep; i++)
+	{
+		HnswCandidate *e = candidates[i];
+		bool		good = true;
+
+		if (e->deleted)
+			continue;
+		for (int j = 0; j < nselected; j++)
+		{
+			if (HnswDistanceTo(dist, e->vec, selected[j]->vec) < e->distance)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			selected[nselected++] = e;
+	}
+	return nselected;
+}

@@ -1,0 +1,485 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswvacuum.c
+ *	  ambulkdelete and amvacuumcleanup: remove dead heap TIDs, repair the
+ *	  graph around elements that lost all of theirs, and free their space.
+ *
+ * Three passes over the index:
+ *
+ *	1. Remove the heap TIDs VACUUM reports dead.  An element left with none
+ *	   is marked deleted: scans still walk through it but never return it.
+ *	2. Repair: every live element that links to a deleted one on some layer
+ *	   gets that layer recomputed, by the selection heuristic, from its live
+ *	   links plus the live links of the deleted neighbours (their
+ *	   "neighbours of neighbours").  If the entry point was deleted, the
+ *	   highest live element becomes the entry point.
+ *	3. Free: deleted elements and their neighbour tuples become free tuples,
+ *	   which later inserts reuse.
+ *
+ * Cost.  Passes 1 and 3 read every page once.  Pass 2 touches only elements
+ * adjacent to deleted ones: for D deleted elements with up to 2m links each,
+ * it repairs at most 2m * D lists, each from at most 2m + 2m * 2m candidate
+ * distances, so the work grows linearly with the number of deleted rows
+ * (times m^2), never with the square of the index size, and a vacuum after
+ * deleting most of a table costs about as much as rebuilding that part.
+ *
+ * Copyright (c) 2026, vectorpg developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "hnsw.h"
+
+typedef struct VacuumState
+{
+	Relation	index;
+	BufferAccessStrategy strategy;
+	HnswDistance dist;
+	HnswMetaPageData meta;
+	HnswVisited deleted;		/* element TIDs marked deleted */
+	BlockNumber firstFree;		/* lowest page freed in pass 3 */
+	MemoryContext tmpCtx;		/* reset per repaired element */
+} VacuumState;
+
+/* Read a data page for vacuum, pinned and locked */
+static Buffer
+VacuumReadPage(VacuumState *vs, BlockNumber blkno, int mode)
+{
+	Buffer		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+										 vs->strategy);
+
+	LockBuffer(buf, mode);
+	HnswCheckPage(vs->index, BufferGetPage(buf), blkno);
+	return buf;
+}
+
+/* Whether an element TID was marked deleted by this vacuum */
+static inline bool
+IsDeleted(VacuumState *vs, ItemPointer tid)
+{
+	return HnswVisitedContains(&vs->deleted, tid);
+}
+
+/* Pass 1: drop dead heap TIDs; mark elements left with none as deleted */
+static void
+RemoveHeapTids(VacuumState *vs, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		HnswEdit	edit;
+		Page		wpage = NULL;
+
+		vacuum_delay_point();
+		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+			ItemPointerData keep[HNSW_HEAPTIDS];
+			int			nkeep = 0;
+			int			nold = 0;
+			ItemPointerData tid;
+
+			if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE)
+				continue;
+			ItemPointerSet(&tid, blkno, off);
+			if (etup->deleted)
+			{
+				/* Left over from an interrupted vacuum: finish the job */
+				HnswVisitedAdd(&vs->deleted, &tid);
+				continue;
+			}
+			for (int i = 0; i < HNSW_HEAPTIDS && ItemPointerIsValid(&etup->heaptids[i]); i++)
+			{
+				nold++;
+				if (!callback(&etup->heaptids[i], callback_state))
+					keep[nkeep++] = etup->heaptids[i];
+			}
+			stats->num_index_tuples += nkeep;
+			if (nkeep == nold)
+				continue;
+
+			stats->tuples_removed += nold - nkeep;
+			if (wpage == NULL)
+			{
+				HnswEditStart(&edit, vs->index, false);
+				wpage = HnswEditPage(&edit, buf, false);
+			}
+			etup = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
+			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			{
+				if (i < nkeep)
+					etup->heaptids[i] = keep[i];
+				else
+					ItemPointerSetInvalid(&etup->heaptids[i]);
+			}
+			if (nkeep == 0)
+			{
+				etup->deleted = 1;
+				HnswVisitedAdd(&vs->deleted, &tid);
+			}
+		}
+		if (wpage != NULL)
+			HnswEditFinish(&edit);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Collect the live candidates to relink one layer of an element: its live
+ * links, and the live links of its deleted neighbours.  Returns the count.
+ */
+static int
+GatherRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
+					   ItemPointerData *current, int slots, HnswCandidate **out)
+{
+	int			m = vs->meta.m;
+	int			n = 0;
+	HnswVisited seen;
+	ItemPointerData *links = palloc(sizeof(ItemPointerData) * slots);
+
+	HnswVisitedInit(&seen, slots * (slots + 1));
+	HnswVisitedAdd(&seen, &self->tid);
+	for (int i = 0; i < slots; i++)
+	{
+		ItemPointer tid = &current[i];
+
+		if (!ItemPointerIsValid(tid) || !HnswVisitedAdd(&seen, tid))
+			continue;
+		if (IsDeleted(vs, tid))
+		{
+			HnswCandidate deleted;
+			int			nlinks;
+
+			/* Its links are candidates in its place */
+			if (!HnswLoadCandidate(vs->index, &vs->dist, self->vec, tid, false, &deleted))
+				continue;
+			nlinks = HnswReadLayer(vs->index, &deleted.neighbortid, layer, m, links);
+			for (int j = 0; j < nlinks; j++)
+			{
+				HnswCandidate *c;
+
+				if (!ItemPointerIsValid(&links[j]) || IsDeleted(vs, &links[j]) ||
+					!HnswVisitedAdd(&seen, &links[j]))
+					continue;
+				c = palloc(sizeof(HnswCandidate));
+				if (HnswLoadCandidate(vs->index, &vs->dist, self->vec, &links[j], true, c) &&
+					!c->deleted && c->level >= layer)
+					out[n++] = c;
+			}
+		}
+		else
+		{
+			HnswCandidate *c = palloc(sizeof(HnswCandidate));
+
+			if (HnswLoadCandidate(vs->index, &vs->dist, self->vec, tid, true, c) && !c->deleted)
+				out[n++] = c;
+		}
+	}
+	return n;
+}
+
+/* Recompute the layers of one live element that link to deleted elements */
+static void
+RepairElement(VacuumState *vs, ItemPointer tid)
+{
+	int			m = vs->meta.m;
+	HnswCandidate self;
+	Vector	   *probe = InitVector(vs->meta.dimensions);
+
+	/* Load its vector (the distance to the zero probe is not used) */
+	if (!HnswLoadCandidate(vs->index, &vs->dist, probe, tid, true, &self) || self.deleted)
+		return;
+
+	for (int layer = 0; layer <= self.level; layer++)
+	{
+		int			slots = HnswLayerSlots(layer, m);
+		ItemPointerData *current = palloc(sizeof(ItemPointerData) * slots);
+		ItemPointerData *updated = palloc(sizeof(ItemPointerData) * slots);
+		HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * (slots * (slots + 1) + 1));
+		HnswCandidate **selected = palloc(sizeof(HnswCandidate *) * slots);
+		bool		touched = false;
+		int			ncands;
+		int			nselected;
+
+		if (HnswReadLayer(vs->index, &self.neighbortid, layer, m, current) != slots)
+			return;
+		for (int i = 0; i < slots && !touched; i++)
+			touched = ItemPointerIsValid(&current[i]) && IsDeleted(vs, &current[i]);
+		if (!touched)
+			continue;
+
+		ncands = GatherRepairCandidates(vs, &self, layer, current, slots, cands);
+		HnswSortCandidates(cands, ncands);
+		nselected = HnswSelectNeighbors(&vs->dist, cands, ncands, slots, selected);
+		for (int i = 0; i < slots; i++)
+		{
+			if (i < nselected)
+				updated[i] = selected[i]->tid;
+			else
+				ItemPointerSetInvalid(&updated[i]);
+		}
+		HnswWriteLayer(vs->index, &self.neighbortid, layer, m, current, updated, false);
+	}
+}
+
+/*
+ * If the entry point was deleted, make the highest live element the entry
+ * point (or empty the graph).  Runs with inserts locked out, so the scan for
+ * the highest element sees every element.
+ */
+static void
+RepairEntryPoint(VacuumState *vs)
+{
+	ItemPointerData entry;
+	ItemPointerData best;
+	int			bestLevel = -1;
+	BlockNumber nblocks;
+	Buffer		mbuf;
+	HnswEdit	edit;
+	HnswMetaPage meta;
+
+	LockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	HnswReadMeta(vs->index, &vs->meta);
+	ItemPointerSet(&entry, vs->meta.entryBlkno, vs->meta.entryOffno);
+	if (!BlockNumberIsValid(vs->meta.entryBlkno) || !IsDeleted(vs, &entry))
+	{
+		UnlockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+		return;
+	}
+
+	ItemPointerSetInvalid(&best);
+	nblocks = RelationGetNumberOfBlocks(vs->index);
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_SHARE);
+		Page		page = BufferGetPage(buf);
+
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+			if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE &&
+				!etup->deleted && etup->level > bestLevel)
+			{
+				bestLevel = etup->level;
+				ItemPointerSet(&best, blkno, off);
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	HnswEditStart(&edit, vs->index, false);
+	meta = HnswPageGetMeta(HnswEditPage(&edit, mbuf, false));
+	if (ItemPointerIsValid(&best))
+	{
+		meta->entryBlkno = ItemPointerGetBlockNumber(&best);
+		meta->entryOffno = ItemPointerGetOffsetNumber(&best);
+		meta->entryLevel = bestLevel;
+	}
+	else
+	{
+		meta->entryBlkno = InvalidBlockNumber;
+		meta->entryOffno = InvalidOffsetNumber;
+		meta->entryLevel = -1;
+	}
+	HnswEditFinish(&edit);
+	UnlockReleaseBuffer(mbuf);
+	UnlockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+}
+
+/* Pass 2: relink around deleted elements */
+static void
+RepairGraph(VacuumState *vs)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+
+	RepairEntryPoint(vs);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		ItemPointerData *live;
+		int			nlive = 0;
+
+		vacuum_delay_point();
+		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		live = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+			if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
+			{
+				/* ItemPointerSet is a macro that evaluates its argument twice */
+				ItemPointerSet(&live[nlive], blkno, off);
+				nlive++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+
+		/* Each element is repaired without holding this page's lock */
+		for (int i = 0; i < nlive; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(vs->tmpCtx);
+
+			CHECK_FOR_INTERRUPTS();
+			RepairElement(vs, &live[i]);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(vs->tmpCtx);
+		}
+		pfree(live);
+	}
+}
+
+/* Pass 3: turn deleted elements and their neighbour tuples into free tuples */
+static void
+FreeDeleted(VacuumState *vs)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		HnswEdit	edit;
+		Page		wpage = NULL;
+
+		vacuum_delay_point();
+		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		itemid = PageGetItemId(page, off);
+			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+			ItemPointerData tid;
+			ItemPointerData ntid;
+
+			if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE || !etup->deleted)
+				continue;
+			ItemPointerSet(&tid, blkno, off);
+			if (!IsDeleted(vs, &tid))
+				continue;
+			ntid = etup->neighbortid;
+
+			if (wpage == NULL)
+			{
+				HnswEditStart(&edit, vs->index, false);
+				wpage = HnswEditPage(&edit, buf, false);
+			}
+			etup = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
+			etup->type = HNSW_FREE_TUPLE;
+
+			/* The neighbour tuple is reused with it only if on this page */
+			if (ItemPointerGetBlockNumber(&ntid) == blkno &&
+				ItemPointerGetOffsetNumber(&ntid) <= PageGetMaxOffsetNumber(wpage))
+			{
+				ItemId		nid = PageGetItemId(wpage, ItemPointerGetOffsetNumber(&ntid));
+				HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(wpage, nid);
+
+				if (ItemIdIsNormal(nid) && ntup->type == HNSW_NEIGHBOR_TUPLE)
+				{
+					ntup->type = HNSW_FREE_TUPLE;
+					for (int i = 0; i < ntup->count; i++)
+						ItemPointerSetInvalid(&ntup->tids[i]);
+				}
+			}
+			if (!BlockNumberIsValid(vs->firstFree) || blkno < vs->firstFree)
+				vs->firstFree = blkno;
+		}
+		if (wpage != NULL)
+			HnswEditFinish(&edit);
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* Point inserts at the freed space */
+	if (BlockNumberIsValid(vs->firstFree))
+	{
+		Buffer		mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
+		HnswEdit	edit;
+		HnswMetaPage meta;
+
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		HnswEditStart(&edit, vs->index, false);
+		meta = HnswPageGetMeta(HnswEditPage(&edit, mbuf, false));
+		if (!BlockNumberIsValid(meta->freeHint) || vs->firstFree < meta->freeHint)
+		{
+			meta->freeHint = vs->firstFree;
+			HnswEditFinish(&edit);
+		}
+		else
+			HnswEditAbort(&edit);
+		UnlockReleaseBuffer(mbuf);
+	}
+}
+
+/* ambulkdelete: the three passes (see the file header) */
+IndexBulkDeleteResult *
+hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	VacuumState vs;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	vs.index = info->index;
+	vs.strategy = info->strategy;
+	HnswInitDistance(info->index, &vs.dist);
+	HnswReadMeta(info->index, &vs.meta);
+	HnswVisitedInit(&vs.deleted, 1024);
+	vs.firstFree = InvalidBlockNumber;
+	vs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	stats->num_index_tuples = 0;
+	RemoveHeapTids(&vs, stats, callback, callback_state);
+	if (vs.deleted.count > 0)
+	{
+		RepairGraph(&vs);
+		FreeDeleted(&vs);
+	}
+
+	MemoryContextDelete(vs.tmpCtx);
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
+
+/* amvacuumcleanup: report sizes; bulkdelete did the work, if any */
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+	if (stats == NULL)
+	{
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		stats->num_index_tuples = info->num_heap_tuples;
+		stats->estimated_count = true;
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# test/bench/run.sh: the exact-scan benchmark on a throwaway cluster.
+#
+#   bash test/bench/run.sh [exact_scan.py options]     (as root, or as a user
+#                                                       with the packages and
+#                                                       write access to pkglibdir)
+#   VPG_SKIP_BUILD=1 bash test/bench/run.sh             use the installed vectorpg
+#
+# Installs missing packages (the build's, the data set, numpy, psycopg2, and
+# hnswlib + matplotlib for the index benchmarks to come), builds and installs
+# vectorpg unless VPG_SKIP_BUILD=1, starts a cluster tuned for benchmarking in
+# a temporary directory, runs test/bench/exact_scan.py as the test user and
+# stops the cluster.  The Markdown report goes to stdout and to
+# test/bench/out/exact_scan.md; exact ground truth is cached in
+# test/bench/cache/.  Options, e.g. --queries 50 or --variants main,plain,
+# are passed to exact_scan.py (see its --help).
+
+set -euo pipefail
+# shellcheck source=test/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+PY=/usr/bin/python3
+BENCH_DIR=$VPG_ROOT/test/bench
+BENCH_PACKAGES=(python3-numpy python3-psycopg2 python3-hnswlib python3-matplotlib)
+DATA_PACKAGE=dataset-fashion-mnist   # optional: without it, generated data
+BENCH_SETTINGS=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "fsync = off"
+	"max_parallel_workers_per_gather = 2" "max_wal_size = 8GB")
+
+command_line="${VPG_SKIP_BUILD:+VPG_SKIP_BUILD=$VPG_SKIP_BUILD }bash test/bench/run.sh${*:+ $*}"
+
+# Only the report goes to stdout: everything else to stderr
+vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" "${BENCH_PACKAGES[@]}" >&2
+# (a subshell, so that a failed install of the data set is not fatal)
+(vpg_need_packages "$DATA_PACKAGE" >&2) ||
+	echo "WARNING: could not install $DATA_PACKAGE: the benchmark will use GENERATED data" >&2
+if [ "${VPG_SKIP_BUILD:-0}" = 1 ]; then
+	vpg_log "VPG_SKIP_BUILD=1: using the installed vectorpg" >&2
+else
+	vpg_build_install >&2
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vectorpg-bench.XXXXXX")
+bench_cleanup() {
+	local status=$?
+	trap - EXIT INT TERM
+	vpg_stop_cluster "$WORK"
+	if [ "$status" -ne 0 ] && [ -f "$WORK/server.log" ]; then
+		echo "---- last lines of the server log ----" >&2
+		tail -n 20 "$WORK/server.log" >&2 || true
+	fi
+	rm -rf "$WORK"
+	exit "$status"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The test user gets its own copy of the scripts and of the cache: the
+# checkout may not be readable or writable by it.  Results come back below.
+mkdir -p "$WORK/py" "$WORK/cache" "$WORK/out" "$BENCH_DIR/cache" "$BENCH_DIR/out"
+cp "$BENCH_DIR"/*.py "$WORK/py/"
+cp -rp "$BENCH_DIR/cache/." "$WORK/cache/"
+[ "$(id -u)" -eq 0 ] && chown -R "$(vpg_tester):" "$WORK"
+chmod 755 "$WORK"
+
+vpg_log "starting a cluster in $WORK: ${BENCH_SETTINGS[*]}" >&2
+vpg_start_cluster "$WORK" "${BENCH_SETTINGS[@]}"
+
+vpg_log "running exact_scan.py (progress on stderr, report on stdout)" >&2
+status=0
+vpg_as_tester "$PY" "$WORK/py/exact_scan.py" --host "$WORK" \
+	--cache-dir "$WORK/cache" --out "$WORK/out/exact_scan.md" \
+	--command "$command_line" "$@" || status=$?
+
+# Keep what was produced, even after a failed run
+cp "$WORK"/cache/*.npz "$BENCH_DIR/cache/" 2>/dev/null || true
+if [ -f "$WORK/out/exact_scan.md" ]; then
+	cp "$WORK/out/exact_scan.md" "$BENCH_DIR/out/exact_scan.md"
+	vpg_log "report: $BENCH_DIR/out/exact_scan.md" >&2
+fi
+exit "$status"
