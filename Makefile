@@ -40,7 +40,8 @@ REGRESS = \
 	vector_aggregates \
 	vector_boundaries \
 	vector_errors \
-	vector_copy
+	vector_copy \
+	hnsw_options
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 
@@ -60,3 +61,7 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 .PHONY: prove_installcheck
 prove_installcheck:
 	$(prove_installcheck)
+
+# PGXS does not track header dependencies: every object depends on every
+# module header, so a struct change never leaves a stale object behind
+$(OBJS): src/vectorpg.h src/hnsw.h

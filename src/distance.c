@@ -110,13 +110,53 @@ ScalarNormSquared(const float *a, int n)
 	return sum;
 }
 
+/* Squared Euclidean distance in float4, for graph traversal */
+static float
+ScalarL2SquaredF32(const float *a, const float *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+/* Inner product in float4, for graph traversal */
+static float
+ScalarInnerProductF32(const float *a, const float *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += a[i] * b[i];
+	return sum;
+}
+
+/* Manhattan distance in float4, for graph traversal */
+static float
+ScalarL1F32(const float *a, const float *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += fabsf(a[i] - b[i]);
+	return sum;
+}
+
 static const VectorKernels scalar_kernels = {
 	"scalar",
 	ScalarL2Squared,
 	ScalarInnerProduct,
 	ScalarL1,
 	ScalarCosineParts,
-	ScalarNormSquared
+	ScalarNormSquared,
+	ScalarL2SquaredF32,
+	ScalarInnerProductF32,
+	ScalarL1F32
 };
 
 /*

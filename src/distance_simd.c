@@ -227,13 +227,105 @@ Avx2NormSquared(const float *a, int n)
 	return Avx2InnerProduct(a, a, n);
 }
 
+/* Sum the eight lanes of a float AVX register */
+static inline AVX2_TARGET float
+Avx2SumPs(__m256 v)
+{
+	__m128		lo = _mm256_castps256_ps128(v);
+	__m128		hi = _mm256_extractf128_ps(v, 1);
+
+	lo = _mm_add_ps(lo, hi);
+	lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+	lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+	return _mm_cvtss_f32(lo);
+}
+
+/* Squared Euclidean distance in float4, AVX2 */
+static AVX2_TARGET float
+Avx2L2SquaredF32(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+	}
+	sum = Avx2SumPs(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+/* Inner product in float4, AVX2 */
+static AVX2_TARGET float
+Avx2InnerProductF32(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+	}
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+	sum = Avx2SumPs(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += a[i] * b[i];
+	return sum;
+}
+
+/* Manhattan distance in float4, AVX2 */
+static AVX2_TARGET float
+Avx2L1F32(const float *a, const float *b, int n)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	__m256		s0 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+
+		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, d0));
+	}
+	sum = Avx2SumPs(s0);
+	for (; i < n; i++)
+		sum += fabsf(a[i] - b[i]);
+	return sum;
+}
+
 static const VectorKernels avx2_kernels = {
 	"avx2",
 	Avx2L2Squared,
 	Avx2InnerProduct,
 	Avx2L1,
 	Avx2CosineParts,
-	Avx2NormSquared
+	Avx2NormSquared,
+	Avx2L2SquaredF32,
+	Avx2InnerProductF32,
+	Avx2L1F32
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -378,13 +470,111 @@ Avx512NormSquared(const float *a, int n)
 	return Avx512InnerProduct(a, a, n);
 }
 
+/* Squared Euclidean distance in float4, AVX-512 */
+static AVX512_TARGET float
+Avx512L2SquaredF32(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
+	int			i = 0;
+
+	/* Four independent chains hide the FMA latency */
+	for (; i + 64 <= n; i += 64)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+		__m512		d2 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
+		__m512		d3 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+		s2 = _mm512_fmadd_ps(d2, d2, s2);
+		s3 = _mm512_fmadd_ps(d3, d3, s3);
+	}
+	s0 = _mm512_add_ps(s0, s2);
+	s1 = _mm512_add_ps(s1, s3);
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
+		__m512		d0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
+									   _mm512_maskz_loadu_ps(m, b + i));
+
+		s1 = _mm512_fmadd_ps(d0, d0, s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* Inner product in float4, AVX-512 */
+static AVX512_TARGET float
+Avx512InnerProductF32(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+	}
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+	if (i < n)
+	{
+		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
+
+		s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
+							 _mm512_maskz_loadu_ps(m, b + i), s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* Manhattan distance in float4, AVX-512 */
+static AVX512_TARGET float
+Avx512L1F32(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(a + i),
+															_mm512_loadu_ps(b + i))));
+	if (i < n)
+	{
+		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
+
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i),
+															_mm512_maskz_loadu_ps(m, b + i))));
+	}
+	return _mm512_reduce_add_ps(s0);
+}
+
 static const VectorKernels avx512_kernels = {
 	"avx512",
 	Avx512L2Squared,
 	Avx512InnerProduct,
 	Avx512L1,
 	Avx512CosineParts,
-	Avx512NormSquared
+	Avx512NormSquared,
+	Avx512L2SquaredF32,
+	Avx512InnerProductF32,
+	Avx512L1F32
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

@@ -223,7 +223,8 @@ typedef struct HnswDistance
 /* One node of an in-progress search: an element met on disk */
 typedef struct HnswCandidate
 {
-	double		distance;		/* internal distance (squared for L2) */
+	double		distance;		/* traversal distance (squared for L2) */
+	double		exact;			/* exact distance, if HNSW_CAND_EXACT */
 	ItemPointerData tid;		/* element tuple */
 	ItemPointerData neighbortid;
 	uint8		level;
@@ -238,6 +239,7 @@ typedef struct HnswCandidate
 #define HNSW_CAND_EXPANDED		0x01	/* its neighbours were visited */
 #define HNSW_CAND_DISCARDED		0x02	/* sits in the discarded heap */
 #define HNSW_CAND_RETURNED		0x04	/* handed to the executor */
+#define HNSW_CAND_EXACT			0x08	/* exact is set */
 
 /*
  * Visited set: open addressing over element TIDs, sized up as it fills.
@@ -289,6 +291,8 @@ extern void hnswendscan(IndexScanDesc scan);
 /* hnswutils.c */
 extern void HnswInitDistance(Relation index, HnswDistance *dist);
 extern double HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec);
+extern double HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b);
+extern Buffer HnswPinBlock(Relation index, BlockNumber blkno);
 extern double HnswOrderByValue(const HnswDistance *dist, double internal);
 extern bool HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out);
 extern int	HnswRandomLevel(int m);
@@ -320,7 +324,7 @@ extern int	HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 							  ItemPointerData *out);
 extern void HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 							HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
-							HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
+							bool wantExact, HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
 							int64 *tuples_seen);
 extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
 								int ncandidates, int keep, HnswCandidate **selected);

@@ -37,18 +37,25 @@
 #include "utils/rel.h"
 #include "hnsw.h"
 
-/* A node of the in-memory graph */
+/*
+ * A node of the in-memory graph.  Nodes and their vectors live in chunked
+ * arenas indexed by node number, so a node costs no pointer chase; layer-0
+ * links sit inline, upper-layer links in a separate array.
+ */
 typedef struct BuildNode
 {
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	uint8		nheaptids;
 	uint8		level;
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links used per layer */
-	int32	   *links;			/* HnswSlotCount(level, m) node indexes */
-	Vector	   *vec;
+	int32	   *upper;			/* level * m links of layers 1..level */
 	ItemPointerData etid;		/* placement of the element tuple */
 	ItemPointerData ntid;		/* placement of the neighbour tuple */
+	int32		links0[FLEXIBLE_ARRAY_MEMBER];	/* 2 * m links of layer 0 */
 } BuildNode;
+
+/* Nodes (and vectors) per arena chunk */
+#define NODES_PER_CHUNK		256
 
 /* A candidate during an in-memory search */
 typedef struct BuildPair
@@ -81,12 +88,17 @@ typedef struct HnswBuildState
 	/* the in-memory graph */
 	MemoryContext graphCtx;
 	MemoryContext tmpCtx;
-	BuildNode **nodes;
+	char	  **nodeChunks;		/* NODES_PER_CHUNK nodes each */
+	char	  **vecChunks;		/* NODES_PER_CHUNK vectors each */
+	int			nchunks;
+	int			capchunks;
+	Size		nodeSize;
+	Size		vecStride;
 	int			nnodes;
-	int			capnodes;
 	int			entry;
 	int			entryLevel;
 	uint32	   *marks;			/* visited stamps, one per node */
+	int			capmarks;
 	uint32		epoch;
 	BuildHeap	cand;
 	BuildHeap	res;
@@ -176,11 +188,54 @@ PairPop(BuildHeap *h)
  * ------------------------------------------------------------------------
  */
 
+/* Node number id */
+static inline BuildNode *
+GetNode(HnswBuildState *bs, int32 id)
+{
+	return (BuildNode *) (bs->nodeChunks[id / NODES_PER_CHUNK] +
+						  (id % NODES_PER_CHUNK) * bs->nodeSize);
+}
+
+/* Vector of node number id */
+static inline Vector *
+NodeVector(HnswBuildState *bs, int32 id)
+{
+	return (Vector *) (bs->vecChunks[id / NODES_PER_CHUNK] +
+					   (id % NODES_PER_CHUNK) * bs->vecStride);
+}
+
+/* The links of a node on a layer */
+static inline int32 *
+NodeLinks(HnswBuildState *bs, BuildNode *node, int layer)
+{
+	return layer == 0 ? node->links0 : node->upper + (layer - 1) * bs->m;
+}
+
+/*
+ * Distance between two vectors while building: the fast float4 kernels,
+ * since the build only needs the graph's shape, never an exact value.
+ */
+static inline double
+BuildDistance(HnswBuildState *bs, const Vector *a, const Vector *b)
+{
+	return HnswTraversalDistance(&bs->dist, a, b);
+}
+
 /* Distance between a vector and a node's */
 static inline double
 NodeDistance(HnswBuildState *bs, const Vector *q, int32 id)
 {
-	return HnswDistanceTo(&bs->dist, q, bs->nodes[id]->vec);
+	return BuildDistance(bs, q, NodeVector(bs, id));
+}
+
+/* Ask the CPU to start loading a node's vector */
+static inline void
+PrefetchVector(HnswBuildState *bs, int32 id)
+{
+	const char *p = (const char *) NodeVector(bs, id);
+
+	for (Size off = 0; off < bs->vecStride; off += 64)
+		__builtin_prefetch(p + off);
 }
 
 /* Start a new visited epoch */
@@ -189,7 +244,7 @@ NextEpoch(HnswBuildState *bs)
 {
 	if (++bs->epoch == 0)
 	{
-		memset(bs->marks, 0, sizeof(uint32) * bs->capnodes);
+		memset(bs->marks, 0, sizeof(uint32) * bs->capmarks);
 		bs->epoch = 1;
 	}
 }
@@ -204,7 +259,6 @@ SearchLayerInMemory(HnswBuildState *bs, const Vector *q, int ef, int layer)
 {
 	BuildHeap  *cand = &bs->cand;
 	BuildHeap  *res = &bs->res;
-	int			start = HnswLayerStart(layer, bs->m);
 	int			n;
 
 	NextEpoch(bs);
@@ -219,20 +273,35 @@ SearchLayerInMemory(HnswBuildState *bs, const Vector *q, int ef, int layer)
 	{
 		BuildPair	c = PairPop(cand);
 		BuildNode  *node;
+		int32	   *links;
+		int32		fresh[2 * HNSW_MAX_M];
+		int			nfresh = 0;
 
 		if (res->count >= ef && c.distance > res->items[0].distance)
 			break;
-		node = bs->nodes[c.id];
+		node = GetNode(bs, c.id);
+		links = NodeLinks(bs, node, layer);
+
+		/* The unvisited neighbours, the first one's vector on its way */
 		for (int i = 0; i < node->counts[layer]; i++)
 		{
-			int32		nb = node->links[start + i];
-			double		d;
+			int32		nb = links[i];
 
-			if (i + 1 < node->counts[layer])
-				__builtin_prefetch(bs->nodes[node->links[start + i + 1]]->vec);
 			if (bs->marks[nb] == bs->epoch)
 				continue;
 			bs->marks[nb] = bs->epoch;
+			fresh[nfresh++] = nb;
+		}
+		if (nfresh > 0)
+			PrefetchVector(bs, fresh[0]);
+
+		for (int i = 0; i < nfresh; i++)
+		{
+			int32		nb = fresh[i];
+			double		d;
+
+			if (i + 1 < nfresh)
+				PrefetchVector(bs, fresh[i + 1]);
 			d = NodeDistance(bs, q, nb);
 			if (res->count < ef || d < res->items[0].distance)
 			{
@@ -269,7 +338,7 @@ SelectInMemory(HnswBuildState *bs, BuildPair *sorted, int n, int keep, int32 *ou
 
 	for (int i = 0; i < n && nout < keep; i++)
 	{
-		Vector	   *v = bs->nodes[sorted[i].id]->vec;
+		Vector	   *v = NodeVector(bs, sorted[i].id);
 		bool		good = true;
 
 		for (int j = 0; j < nout; j++)
@@ -308,8 +377,9 @@ SortPairs(BuildPair *p, int n)
 static void
 AddLinkInMemory(HnswBuildState *bs, int32 from, int32 to, int layer)
 {
-	BuildNode  *node = bs->nodes[from];
-	int			start = HnswLayerStart(layer, bs->m);
+	BuildNode  *node = GetNode(bs, from);
+	Vector	   *vec = NodeVector(bs, from);
+	int32	   *links = NodeLinks(bs, node, layer);
 	int			cap = HnswLayerSlots(layer, bs->m);
 	BuildPair	pairs[2 * HNSW_MAX_M + 1];
 	int32		kept[2 * HNSW_MAX_M];
@@ -317,39 +387,54 @@ AddLinkInMemory(HnswBuildState *bs, int32 from, int32 to, int layer)
 
 	if (node->counts[layer] < cap)
 	{
-		node->links[start + node->counts[layer]++] = to;
+		links[node->counts[layer]++] = to;
 		return;
 	}
 
 	n = 0;
 	for (int i = 0; i < cap; i++)
 	{
-		pairs[n].id = node->links[start + i];
-		pairs[n].distance = NodeDistance(bs, node->vec, pairs[n].id);
+		pairs[n].id = links[i];
+		pairs[n].distance = NodeDistance(bs, vec, pairs[n].id);
 		n++;
 	}
 	pairs[n].id = to;
-	pairs[n].distance = NodeDistance(bs, node->vec, to);
+	pairs[n].distance = NodeDistance(bs, vec, to);
 	n++;
 	SortPairs(pairs, n);
 	node->counts[layer] = SelectInMemory(bs, pairs, n, cap, kept);
-	memcpy(&node->links[start], kept, sizeof(int32) * node->counts[layer]);
+	memcpy(links, kept, sizeof(int32) * node->counts[layer]);
 }
 
-/* Make room for one more node */
+/* Make room for node number bs->nnodes: a new chunk when needed */
 static void
 GrowNodes(HnswBuildState *bs)
 {
-	MemoryContext old = MemoryContextSwitchTo(bs->graphCtx);
+	MemoryContext old;
 
-	if (bs->nnodes == bs->capnodes)
+	if (bs->nnodes < bs->nchunks * NODES_PER_CHUNK)
+		return;
+	old = MemoryContextSwitchTo(bs->graphCtx);
+	if (bs->nchunks == bs->capchunks)
 	{
-		int			newcap = bs->capnodes * 2;
+		bs->capchunks *= 2;
+		bs->nodeChunks = repalloc(bs->nodeChunks, sizeof(char *) * bs->capchunks);
+		bs->vecChunks = repalloc(bs->vecChunks, sizeof(char *) * bs->capchunks);
+	}
+	bs->nodeChunks[bs->nchunks] = MemoryContextAllocHuge(bs->graphCtx,
+														 bs->nodeSize * NODES_PER_CHUNK);
+	bs->vecChunks[bs->nchunks] = MemoryContextAllocHuge(bs->graphCtx,
+														bs->vecStride * NODES_PER_CHUNK + 64);
+	/* Vectors start on a cache line */
+	bs->vecChunks[bs->nchunks] = (char *) TYPEALIGN(64, bs->vecChunks[bs->nchunks]);
+	bs->nchunks++;
+	if (bs->capmarks < bs->nchunks * NODES_PER_CHUNK)
+	{
+		int			newcap = Max(bs->capmarks * 2, bs->nchunks * NODES_PER_CHUNK);
 
-		bs->nodes = repalloc_huge(bs->nodes, sizeof(BuildNode *) * newcap);
 		bs->marks = repalloc_huge(bs->marks, sizeof(uint32) * newcap);
-		memset(bs->marks + bs->capnodes, 0, sizeof(uint32) * (newcap - bs->capnodes));
-		bs->capnodes = newcap;
+		memset(bs->marks + bs->capmarks, 0, sizeof(uint32) * (newcap - bs->capmarks));
+		bs->capmarks = newcap;
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -379,10 +464,11 @@ InsertInMemory(HnswBuildState *bs, Vector *value, ItemPointer heaptid)
 			/* An identical vector already indexed takes the heap TID */
 			for (int i = 0; layer == 0 && i < n; i++)
 			{
-				BuildNode  *dup = bs->nodes[bs->scratch[i].id];
+				BuildNode  *dup = GetNode(bs, bs->scratch[i].id);
 
 				if (dup->nheaptids < HNSW_HEAPTIDS &&
-					memcmp(dup->vec->x, value->x, sizeof(float) * value->dim) == 0)
+					memcmp(NodeVector(bs, bs->scratch[i].id)->x, value->x,
+						   sizeof(float) * value->dim) == 0)
 				{
 					dup->heaptids[dup->nheaptids++] = *heaptid;
 					return;
@@ -395,25 +481,25 @@ InsertInMemory(HnswBuildState *bs, Vector *value, ItemPointer heaptid)
 
 	/* The node itself */
 	GrowNodes(bs);
-	old = MemoryContextSwitchTo(bs->graphCtx);
-	node = palloc0(sizeof(BuildNode));
+	id = bs->nnodes++;
+	node = GetNode(bs, id);
+	memset(node, 0, bs->nodeSize);
 	node->heaptids[0] = *heaptid;
 	node->nheaptids = 1;
 	node->level = level;
-	node->links = palloc(sizeof(int32) * HnswSlotCount(level, m));
-	node->vec = palloc(VARSIZE(value));
-	memcpy(node->vec, value, VARSIZE(value));
-	MemoryContextSwitchTo(old);
-	id = bs->nnodes++;
-	bs->nodes[id] = node;
+	if (level > 0)
+	{
+		old = MemoryContextSwitchTo(bs->graphCtx);
+		node->upper = palloc(sizeof(int32) * level * m);
+		MemoryContextSwitchTo(old);
+	}
+	memcpy(NodeVector(bs, id), value, VARSIZE(value));
 
 	/* Its links, and the links back */
 	for (int layer = 0; layer <= top; layer++)
 	{
-		int			start = HnswLayerStart(layer, m);
-
 		node->counts[layer] = nselected[layer];
-		memcpy(&node->links[start], selected[layer], sizeof(int32) * nselected[layer]);
+		memcpy(NodeLinks(bs, node, layer), selected[layer], sizeof(int32) * nselected[layer]);
 		for (int i = 0; i < nselected[layer]; i++)
 			AddLinkInMemory(bs, selected[layer][i], id, layer);
 	}
@@ -474,7 +560,7 @@ PlaceTuples(HnswBuildState *bs)
 	CursorNewPage(&pc);
 	for (int i = 0; i < bs->nnodes; i++)
 	{
-		BuildNode  *node = bs->nodes[i];
+		BuildNode  *node = GetNode(bs, i);
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(node->level, bs->m);
 
 		if (!CursorFits(&pc, esize + sizeof(ItemIdData) + nsize) &&
@@ -518,7 +604,8 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 
 	for (int i = 0; i < bs->nnodes; i++)
 	{
-		BuildNode  *node = bs->nodes[i];
+		BuildNode  *node = GetNode(bs, i);
+		Vector	   *vec = NodeVector(bs, i);
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(node->level, bs->m);
 
 		CHECK_FOR_INTERRUPTS();
@@ -535,7 +622,7 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 				ItemPointerSetInvalid(&etup->heaptids[j]);
 		}
 		etup->neighbortid = node->ntid;
-		memcpy(&etup->data, node->vec, VARSIZE(node->vec));
+		memcpy(&etup->data, vec, VARSIZE(vec));
 
 		/* Neighbour tuple, links as TIDs */
 		ntup->type = HNSW_NEIGHBOR_TUPLE;
@@ -545,9 +632,10 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 		for (int layer = 0; layer <= node->level; layer++)
 		{
 			int			start = HnswLayerStart(layer, bs->m);
+			int32	   *links = NodeLinks(bs, node, layer);
 
 			for (int j = 0; j < node->counts[layer]; j++)
-				ntup->tids[start + j] = bs->nodes[node->links[start + j]]->etid;
+				ntup->tids[start + j] = GetNode(bs, links[j])->etid;
 		}
 
 		for (int part = 0; part < 2; part++)
@@ -593,8 +681,8 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 	meta = HnswPageGetMeta(BufferGetPage(mbuf));
 	if (bs->entry >= 0)
 	{
-		meta->entryBlkno = ItemPointerGetBlockNumber(&bs->nodes[bs->entry]->etid);
-		meta->entryOffno = ItemPointerGetOffsetNumber(&bs->nodes[bs->entry]->etid);
+		meta->entryBlkno = ItemPointerGetBlockNumber(&GetNode(bs, bs->entry)->etid);
+		meta->entryOffno = ItemPointerGetOffsetNumber(&GetNode(bs, bs->entry)->etid);
 		meta->entryLevel = bs->entryLevel;
 		meta->insertPage = lastblk;
 	}
@@ -687,7 +775,6 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			WriteGraph(bs, MAIN_FORKNUM);
 			MemoryContextDelete(bs->graphCtx);
 			bs->graphCtx = NULL;
-			bs->nodes = NULL;
 			bs->spilled = true;
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 		}
@@ -726,9 +813,13 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build temporary context",
 									  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(bs.graphCtx);
-	bs.capnodes = 1024;
-	bs.nodes = palloc(sizeof(BuildNode *) * bs.capnodes);
-	bs.marks = palloc0(sizeof(uint32) * bs.capnodes);
+	bs.nodeSize = MAXALIGN(offsetof(BuildNode, links0) + sizeof(int32) * 2 * bs.m);
+	bs.vecStride = TYPEALIGN(64, VECTOR_SIZE(bs.dim));
+	bs.capchunks = 64;
+	bs.nodeChunks = palloc(sizeof(char *) * bs.capchunks);
+	bs.vecChunks = palloc(sizeof(char *) * bs.capchunks);
+	bs.capmarks = NODES_PER_CHUNK;
+	bs.marks = palloc0(sizeof(uint32) * bs.capmarks);
 	PairHeapInit(&bs.cand, bs.efc * 4, false);
 	PairHeapInit(&bs.res, bs.efc + 2, true);
 	bs.capscratch = bs.efc + 2;

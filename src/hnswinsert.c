@@ -273,7 +273,7 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 int
 HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m, ItemPointerData *out)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	Buffer		buf = HnswPinBlock(index, ItemPointerGetBlockNumber(ntid));
 	Page		page;
 	OffsetNumber off = ItemPointerGetOffsetNumber(ntid);
 	int			n = -1;
@@ -308,7 +308,7 @@ void
 HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 		   ItemPointerData *expected, ItemPointerData *tids, bool building)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	Buffer		buf = HnswPinBlock(index, ItemPointerGetBlockNumber(ntid));
 	OffsetNumber off = ItemPointerGetOffsetNumber(ntid);
 	int			start = HnswLayerStart(layer, m);
 	int			slots = HnswLayerSlots(layer, m);
@@ -407,7 +407,7 @@ AddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int laye
 
 		c->tid = *newtid;
 		c->vec = newvec;
-		c->distance = HnswDistanceTo(dist, n->vec, newvec);
+		c->distance = HnswTraversalDistance(dist, n->vec, newvec);
 		cands[ncands++] = c;
 	}
 	HnswSortCandidates(cands, ncands);
@@ -440,7 +440,7 @@ AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, ItemPointer heap
 		memcmp(c->vec->x, value->x, sizeof(float) * value->dim) != 0)
 		return false;
 
-	buf = ReadBuffer(index, ItemPointerGetBlockNumber(&c->tid));
+	buf = HnswPinBlock(index, ItemPointerGetBlockNumber(&c->tid));
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
 	if (off <= PageGetMaxOffsetNumber(page))
@@ -575,7 +575,7 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 			for (int i = 0; i < results.count; i++)
 				HnswVisitedAdd(&visited, &results.items[i]->tid);
 
-			HnswSearchLayer(index, dist, value, &candidates, ef, layer, m, true,
+			HnswSearchLayer(index, dist, value, &candidates, ef, layer, m, true, false,
 							&visited, &results, NULL, NULL);
 
 			/* Results nearest first; they seed the next layer too */

@@ -109,19 +109,25 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->lastDistance = -get_float8_infinity();
 }
 
-/* Sort the results heap into a batch, nearest first */
+/*
+ * Sort the results heap into a batch, nearest first by exact distance.
+ * With holdBack, results farther than the nearest element still waiting in
+ * the discarded heap go back there, for a later round.
+ */
 static void
-DrainResults(HnswScanOpaque so, bool holdBack)
+DrainResults(IndexScanDesc scan, bool holdBack)
 {
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	int			n = so->results.count;
 	HnswCandidate *limit = holdBack ? HnswHeapTop(&so->discarded) : NULL;
+	int			keep;
 
 	so->batch = palloc(sizeof(HnswCandidate *) * Max(n, 1));
 	for (int i = n - 1; i >= 0; i--)
 		so->batch[i] = HnswHeapPop(&so->results);
-	so->nbatch = n;
 
 	/* Hold back results beyond the nearest waiting element */
+	keep = n;
 	if (limit != NULL)
 	{
 		for (int i = 0; i < n; i++)
@@ -130,11 +136,42 @@ DrainResults(HnswScanOpaque so, bool holdBack)
 			{
 				for (int j = i; j < n; j++)
 					HnswDiscard(&so->discarded, so->batch[j]);
-				so->nbatch = i;
+				keep = i;
 				break;
 			}
 		}
 	}
+
+	/* Exact distances for all that are returned, then their order */
+	for (int i = 0; i < keep; i++)
+	{
+		HnswCandidate *c = so->batch[i];
+
+		if (!(c->flags & HNSW_CAND_EXACT))
+		{
+			HnswCandidate fresh;
+
+			if (HnswLoadCandidate(scan->indexRelation, &so->dist, so->query, &c->tid,
+								  false, &fresh))
+				c->exact = fresh.exact;
+			else
+				c->deleted = true;	/* freed meanwhile: do not return it */
+			c->flags |= HNSW_CAND_EXACT;
+		}
+	}
+	for (int i = 1; i < keep; i++)
+	{
+		HnswCandidate *c = so->batch[i];
+		int			j = i - 1;
+
+		while (j >= 0 && so->batch[j]->exact > c->exact)
+		{
+			so->batch[j + 1] = so->batch[j];
+			j--;
+		}
+		so->batch[j + 1] = c;
+	}
+	so->nbatch = keep;
 	so->pos = 0;
 	so->heaptidPos = 0;
 }
@@ -177,7 +214,7 @@ FirstRound(IndexScanDesc scan)
 
 		HnswVisitedInit(&v, 64);
 		HnswVisitedAdd(&v, &so->results.items[0]->tid);
-		HnswSearchLayer(index, &so->dist, so->query, &so->candidates, 1, layer, m, false,
+		HnswSearchLayer(index, &so->dist, so->query, &so->candidates, 1, layer, m, false, false,
 						&v, &so->results, NULL, NULL);
 		best = HnswHeapTop(&so->results);
 		best->flags = 0;
@@ -189,11 +226,11 @@ FirstRound(IndexScanDesc scan)
 	HnswVisitedAdd(&so->visited, &so->results.items[0]->tid);
 	so->tuplesSeen = 1;
 	HnswSearchLayer(index, &so->dist, so->query, &so->candidates, hnsw_ef_search, 0, m, false,
-					&so->visited, &so->results, iterative ? &so->discarded : NULL,
+					true, &so->visited, &so->results, iterative ? &so->discarded : NULL,
 					&so->tuplesSeen);
 	if (iterative)
 		DiscardCandidates(so);
-	DrainResults(so, iterative);
+	DrainResults(scan, iterative);
 }
 
 /*
@@ -224,10 +261,10 @@ NextRound(IndexScanDesc scan)
 			HnswHeapPush(&so->results, c);
 	}
 	HnswSearchLayer(scan->indexRelation, &so->dist, so->query, &so->candidates,
-					hnsw_ef_search, 0, so->meta.m, false, &so->visited, &so->results,
+					hnsw_ef_search, 0, so->meta.m, false, true, &so->visited, &so->results,
 					&so->discarded, &so->tuplesSeen);
 	DiscardCandidates(so);
-	DrainResults(so, true);
+	DrainResults(scan, true);
 	return true;
 }
 
@@ -365,7 +402,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			/* At an element's first TID, decide whether it is returned at all */
 			if (so->heaptidPos == 0 &&
 				(c->deleted || (c->flags & HNSW_CAND_RETURNED) ||
-				 (strict && c->distance < so->lastDistance)))
+				 (strict && c->exact < so->lastDistance)))
 			{
 				so->pos++;
 				continue;
@@ -379,9 +416,9 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 
 			c->flags |= HNSW_CAND_RETURNED;
 			scan->xs_heaptid = c->heaptids[so->heaptidPos++];
-			scan->xs_orderbyvals[0] = Float8GetDatum(HnswOrderByValue(&so->dist, c->distance));
+			scan->xs_orderbyvals[0] = Float8GetDatum(HnswOrderByValue(&so->dist, c->exact));
 			scan->xs_orderbynulls[0] = false;
-			so->lastDistance = c->distance;
+			so->lastDistance = c->exact;
 			return true;
 		}
 

@@ -85,6 +85,27 @@ HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec)
 											PointerGetDatum(vec)));
 }
 
+/*
+ * Distance for finding the way through the graph: the fast float4 kernels
+ * where the metric has them, else the exact distance.  Never returned to
+ * the executor.
+ */
+double
+HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
+{
+	switch (dist->metric)
+	{
+		case HNSW_METRIC_L2:
+			return vector_kernels->l2_squared_f32(a->x, b->x, a->dim);
+		case HNSW_METRIC_IP:
+			return -vector_kernels->inner_product_f32(a->x, b->x, a->dim);
+		case HNSW_METRIC_L1:
+			return vector_kernels->l1_f32(a->x, b->x, a->dim);
+		default:
+			return HnswDistanceTo(dist, a, b);
+	}
+}
+
 /* The ORDER BY operator's value for an internal distance */
 double
 HnswOrderByValue(const HnswDistance *dist, double internal)
@@ -184,7 +205,7 @@ HnswCheckPage(Relation index, Page page, BlockNumber blkno)
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)
 {
-	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Buffer		buf = HnswPinBlock(index, HNSW_METAPAGE_BLKNO);
 	Page		page;
 	HnswMetaPage m;
 
@@ -272,6 +293,55 @@ HnswEditAbort(HnswEdit *edit)
 		GenericXLogAbort(edit->state);
 	edit->state = NULL;
 	edit->nbuffers = 0;
+}
+
+/*
+ * The backend's memory of which shared buffer last held each index block,
+ * kept in rd_amcache (one chunk in rd_indexcxt, dropped with the relcache
+ * entry).  ReadRecentBuffer checks and pins such a buffer without the
+ * buffer-mapping lookup, which otherwise dominates the cost of a search.
+ */
+typedef struct HnswBufferCache
+{
+	BlockNumber size;
+	Buffer		buffers[FLEXIBLE_ARRAY_MEMBER];
+} HnswBufferCache;
+
+/* Largest index (in blocks) whose buffers are remembered: 4 MB of memory */
+#define HNSW_BUFFER_CACHE_MAX	(1024 * 1024)
+
+/* Pin an index block, the fast way when its buffer is remembered */
+Buffer
+HnswPinBlock(Relation index, BlockNumber blkno)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+	Buffer		buf;
+
+	if (cache != NULL && blkno < cache->size && BufferIsValid(cache->buffers[blkno]) &&
+		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, cache->buffers[blkno]))
+		return cache->buffers[blkno];
+
+	buf = ReadBuffer(index, blkno);
+	if (blkno >= HNSW_BUFFER_CACHE_MAX)
+		return buf;
+	if (cache == NULL || blkno >= cache->size)
+	{
+		BlockNumber size = Max(blkno + 1, RelationGetNumberOfBlocks(index));
+		HnswBufferCache *grown;
+
+		size = Min(Max(size, cache ? cache->size * 2 : 64), HNSW_BUFFER_CACHE_MAX);
+		grown = MemoryContextAllocZero(index->rd_indexcxt,
+									   offsetof(HnswBufferCache, buffers) + sizeof(Buffer) * size);
+		grown->size = size;
+		if (cache != NULL)
+		{
+			memcpy(grown->buffers, cache->buffers, sizeof(Buffer) * cache->size);
+			pfree(cache);
+		}
+		index->rd_amcache = cache = grown;
+	}
+	cache->buffers[blkno] = buf;
+	return buf;
 }
 
 /* ------------------------------------------------------------------------
@@ -444,55 +514,71 @@ HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
  */
 
 /*
- * Read the element at tid and its distance to the query.  False when the
- * TID no longer holds an element (freed by vacuum, or a stale link).
+ * Read the element at offset `off` of a locked page into out, with its
+ * traversal distance to the query; with wantExact also the exact distance,
+ * with wantVector a copy of the vector.  False when the slot holds no
+ * element (freed by vacuum, or a stale link).
+ */
+static bool
+ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance *dist,
+			  const Vector *query, bool wantExact, bool wantVector, HnswCandidate *out)
+{
+	ItemId		itemid;
+	HnswElementTuple etup;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return false;
+	itemid = PageGetItemId(page, off);
+	etup = (HnswElementTuple) PageGetItem(page, itemid);
+	if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE ||
+		etup->data.dim != query->dim)
+		return false;
+
+	ItemPointerSet(&out->tid, blkno, off);
+	out->neighbortid = etup->neighbortid;
+	out->level = etup->level;
+	out->deleted = etup->deleted != 0;
+	out->nheaptids = 0;
+	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+	{
+		if (!ItemPointerIsValid(&etup->heaptids[i]))
+			break;
+		out->heaptids[out->nheaptids++] = etup->heaptids[i];
+	}
+	out->flags = 0;
+	out->distance = HnswTraversalDistance(dist, query, &etup->data);
+	if (wantExact)
+	{
+		out->exact = HnswDistanceTo(dist, query, &etup->data);
+		out->flags |= HNSW_CAND_EXACT;
+	}
+	out->vec = NULL;
+	if (wantVector)
+	{
+		out->vec = palloc(VARSIZE(&etup->data));
+		memcpy(out->vec, &etup->data, VARSIZE(&etup->data));
+	}
+	return true;
+}
+
+/*
+ * Read the element at tid and its distances to the query (exact as well
+ * when wantExact).  False when the TID no longer holds an element.
  */
 bool
 HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 				  ItemPointer tid, bool wantVector, HnswCandidate *out)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
-	OffsetNumber offno = ItemPointerGetOffsetNumber(tid);
 	Buffer		buf;
-	Page		page;
-	ItemId		itemid;
-	HnswElementTuple etup;
-	bool		found = false;
+	bool		found;
 
 	if (blkno == HNSW_METAPAGE_BLKNO)
 		return false;
-	buf = ReadBuffer(index, blkno);
+	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (offno >= FirstOffsetNumber && offno <= PageGetMaxOffsetNumber(page))
-	{
-		itemid = PageGetItemId(page, offno);
-		etup = (HnswElementTuple) PageGetItem(page, itemid);
-		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE &&
-			etup->data.dim == query->dim)
-		{
-			out->tid = *tid;
-			out->neighbortid = etup->neighbortid;
-			out->level = etup->level;
-			out->deleted = etup->deleted != 0;
-			out->nheaptids = 0;
-			for (int i = 0; i < HNSW_HEAPTIDS; i++)
-			{
-				if (!ItemPointerIsValid(&etup->heaptids[i]))
-					break;
-				out->heaptids[out->nheaptids++] = etup->heaptids[i];
-			}
-			out->distance = HnswDistanceTo(dist, query, &etup->data);
-			out->flags = 0;
-			out->vec = NULL;
-			if (wantVector)
-			{
-				out->vec = palloc(VARSIZE(&etup->data));
-				memcpy(out->vec, &etup->data, VARSIZE(&etup->data));
-			}
-			found = true;
-		}
-	}
+	found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), blkno,
+						  dist, query, true, wantVector, out);
 	UnlockReleaseBuffer(buf);
 	return found;
 }
@@ -514,7 +600,7 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 	if (layer > c->level || !ItemPointerIsValid(&c->neighbortid) ||
 		blkno == HNSW_METAPAGE_BLKNO)
 		return 0;
-	buf = ReadBuffer(index, blkno);
+	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	if (offno >= FirstOffsetNumber && offno <= PageGetMaxOffsetNumber(page))
@@ -542,19 +628,27 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
  * Search one layer from the candidates already in `candidates` (a min-heap)
  * and `results` (a max-heap holding the best `ef` found so far).
  *
+ * The neighbours of an expanded element are handled as a batch: first all
+ * their buffers are pinned and their tuples prefetched, then each is read
+ * under its buffer lock, so that the memory latency of one overlaps the
+ * work on the others.  Distances steering the search are the fast
+ * traversal ones; with wantExact, an element entering the results also
+ * gets its exact distance while its vector is still in cache.
+ *
  * When `discarded` is given, every visited element that the results do not
  * keep is pushed there, so an iterative scan can resume from them; otherwise
  * such elements are simply dropped.  An element already expanded is not
- * expanded again, so a resumed search never repeats work.
- * `tuples_seen`, when given, counts the elements whose distance was taken.
+ * expanded again, so a resumed search never repeats work.  `tuples_seen`,
+ * when given, counts the elements whose distance was taken.
  */
 void
 HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
-				HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
-				int64 *tuples_seen)
+				bool wantExact, HnswVisited *visited, HnswHeap *results,
+				HnswHeap *discarded, int64 *tuples_seen)
 {
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
+	Buffer	   *buffers = palloc(sizeof(Buffer) * 2 * m);
 	HnswCandidate *spare = NULL;
 
 	while (candidates->count > 0)
@@ -562,6 +656,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		HnswCandidate *c = HnswHeapPop(candidates);
 		HnswCandidate *worst = HnswHeapTop(results);
 		int			n;
+		int			nfresh = 0;
 
 		if (results->count >= ef && worst != NULL && c->distance > worst->distance)
 		{
@@ -569,27 +664,73 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			HnswHeapPush(candidates, c);
 			break;
 		}
-
 		if (c->flags & HNSW_CAND_EXPANDED)
 			continue;
 		c->flags |= HNSW_CAND_EXPANDED;
+
+		/* The unvisited neighbours, pinned, their tuples on their way */
 		n = HnswLoadNeighbors(index, c, layer, m, neighbors);
 		for (int i = 0; i < n; i++)
 		{
-			HnswCandidate *e;
-
-			if (!HnswVisitedAdd(visited, &neighbors[i]))
+			if (!HnswVisitedAdd(visited, &neighbors[i]) ||
+				ItemPointerGetBlockNumber(&neighbors[i]) == HNSW_METAPAGE_BLKNO)
 				continue;
+			neighbors[nfresh] = neighbors[i];
+			buffers[nfresh] = HnswPinBlock(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			nfresh++;
+		}
+		for (int i = 0; i < nfresh; i++)
+			__builtin_prefetch(PageGetItemId(BufferGetPage(buffers[i]),
+											 ItemPointerGetOffsetNumber(&neighbors[i])));
+		for (int i = 0; i < nfresh; i++)
+		{
+			Page		page = BufferGetPage(buffers[i]);
+			OffsetNumber off = ItemPointerGetOffsetNumber(&neighbors[i]);
+
+			/* An unlocked peek, only to aim the prefetch */
+			if (off <= PageGetMaxOffsetNumber(page))
+			{
+				char	   *item = (char *) page + ItemIdGetOffset(PageGetItemId(page, off));
+
+				if (item < (char *) page + BLCKSZ - 256)
+				{
+					__builtin_prefetch(item);
+					__builtin_prefetch(item + 64);
+					__builtin_prefetch(item + 128);
+					__builtin_prefetch(item + 192);
+				}
+			}
+		}
+
+		for (int i = 0; i < nfresh; i++)
+		{
+			HnswCandidate *e;
+			bool		found;
+
 			if (spare == NULL)
 				spare = palloc(sizeof(HnswCandidate));
 			e = spare;
-			if (!HnswLoadCandidate(index, dist, query, &neighbors[i], wantVectors, e))
+			LockBuffer(buffers[i], BUFFER_LOCK_SHARE);
+			found = ReadCandidate(BufferGetPage(buffers[i]), ItemPointerGetOffsetNumber(&neighbors[i]),
+								  ItemPointerGetBlockNumber(&neighbors[i]), dist, query,
+								  false, wantVectors, e);
+			worst = HnswHeapTop(results);
+			if (found && wantExact && (results->count < ef || e->distance < worst->distance))
+			{
+				/* Entering the results: take the exact distance now */
+				e->exact = HnswDistanceTo(dist, query,
+										  &((HnswElementTuple) PageGetItem(BufferGetPage(buffers[i]),
+																		   PageGetItemId(BufferGetPage(buffers[i]),
+																						 ItemPointerGetOffsetNumber(&neighbors[i]))))->data);
+				e->flags |= HNSW_CAND_EXACT;
+			}
+			UnlockReleaseBuffer(buffers[i]);
+			if (!found)
 				continue;
 			spare = NULL;
 			if (tuples_seen)
 				(*tuples_seen)++;
 
-			worst = HnswHeapTop(results);
 			if (results->count < ef || e->distance < worst->distance)
 			{
 				HnswHeapPush(candidates, e);
@@ -607,6 +748,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		}
 	}
 	pfree(neighbors);
+	pfree(buffers);
 }
 
 /*
@@ -631,7 +773,7 @@ HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
 			continue;
 		for (int j = 0; j < nselected; j++)
 		{
-			if (HnswDistanceTo(dist, e->vec, selected[j]->vec) < e->distance)
+			if (HnswTraversalDistance(dist, e->vec, selected[j]->vec) < e->distance)
 			{
 				good = false;
 				break;

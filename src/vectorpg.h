@@ -116,6 +116,15 @@ typedef struct VectorKernels
 	void		(*cosine_parts) (const float *a, const float *b, int n,
 								 double *dot, double *norm_a, double *norm_b);
 	double		(*norm_squared) (const float *a, int n);
+
+	/*
+	 * Traversal kernels: float4 accumulation, about twice as fast.  The
+	 * index uses them to find its way through the graph; every value it
+	 * returns to the executor is recomputed with the exact kernels above.
+	 */
+	float		(*l2_squared_f32) (const float *a, const float *b, int n);
+	float		(*inner_product_f32) (const float *a, const float *b, int n);
+	float		(*l1_f32) (const float *a, const float *b, int n);
 } VectorKernels;
 
 /* The kernels in use; never NULL after _PG_init */
