@@ -18,6 +18,17 @@
  * NOTICE, writes out what it has, and inserts the remaining rows one by one
  * through the on-disk insert path (hnswinsert.c), still without WAL.
  *
+ * Parallel build.  With max_parallel_maintenance_workers, the graph lives in
+ * a dynamic shared memory segment sized from the table's estimated row count
+ * (within maintenance_work_mem), and the leader and the workers each scan a
+ * share of the heap and insert into it at once.  Nodes are addressed by
+ * number, never by pointer, so every process can map the segment anywhere.
+ * A node is complete before anything links to it; link lists change under
+ * the node's spinlock, and searches read them without it, which is safe
+ * because every slot below a list's count always holds a valid node number
+ * (at worst a stale one).  Should the estimate be short and the segment
+ * fill up, the rows that did not fit are inserted afterwards, on disk.
+ *
  * Copyright (c) 2026, vectorpg developers
  *
  *-------------------------------------------------------------------------
@@ -26,15 +37,24 @@
 
 #include <math.h>
 
+#include "access/parallel.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "port/atomics.h"
 #include "storage/bufmgr.h"
+#include "storage/condition_variable.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "hnsw.h"
 
 /*
@@ -48,7 +68,8 @@ typedef struct BuildNode
 	uint8		nheaptids;
 	uint8		level;
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links used per layer */
-	int32	   *upper;			/* level * m links of layers 1..level */
+	slock_t		lock;			/* guards links and heap TIDs (parallel build) */
+	uint32		upper;			/* start of level * m upper links in the arena */
 	ItemPointerData etid;		/* placement of the element tuple */
 	ItemPointerData ntid;		/* placement of the neighbour tuple */
 	int32		links0[FLEXIBLE_ARRAY_MEMBER];	/* 2 * m links of layer 0 */
@@ -72,6 +93,38 @@ typedef struct BuildHeap
 	int			capacity;
 	bool		max;
 } BuildHeap;
+
+/* Shared state of a parallel build; the parallel heap scan follows it */
+typedef struct HnswShared
+{
+	/* set by the leader before the workers start */
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	uint32		capacity;		/* nodes, a multiple of NODES_PER_CHUNK */
+	uint32		upperCapacity;	/* int32 slots of upper-layer links */
+	Size		vecsOffset;		/* from the start of the graph area */
+	Size		upperOffset;
+
+	/* changing */
+	slock_t		mutex;			/* guards the fields below */
+	int32		entry;
+	int			entryLevel;
+	int			nparticipantsdone;
+	bool		full;			/* a row did not fit */
+	double		reltuples;
+	double		indtuples;
+	ConditionVariable workersdonecv;
+	pg_atomic_uint32 nnodes;
+	pg_atomic_uint32 upperUsed;
+} HnswShared;
+
+#define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xA000000000000001)
+#define PARALLEL_KEY_HNSW_GRAPH		UINT64CONST(0xA000000000000002)
+#define PARALLEL_KEY_QUERY_TEXT		UINT64CONST(0xA000000000000003)
+
+#define ParallelTableScanFromHnswShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(HnswShared))))
 
 typedef struct HnswBuildState
 {
@@ -104,6 +157,15 @@ typedef struct HnswBuildState
 	BuildHeap	res;
 	BuildPair  *scratch;		/* sorted search results */
 	int			capscratch;
+	int32	   *upperBase;		/* arena of upper-layer links */
+	uint32		upperUsed;		/* serial build: slots in use */
+	uint32		upperCap;
+
+	/* parallel build: the shared graph, NULL when serial */
+	HnswShared *shared;
+	bool		overflowed;		/* this participant skipped rows */
+	bool		progress;		/* this process reports build progress */
+	HnswVisited indexedTids;	/* heap TIDs in the graph, after an overflow */
 
 	/* memory budget and the switch to on-disk inserts */
 	Size		memLimit;
@@ -208,7 +270,7 @@ NodeVector(HnswBuildState *bs, int32 id)
 static inline int32 *
 NodeLinks(HnswBuildState *bs, BuildNode *node, int layer)
 {
-	return layer == 0 ? node->links0 : node->upper + (layer - 1) * bs->m;
+	return layer == 0 ? node->links0 : bs->upperBase + node->upper + (layer - 1) * bs->m;
 }
 
 /*
@@ -276,6 +338,7 @@ SearchLayerInMemory(HnswBuildState *bs, const Vector *q, int ef, int layer)
 		int32	   *links;
 		int32		fresh[2 * HNSW_MAX_M];
 		int			nfresh = 0;
+		int			ncount;
 
 		if (res->count >= ef && c.distance > res->items[0].distance)
 			break;
@@ -283,7 +346,9 @@ SearchLayerInMemory(HnswBuildState *bs, const Vector *q, int ef, int layer)
 		links = NodeLinks(bs, node, layer);
 
 		/* The unvisited neighbours, the first one's vector on its way */
-		for (int i = 0; i < node->counts[layer]; i++)
+		ncount = node->counts[layer];
+		pg_read_barrier();
+		for (int i = 0; i < ncount; i++)
 		{
 			int32		nb = links[i];
 
@@ -373,7 +438,13 @@ SortPairs(BuildPair *p, int n)
 	}
 }
 
-/* Link node `to` from node `from` on a layer, pruning `from` if it is full */
+/*
+ * Link node `to` from node `from` on a layer, pruning `from`'s list with the
+ * selection heuristic if it is full.  In a parallel build the list changes
+ * under the node's spinlock; the distances for pruning are computed outside
+ * it, and the result is written only if the list did not change meanwhile
+ * (else the work is redone).
+ */
 static void
 AddLinkInMemory(HnswBuildState *bs, int32 from, int32 to, int layer)
 {
@@ -381,29 +452,154 @@ AddLinkInMemory(HnswBuildState *bs, int32 from, int32 to, int layer)
 	Vector	   *vec = NodeVector(bs, from);
 	int32	   *links = NodeLinks(bs, node, layer);
 	int			cap = HnswLayerSlots(layer, bs->m);
-	BuildPair	pairs[2 * HNSW_MAX_M + 1];
-	int32		kept[2 * HNSW_MAX_M];
-	int			n;
+	bool		shared = bs->shared != NULL;
 
-	if (node->counts[layer] < cap)
+	for (;;)
 	{
-		links[node->counts[layer]++] = to;
-		return;
-	}
+		BuildPair	pairs[2 * HNSW_MAX_M + 1];
+		int32		seen[2 * HNSW_MAX_M];
+		int32		kept[2 * HNSW_MAX_M];
+		int			n;
+		int			nkept;
 
-	n = 0;
-	for (int i = 0; i < cap; i++)
-	{
-		pairs[n].id = links[i];
-		pairs[n].distance = NodeDistance(bs, vec, pairs[n].id);
+		if (shared)
+			SpinLockAcquire(&node->lock);
+		if (node->counts[layer] < cap)
+		{
+			links[node->counts[layer]] = to;
+			pg_write_barrier();
+			node->counts[layer]++;
+			if (shared)
+				SpinLockRelease(&node->lock);
+			return;
+		}
+		memcpy(seen, links, sizeof(int32) * cap);
+		if (shared)
+			SpinLockRelease(&node->lock);
+
+		n = 0;
+		for (int i = 0; i < cap; i++)
+		{
+			pairs[n].id = seen[i];
+			pairs[n].distance = NodeDistance(bs, vec, seen[i]);
+			n++;
+		}
+		pairs[n].id = to;
+		pairs[n].distance = NodeDistance(bs, vec, to);
 		n++;
+		SortPairs(pairs, n);
+		nkept = SelectInMemory(bs, pairs, n, cap, kept);
+
+		if (shared)
+			SpinLockAcquire(&node->lock);
+		if (node->counts[layer] == cap && memcmp(seen, links, sizeof(int32) * cap) == 0)
+		{
+			/* Shrink the count first: readers never see a slot past it change */
+			node->counts[layer] = Min(nkept, node->counts[layer]);
+			pg_write_barrier();
+			memcpy(links, kept, sizeof(int32) * nkept);
+			pg_write_barrier();
+			node->counts[layer] = nkept;
+			if (shared)
+				SpinLockRelease(&node->lock);
+			return;
+		}
+		if (shared)
+			SpinLockRelease(&node->lock);
 	}
-	pairs[n].id = to;
-	pairs[n].distance = NodeDistance(bs, vec, to);
-	n++;
-	SortPairs(pairs, n);
-	node->counts[layer] = SelectInMemory(bs, pairs, n, cap, kept);
-	memcpy(links, kept, sizeof(int32) * node->counts[layer]);
+}
+
+/* Claim room for n upper-layer links; false when the shared arena is full */
+static bool
+AllocUpper(HnswBuildState *bs, int n, uint32 *start)
+{
+	if (bs->shared)
+	{
+		uint32		s = pg_atomic_fetch_add_u32(&bs->shared->upperUsed, n);
+
+		if ((uint64) s + n > bs->shared->upperCapacity)
+			return false;
+		*start = s;
+		return true;
+	}
+	if ((uint64) bs->upperUsed + n > bs->upperCap)
+	{
+		uint32		newcap = Max(bs->upperCap * 2, bs->upperUsed + n);
+		MemoryContext old = MemoryContextSwitchTo(bs->graphCtx);
+
+		bs->upperBase = repalloc_huge(bs->upperBase, sizeof(int32) * newcap);
+		MemoryContextSwitchTo(old);
+		bs->upperCap = newcap;
+	}
+	*start = bs->upperUsed;
+	bs->upperUsed += n;
+	return true;
+}
+
+/* The entry point, read consistently */
+static void
+GetEntry(HnswBuildState *bs, int32 *entry, int *entryLevel)
+{
+	if (bs->shared)
+	{
+		SpinLockAcquire(&bs->shared->mutex);
+		*entry = bs->shared->entry;
+		*entryLevel = bs->shared->entryLevel;
+		SpinLockRelease(&bs->shared->mutex);
+	}
+	else
+	{
+		*entry = bs->entry;
+		*entryLevel = bs->entryLevel;
+	}
+}
+
+/*
+ * Make node `id` the entry point if it is higher than the current one (or
+ * the graph is empty); returns the entry point that holds afterwards.
+ */
+static int32
+OfferEntry(HnswBuildState *bs, int32 id, int level, int *entryLevel)
+{
+	int32		entry;
+
+	if (bs->shared)
+		SpinLockAcquire(&bs->shared->mutex);
+	if (bs->shared)
+	{
+		if (bs->shared->entry < 0 || level > bs->shared->entryLevel)
+		{
+			bs->shared->entry = id;
+			bs->shared->entryLevel = level;
+		}
+		entry = bs->shared->entry;
+		*entryLevel = bs->shared->entryLevel;
+		SpinLockRelease(&bs->shared->mutex);
+		return entry;
+	}
+	if (bs->entry < 0 || level > bs->entryLevel)
+	{
+		bs->entry = id;
+		bs->entryLevel = level;
+	}
+	*entryLevel = bs->entryLevel;
+	return bs->entry;
+}
+
+static void GrowNodes(HnswBuildState *bs);
+
+/* Claim the next node number; -1 when the shared graph is full */
+static int32
+AllocNode(HnswBuildState *bs)
+{
+	if (bs->shared)
+	{
+		uint32		id = pg_atomic_fetch_add_u32(&bs->shared->nnodes, 1);
+
+		return id < bs->shared->capacity ? (int32) id : -1;
+	}
+	GrowNodes(bs);
+	return bs->nnodes++;
 }
 
 /* Make room for node number bs->nnodes: a new chunk when needed */
@@ -439,76 +635,114 @@ GrowNodes(HnswBuildState *bs)
 	MemoryContextSwitchTo(old);
 }
 
-/* Insert a vector into the in-memory graph */
-static void
+/*
+ * Insert a vector into the in-memory graph.  False when a parallel build's
+ * shared graph has no room left for it.
+ */
+static bool
 InsertInMemory(HnswBuildState *bs, Vector *value, ItemPointer heaptid)
 {
 	int			m = bs->m;
 	int			level = HnswRandomLevel(m);
-	int32		id;
-	BuildNode  *node;
+	int32		id = -1;
+	BuildNode  *node = NULL;
 	int32		selected[HNSW_MAX_LEVEL + 1][HNSW_MAX_M];
 	int			nselected[HNSW_MAX_LEVEL + 1];
-	int			top = Min(level, bs->entryLevel);
-	MemoryContext old;
+	int32		entry;
+	int			entryLevel;
+	int			top;
 
 	memset(nselected, 0, sizeof(nselected));
-	if (bs->entry >= 0)
-	{
-		bs->res.count = 0;
-		PairPush(&bs->res, NodeDistance(bs, value, bs->entry), bs->entry);
-		for (int layer = bs->entryLevel; layer >= 0; layer--)
-		{
-			int			n = SearchLayerInMemory(bs, value, layer > level ? 1 : bs->efc, layer);
+	GetEntry(bs, &entry, &entryLevel);
 
-			/* An identical vector already indexed takes the heap TID */
-			for (int i = 0; layer == 0 && i < n; i++)
-			{
-				BuildNode  *dup = GetNode(bs, bs->scratch[i].id);
-
-				if (dup->nheaptids < HNSW_HEAPTIDS &&
-					memcmp(NodeVector(bs, bs->scratch[i].id)->x, value->x,
-						   sizeof(float) * value->dim) == 0)
-				{
-					dup->heaptids[dup->nheaptids++] = *heaptid;
-					return;
-				}
-			}
-			if (layer <= top)
-				nselected[layer] = SelectInMemory(bs, bs->scratch, n, m, selected[layer]);
-		}
-	}
-
-	/* The node itself */
-	GrowNodes(bs);
-	id = bs->nnodes++;
+	/*
+	 * The node, complete before anything can link to it.  (If it turns out
+	 * to duplicate an indexed vector it stays unlinked, with no heap TID,
+	 * and is not written out.)
+	 */
+	id = AllocNode(bs);
+	if (id < 0)
+		return false;
 	node = GetNode(bs, id);
-	memset(node, 0, bs->nodeSize);
+	memset(node, 0, offsetof(BuildNode, links0));
+	SpinLockInit(&node->lock);
 	node->heaptids[0] = *heaptid;
 	node->nheaptids = 1;
 	node->level = level;
-	if (level > 0)
+	if (level > 0 && !AllocUpper(bs, level * m, &node->upper))
 	{
-		old = MemoryContextSwitchTo(bs->graphCtx);
-		node->upper = palloc(sizeof(int32) * level * m);
-		MemoryContextSwitchTo(old);
+		node->nheaptids = 0;
+		return false;
 	}
 	memcpy(NodeVector(bs, id), value, VARSIZE(value));
+	pg_write_barrier();
+
+	/* The first node is the entry point, with no links yet */
+	if (entry < 0)
+	{
+		entry = OfferEntry(bs, id, level, &entryLevel);
+		if (entry == id)
+			return true;
+	}
+
+	top = Min(level, entryLevel);
+	bs->res.count = 0;
+	PairPush(&bs->res, NodeDistance(bs, value, entry), entry);
+	for (int layer = entryLevel; layer >= 0; layer--)
+	{
+		int			n = SearchLayerInMemory(bs, value, layer > level ? 1 : bs->efc, layer);
+
+		/* An identical vector already indexed takes the heap TID */
+		for (int i = 0; layer == 0 && i < n; i++)
+		{
+			int32		did = bs->scratch[i].id;
+			BuildNode  *dup = GetNode(bs, did);
+			bool		added = false;
+
+			if (did == id || dup->nheaptids >= HNSW_HEAPTIDS ||
+				memcmp(NodeVector(bs, did)->x, value->x, sizeof(float) * value->dim) != 0)
+				continue;
+			if (bs->shared)
+				SpinLockAcquire(&dup->lock);
+			if (dup->nheaptids < HNSW_HEAPTIDS)
+			{
+				dup->heaptids[dup->nheaptids++] = *heaptid;
+				added = true;
+			}
+			if (bs->shared)
+				SpinLockRelease(&dup->lock);
+			if (added)
+			{
+				/* The node claimed above stays unlinked, with no heap TID */
+				node->nheaptids = 0;
+				return true;
+			}
+		}
+		if (layer <= top)
+		{
+			int			k = 0;
+
+			/* Never link a node to itself (a parallel peer may have found it) */
+			for (int i = 0; i < n; i++)
+				if (bs->scratch[i].id != id)
+					bs->scratch[k++] = bs->scratch[i];
+			nselected[layer] = SelectInMemory(bs, bs->scratch, k, m, selected[layer]);
+		}
+	}
 
 	/* Its links, and the links back */
 	for (int layer = 0; layer <= top; layer++)
 	{
-		node->counts[layer] = nselected[layer];
 		memcpy(NodeLinks(bs, node, layer), selected[layer], sizeof(int32) * nselected[layer]);
+		pg_write_barrier();
+		node->counts[layer] = nselected[layer];
 		for (int i = 0; i < nselected[layer]; i++)
 			AddLinkInMemory(bs, selected[layer][i], id, layer);
 	}
 
-	if (level > bs->entryLevel)
-	{
-		bs->entry = id;
-		bs->entryLevel = level;
-	}
+	if (level > entryLevel)
+		OfferEntry(bs, id, level, &entryLevel);
+	return true;
 }
 
 /* ------------------------------------------------------------------------
@@ -563,6 +797,9 @@ PlaceTuples(HnswBuildState *bs)
 		BuildNode  *node = GetNode(bs, i);
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(node->level, bs->m);
 
+		/* A node that turned out to be a duplicate is not written */
+		if (node->nheaptids == 0)
+			continue;
 		if (!CursorFits(&pc, esize + sizeof(ItemIdData) + nsize) &&
 			!(CursorFits(&pc, esize) && esize + nsize + 2 * sizeof(ItemIdData) >
 			  BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData))))
@@ -597,6 +834,8 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 	Page		page = NULL;
 	Buffer		mbuf;
 	HnswMetaPage meta;
+	int32		entry;
+	int			entryLevel;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->nnodes);
@@ -609,6 +848,8 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(node->level, bs->m);
 
 		CHECK_FOR_INTERRUPTS();
+		if (node->nheaptids == 0)
+			continue;
 
 		/* Element tuple */
 		etup->type = HNSW_ELEMENT_TUPLE;
@@ -679,11 +920,12 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 	mbuf = ReadBufferExtended(index, forkNum, HNSW_METAPAGE_BLKNO, RBM_NORMAL, NULL);
 	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 	meta = HnswPageGetMeta(BufferGetPage(mbuf));
-	if (bs->entry >= 0)
+	GetEntry(bs, &entry, &entryLevel);
+	if (entry >= 0)
 	{
-		meta->entryBlkno = ItemPointerGetBlockNumber(&GetNode(bs, bs->entry)->etid);
-		meta->entryOffno = ItemPointerGetOffsetNumber(&GetNode(bs, bs->entry)->etid);
-		meta->entryLevel = bs->entryLevel;
+		meta->entryBlkno = ItemPointerGetBlockNumber(&GetNode(bs, entry)->etid);
+		meta->entryOffno = ItemPointerGetOffsetNumber(&GetNode(bs, entry)->etid);
+		meta->entryLevel = entryLevel;
 		meta->insertPage = lastblk;
 	}
 	MarkBufferDirty(mbuf);
@@ -748,7 +990,11 @@ CheckBuildParameters(Relation index, int *dim, int *m, int *efc)
 				 errmsg("ef_construction must be greater than or equal to 2 * m")));
 }
 
-/* Per heap tuple: insert into the graph in memory, or on disk after a spill */
+/*
+ * Per heap tuple: insert into the graph in memory, or on disk after a spill.
+ * In a parallel build there is no spill: a row that does not fit in the
+ * shared graph is left for the leader to insert afterwards.
+ */
 static void
 BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 			  bool tupleIsAlive, void *state)
@@ -764,7 +1010,7 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 	if (HnswPrepareValue(&bs->dist, values[0], &value))
 	{
 		VectorCheckExpectedDim(bs->dim, value->dim);
-		if (!bs->spilled &&
+		if (bs->shared == NULL && !bs->spilled &&
 			MemoryContextMemAllocated(bs->graphCtx, true) > bs->memLimit)
 		{
 			ereport(NOTICE,
@@ -780,14 +1026,300 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		}
 		if (bs->spilled)
 			HnswInsertOnDisk(index, &bs->dist, value, tid, true);
-		else
-			InsertInMemory(bs, value, tid);
-		bs->indtuples++;
-		if ((int64) bs->indtuples % 1000 == 0)
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+		else if (!bs->overflowed && !InsertInMemory(bs, value, tid))
+			bs->overflowed = true;
+		if (!bs->overflowed)
+			bs->indtuples++;
+		if ((int64) bs->indtuples % 1000 == 0 && bs->progress)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+										 bs->shared ? (int64) pg_atomic_read_u32(&bs->shared->nnodes) :
+										 (int64) bs->indtuples);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpCtx);
+}
+
+/* Set up what every build needs, serial or parallel, in the caller's memory */
+static void
+InitBuildState(HnswBuildState *bs, Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	MemSet(bs, 0, sizeof(*bs));
+	bs->heap = heap;
+	bs->index = index;
+	bs->indexInfo = indexInfo;
+	CheckBuildParameters(index, &bs->dim, &bs->m, &bs->efc);
+	HnswInitDistance(index, &bs->dist);
+	bs->memLimit = (Size) maintenance_work_mem * 1024;
+	bs->entry = -1;
+	bs->entryLevel = -1;
+	bs->nodeSize = MAXALIGN(offsetof(BuildNode, links0) + sizeof(int32) * 2 * bs->m);
+	bs->vecStride = TYPEALIGN(64, VECTOR_SIZE(bs->dim));
+	bs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build temporary context",
+									   ALLOCSET_DEFAULT_SIZES);
+	PairHeapInit(&bs->cand, bs->efc * 4, false);
+	PairHeapInit(&bs->res, bs->efc + 2, true);
+	bs->capscratch = bs->efc + 2;
+	bs->scratch = palloc(sizeof(BuildPair) * bs->capscratch);
+}
+
+/* A serial build's graph: chunks allocated as it grows */
+static void
+InitLocalGraph(HnswBuildState *bs)
+{
+	MemoryContext old;
+
+	bs->graphCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build graph",
+										 ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(bs->graphCtx);
+	bs->capchunks = 64;
+	bs->nodeChunks = palloc(sizeof(char *) * bs->capchunks);
+	bs->vecChunks = palloc(sizeof(char *) * bs->capchunks);
+	bs->capmarks = NODES_PER_CHUNK;
+	bs->marks = palloc0(sizeof(uint32) * bs->capmarks);
+	bs->upperCap = 1024;
+	bs->upperBase = palloc(sizeof(int32) * bs->upperCap);
+	MemoryContextSwitchTo(old);
+}
+
+/* Point a participant's graph accessors into the shared graph area */
+static void
+AttachSharedGraph(HnswBuildState *bs, HnswShared *shared, char *graph)
+{
+	bs->shared = shared;
+	bs->nchunks = shared->capacity / NODES_PER_CHUNK;
+	bs->capchunks = bs->nchunks;
+	bs->nodeChunks = palloc(sizeof(char *) * bs->nchunks);
+	bs->vecChunks = palloc(sizeof(char *) * bs->nchunks);
+	for (int i = 0; i < bs->nchunks; i++)
+	{
+		bs->nodeChunks[i] = graph + (Size) i * NODES_PER_CHUNK * bs->nodeSize;
+		bs->vecChunks[i] = graph + shared->vecsOffset + (Size) i * NODES_PER_CHUNK * bs->vecStride;
+	}
+	bs->upperBase = (int32 *) (graph + shared->upperOffset);
+	bs->capmarks = shared->capacity;
+	bs->marks = palloc_extended(sizeof(uint32) * bs->capmarks, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+/* Scan this participant's share of the heap into the shared graph */
+static void
+ParallelScanAndInsert(HnswBuildState *bs, bool progress)
+{
+	HnswShared *shared = bs->shared;
+	IndexInfo  *indexInfo = BuildIndexInfo(bs->index);
+	TableScanDesc scan;
+	double		reltuples;
+
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	bs->progress = progress;
+	scan = table_beginscan_parallel(bs->heap, ParallelTableScanFromHnswShared(shared));
+	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true, progress,
+									   BuildCallback, bs, scan);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->nparticipantsdone++;
+	shared->reltuples += reltuples;
+	shared->indtuples += bs->indtuples;
+	if (bs->overflowed)
+		shared->full = true;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableSignal(&shared->workersdonecv);
+}
+
+/* Entry point of a parallel build worker */
+PGDLLEXPORT void HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc);
+
+void
+HnswParallelBuildMain(dsm_segment *seg, shm_toc *toc)
+{
+	HnswShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
+	char	   *graph = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_GRAPH, false);
+	char	   *query = shm_toc_lookup(toc, PARALLEL_KEY_QUERY_TEXT, true);
+	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	Relation	heap;
+	Relation	index;
+	HnswBuildState bs;
+
+	debug_query_string = query;
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	heap = table_open(shared->heaprelid, heapLockmode);
+	index = index_open(shared->indexrelid, indexLockmode);
+	InitBuildState(&bs, heap, index, NULL);
+	AttachSharedGraph(&bs, shared, graph);
+	ParallelScanAndInsert(&bs, false);
+
+	index_close(index, indexLockmode);
+	table_close(heap, heapLockmode);
+}
+
+/* Heap scan callback after an overflow: insert on disk what is not indexed */
+static void
+OverflowCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+				 bool tupleIsAlive, void *state)
+{
+	HnswBuildState *bs = (HnswBuildState *) state;
+	MemoryContext old;
+	Vector	   *value;
+
+	if (isnull[0] || HnswVisitedContains(&bs->indexedTids, tid))
+		return;
+	old = MemoryContextSwitchTo(bs->tmpCtx);
+	if (HnswPrepareValue(&bs->dist, values[0], &value))
+	{
+		HnswInsertOnDisk(index, &bs->dist, value, tid, true);
+		bs->indtuples++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(bs->tmpCtx);
+}
+
+/*
+ * Build with workers, the graph in shared memory.  False, having done
+ * nothing, when the shared graph would not fit in maintenance_work_mem or
+ * no shared memory segment could be had; the caller then builds serially.
+ */
+static bool
+BuildParallel(HnswBuildState *bs, int nworkers)
+{
+	Relation	heap = bs->heap;
+	double		estimate = heap->rd_rel->reltuples;
+	uint32		capacity;
+	uint32		upperCapacity;
+	Size		vecsOffset;
+	Size		upperOffset;
+	Size		graphSize;
+	Size		sharedSize;
+	Snapshot	snapshot;
+	ParallelContext *pcxt;
+	HnswShared *shared;
+	char	   *graph;
+	char	   *query = NULL;
+	int			nparticipants;
+
+	/* Room for the estimated rows with some margin */
+	if (estimate < 0)
+		estimate = (double) RelationGetNumberOfBlocks(heap) *
+			(BLCKSZ / (MAXALIGN(VECTOR_SIZE(bs->dim)) + 32));
+	estimate = estimate * 1.1 + NODES_PER_CHUNK;
+	if (estimate > (double) (PG_INT32_MAX / 2))
+		return false;
+	capacity = TYPEALIGN(NODES_PER_CHUNK, (uint32) estimate);
+	upperCapacity = capacity * 2 + 1024;
+	vecsOffset = TYPEALIGN(64, (Size) capacity * bs->nodeSize);
+	upperOffset = vecsOffset + (Size) capacity * bs->vecStride;
+	graphSize = upperOffset + (Size) upperCapacity * sizeof(int32);
+	if (graphSize > bs->memLimit)
+	{
+		elog(DEBUG1, "hnsw graph of %zu bytes does not fit in maintenance_work_mem: building serially",
+			 graphSize);
+		return false;
+	}
+
+	snapshot = bs->indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot()) :
+		SnapshotAny;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("vectorpg", "HnswParallelBuildMain", nworkers);
+	sharedSize = BUFFERALIGN(sizeof(HnswShared)) + table_parallelscan_estimate(heap, snapshot);
+	shm_toc_estimate_chunk(&pcxt->estimator, sharedSize);
+	shm_toc_estimate_chunk(&pcxt->estimator, graphSize);
+	if (debug_query_string)
+		shm_toc_estimate_chunk(&pcxt->estimator, strlen(debug_query_string) + 1);
+	shm_toc_estimate_keys(&pcxt->estimator, 3);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return false;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, sharedSize);
+	MemSet(shared, 0, sizeof(HnswShared));
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(bs->index);
+	shared->isconcurrent = bs->indexInfo->ii_Concurrent;
+	shared->capacity = capacity;
+	shared->upperCapacity = upperCapacity;
+	shared->vecsOffset = vecsOffset;
+	shared->upperOffset = upperOffset;
+	SpinLockInit(&shared->mutex);
+	shared->entry = -1;
+	shared->entryLevel = -1;
+	ConditionVariableInit(&shared->workersdonecv);
+	pg_atomic_init_u32(&shared->nnodes, 0);
+	pg_atomic_init_u32(&shared->upperUsed, 0);
+	table_parallelscan_initialize(heap, ParallelTableScanFromHnswShared(shared), snapshot);
+	graph = shm_toc_allocate(pcxt->toc, graphSize);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
+	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_GRAPH, graph);
+	if (debug_query_string)
+	{
+		query = shm_toc_allocate(pcxt->toc, strlen(debug_query_string) + 1);
+		strcpy(query, debug_query_string);
+		shm_toc_insert(pcxt->toc, PARALLEL_KEY_QUERY_TEXT, query);
+	}
+
+	LaunchParallelWorkers(pcxt);
+	nparticipants = pcxt->nworkers_launched + 1;
+	ereport(DEBUG1,
+			(errmsg_internal("using %d parallel workers", pcxt->nworkers_launched)));
+
+	/* The leader takes its share too */
+	AttachSharedGraph(bs, shared, graph);
+	ParallelScanAndInsert(bs, true);
+
+	for (;;)
+	{
+		bool		done;
+
+		SpinLockAcquire(&shared->mutex);
+		done = shared->nparticipantsdone == nparticipants;
+		SpinLockRelease(&shared->mutex);
+		if (done)
+			break;
+		ConditionVariableSleep(&shared->workersdonecv, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+	WaitForParallelWorkersToFinish(pcxt);
+
+	bs->reltuples = shared->reltuples;
+	bs->indtuples = shared->indtuples;
+	bs->nnodes = Min(pg_atomic_read_u32(&shared->nnodes), capacity);
+	WriteGraph(bs, MAIN_FORKNUM);
+
+	/* Rows that did not fit: insert them on disk now */
+	if (shared->full)
+	{
+		ereport(NOTICE,
+				(errmsg("hnsw graph no longer fits into maintenance_work_mem after %.0f tuples",
+						bs->indtuples),
+				 errdetail("Building will take significantly more time."),
+				 errhint("Increase maintenance_work_mem to speed up builds.")));
+		HnswVisitedInit(&bs->indexedTids, bs->nnodes * 2);
+		for (int i = 0; i < bs->nnodes; i++)
+		{
+			BuildNode  *node = GetNode(bs, i);
+
+			for (int j = 0; j < node->nheaptids; j++)
+				HnswVisitedAdd(&bs->indexedTids, &node->heaptids[j]);
+		}
+		bs->indtuples = 0;
+		for (int i = 0; i < bs->nnodes; i++)
+			bs->indtuples += GetNode(bs, i)->nheaptids;
+		bs->shared = NULL;
+		bs->reltuples = table_index_build_scan(heap, bs->index, bs->indexInfo, true, true,
+											   OverflowCallback, bs, NULL);
+	}
+
+	if (IsMVCCSnapshot(snapshot))
+		UnregisterSnapshot(snapshot);
+	DestroyParallelContext(pcxt);
+	ExitParallelMode();
+	return true;
 }
 
 /* ambuild: build a new hnsw index over the existing rows */
@@ -796,36 +1328,10 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
 	HnswBuildState bs;
-	MemoryContext old;
+	int			nworkers = 0;
 
-	MemSet(&bs, 0, sizeof(bs));
-	bs.heap = heap;
-	bs.index = index;
-	bs.indexInfo = indexInfo;
-	CheckBuildParameters(index, &bs.dim, &bs.m, &bs.efc);
-	HnswInitDistance(index, &bs.dist);
-	bs.memLimit = (Size) maintenance_work_mem * 1024;
-	bs.entry = -1;
-	bs.entryLevel = -1;
-
-	bs.graphCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build graph",
-										ALLOCSET_DEFAULT_SIZES);
-	bs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build temporary context",
-									  ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(bs.graphCtx);
-	bs.nodeSize = MAXALIGN(offsetof(BuildNode, links0) + sizeof(int32) * 2 * bs.m);
-	bs.vecStride = TYPEALIGN(64, VECTOR_SIZE(bs.dim));
-	bs.capchunks = 64;
-	bs.nodeChunks = palloc(sizeof(char *) * bs.capchunks);
-	bs.vecChunks = palloc(sizeof(char *) * bs.capchunks);
-	bs.capmarks = NODES_PER_CHUNK;
-	bs.marks = palloc0(sizeof(uint32) * bs.capmarks);
-	PairHeapInit(&bs.cand, bs.efc * 4, false);
-	PairHeapInit(&bs.res, bs.efc + 2, true);
-	bs.capscratch = bs.efc + 2;
-	bs.scratch = palloc(sizeof(BuildPair) * bs.capscratch);
-	MemoryContextSwitchTo(old);
-
+	InitBuildState(&bs, heap, index, indexInfo);
+	bs.progress = true;
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
 	CreateMetaPage(index, MAIN_FORKNUM, bs.dim, bs.m, bs.efc);
@@ -833,11 +1339,17 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
-	bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-										  BuildCallback, &bs, NULL);
 
-	if (!bs.spilled)
-		WriteGraph(&bs, MAIN_FORKNUM);
+	nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+
+	if (nworkers == 0 || !BuildParallel(&bs, nworkers))
+	{
+		InitLocalGraph(&bs);
+		bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+											  BuildCallback, &bs, NULL);
+		if (!bs.spilled)
+			WriteGraph(&bs, MAIN_FORKNUM);
+	}
 
 	/* Log the whole index once, now that it is complete */
 	if (RelationNeedsWAL(index))
