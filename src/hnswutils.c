@@ -23,6 +23,7 @@
 
 #include "access/relscan.h"
 #include "common/pg_prng.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
@@ -667,6 +668,9 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		if (c->flags & HNSW_CAND_EXPANDED)
 			continue;
 		c->flags |= HNSW_CAND_EXPANDED;
+
+		/* No buffer is pinned or locked here: a cancel is safe */
+		CHECK_FOR_INTERRUPTS();
 
 		/* The unvisited neighbours, pinned, their tuples on their way */
 		n = HnswLoadNeighbors(index, c, layer, m, neighbors);

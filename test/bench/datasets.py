@@ -408,10 +408,11 @@ def copy_into_table(conn, table, vectors, ids=None, labels=None):
 
 
 def create_items_table(conn, table, dim, with_label=True, storage=None,
-                       table_options=None):
+                       table_options=None, compression=None):
     """CREATE TABLE table (id int, [label int,] embedding vector(dim)), with
-    an optional column STORAGE (PLAIN, MAIN, EXTERNAL, EXTENDED) and table
-    WITH (...) options; drops a table of that name first."""
+    an optional column STORAGE (PLAIN, MAIN, EXTERNAL, EXTENDED), column
+    COMPRESSION (pglz, lz4) and table WITH (...) options; drops a table of
+    that name first."""
     opts = " WITH (%s)" % table_options if table_options else ""
     with conn.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS %s" % table)
@@ -420,4 +421,7 @@ def create_items_table(conn, table, dim, with_label=True, storage=None,
         if storage:
             cur.execute("ALTER TABLE %s ALTER COLUMN embedding SET STORAGE %s"
                         % (table, storage))
+        if compression:
+            cur.execute("ALTER TABLE %s ALTER COLUMN embedding SET COMPRESSION %s"
+                        % (table, compression))
     conn.commit()

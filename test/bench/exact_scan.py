@@ -21,19 +21,21 @@ import time
 
 import numpy as np
 import psycopg2
+import psycopg2.errors
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets                     # noqa: E402  (the module next to this file)
 from datasets import log            # noqa: E402
 
 # Storage variants of the vector column: key, description, column STORAGE
-# (None: the type's default), table WITH options
+# (None: the type's default), table WITH options, column COMPRESSION
 VARIANTS = [
-    ("main", "type default (MAIN)", None, None),
-    ("main_ttt", "MAIN, toast_tuple_target = 8160", None, "toast_tuple_target = 8160"),
-    ("extended", "EXTENDED", "EXTENDED", None),
-    ("external", "EXTERNAL (pgvector's default)", "EXTERNAL", None),
-    ("plain", "PLAIN", "PLAIN", None),
+    ("main", "type default (MAIN)", None, None, None),
+    ("main_ttt", "MAIN, toast_tuple_target = 8160", None, "toast_tuple_target = 8160", None),
+    ("main_lz4", "MAIN, COMPRESSION lz4", None, None, "lz4"),
+    ("extended", "EXTENDED", "EXTENDED", None, None),
+    ("external", "EXTERNAL (pgvector's default)", "EXTERNAL", None, None),
+    ("plain", "PLAIN", "PLAIN", None, None),
 ]
 
 # Timed runs: variant key, label, settings for the run
@@ -52,6 +54,7 @@ RUNS = [
     ("main_ttt", PAR_DEFAULT, {}),
     ("main_ttt", PAR_NONE, {"max_parallel_workers_per_gather": "0"}),
     ("main_ttt", PAR_FORCED, {"parallel_setup_cost": "0", "parallel_tuple_cost": "0"}),
+    ("main_lz4", PAR_DEFAULT, {}),
     ("extended", PAR_DEFAULT, {}),
     ("external", PAR_DEFAULT, {}),
     ("plain", PAR_DEFAULT, {}),
@@ -142,7 +145,7 @@ def server_facts(cur):
     facts["extversion"] = cur.fetchone()[0]
     for name in ("shared_buffers", "maintenance_work_mem", "work_mem", "fsync",
                  "max_parallel_workers_per_gather", "max_parallel_workers",
-                 "huge_pages", "jit", "default_toast_compression"):
+                 "huge_pages", "jit", "default_toast_compression", "max_wal_size"):
         cur.execute("SHOW %s" % name)
         facts[name] = cur.fetchone()[0]
     return facts
@@ -152,10 +155,11 @@ def server_facts(cur):
 # Loading and inspecting one storage variant
 # ---------------------------------------------------------------------------
 
-def load_variant(conn, cur, key, storage, options, ds):
+def load_variant(conn, cur, key, storage, options, compression, ds):
     table = "items_" + key
     datasets.create_items_table(conn, table, ds.dim, with_label=True,
-                                storage=storage, table_options=options)
+                                storage=storage, table_options=options,
+                                compression=compression)
     seconds, nbytes = datasets.copy_into_table(conn, table, ds.train, labels=ds.train_labels)
     conn.autocommit = True
     t0 = time.perf_counter()
@@ -173,11 +177,11 @@ def inspect_variant(cur, table):
     cur.execute("""
         SELECT c.oid, c.reltoastrelid, pg_relation_size(c.oid), pg_total_relation_size(c.oid),
                CASE WHEN c.reltoastrelid <> 0 THEN pg_total_relation_size(c.reltoastrelid) END,
-               c.relpages, a.attstorage, c.reloptions
+               c.relpages, a.attstorage, c.reloptions, a.attcompression
         FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'embedding'
         WHERE c.oid = %s::regclass""", (table,))
     (_, toastrel, st["heap"], st["total"], st["toast"], st["pages"],
-     st["attstorage"], st["reloptions"]) = cur.fetchone()
+     st["attstorage"], st["reloptions"], st["attcompression"]) = cur.fetchone()
     cur.execute("""
         SELECT count(*), count(pg_column_compression(embedding)),
                coalesce(string_agg(DISTINCT pg_column_compression(embedding), ','), ''),
@@ -264,7 +268,7 @@ def sql_run(cur, table, settings, lits, warm_lits, ds, gt_dists, args):
             "recall": rec, "plan": shape, "planned": planned, "launched": launched}
 
 
-BREAKDOWN_VARIANTS = ("main", "main_ttt", "external")
+BREAKDOWN_VARIANTS = ("main", "main_ttt", "main_lz4", "external")
 
 
 def cost_breakdown(cur, table, lit, repeats=5):
@@ -389,7 +393,7 @@ def table_md(header, rows):
     return "\n".join(lines)
 
 
-def report(args, ds, facts, load, stats, runs, breakdown, rt, ref, bw, loadavg,
+def report(args, ds, facts, load, stats, runs, breakdown, skipped, rt, ref, bw, loadavg,
            started, elapsed):
     n_base = ds.train.shape[0]
     out = []
@@ -411,13 +415,10 @@ def report(args, ds, facts, load, stats, runs, breakdown, rt, ref, bw, loadavg,
     out.append("- Server: %s" % facts["version"])
     out.append("- vectorpg %s, `SELECT vectorpg_kernel()` = `%s`"
                % (facts["extversion"], facts["kernel"]))
-    out.append("- Settings: shared_buffers %s, maintenance_work_mem %s, work_mem %s, fsync %s, "
-               "max_parallel_workers_per_gather %s, max_parallel_workers %s, huge_pages %s, "
-               "jit %s, default_toast_compression %s"
-               % tuple(facts[n] for n in ("shared_buffers", "maintenance_work_mem", "work_mem",
-                                          "fsync", "max_parallel_workers_per_gather",
-                                          "max_parallel_workers", "huge_pages", "jit",
-                                          "default_toast_compression")))
+    names = ("shared_buffers", "maintenance_work_mem", "work_mem", "fsync",
+             "max_parallel_workers_per_gather", "max_parallel_workers", "max_wal_size",
+             "huge_pages", "jit", "default_toast_compression")
+    out.append("- Settings: " + ", ".join("%s %s" % (n, facts[n]) for n in names))
     out.append("- Data: %s: %d base vectors x %d dims (float4), queries = the first %d test "
                "vectors, k = %d, L2; ground truth by numpy brute force in float64"
                % (ds.description, n_base, ds.dim, args.queries, args.k))
@@ -433,20 +434,26 @@ def report(args, ds, facts, load, stats, runs, breakdown, rt, ref, bw, loadavg,
     out.append("Raw data: %d vectors x %d bytes (8-byte header + %d float4) = %s MiB.\n"
                % (n_base, 8 + 4 * ds.dim, ds.dim, mb(n_base * (8 + 4 * ds.dim))))
     rows = []
-    for key, desc, _, _ in VARIANTS:
+    for key, desc, *_ in VARIANTS:
         if key not in stats:
             continue
         s = stats[key]
-        rows.append([desc, s["attstorage"], ",".join(s["reloptions"] or []) or "—",
+        method = {"p": "pglz", "l": "lz4"}.get(s["attcompression"], s["attcompression"])
+        rows.append([desc, s["attstorage"], method or "default (%s)"
+                     % facts["default_toast_compression"],
+                     ",".join(s["reloptions"] or []) or "—",
                      "%.1f" % load[key], mb(s["heap"]),
                      mb(s["toast"]) if s["toast"] is not None else "no TOAST table",
                      mb(s["total"]), "%.0f" % (s["rows"] / max(s["pages"], 1)),
                      "%d / %d%s" % (s["compressed"], s["rows"],
                                     " (%s)" % s["methods"] if s["methods"] else ""),
                      "%d" % s["external"], "%.0f" % s["avg_size"]])
-    out.append(table_md(["variant", "attstorage", "table options", "load s (COPY)",
+    out.append(table_md(["variant", "attstorage", "attcompression", "table options",
+                         "load s (COPY)",
                          "heap MiB", "TOAST MiB (with index)", "total MiB", "rows / heap page",
                          "compressed values", "values out of line", "avg stored bytes"], rows))
+    for key, why in skipped.items():
+        out.append("\nVariant %s skipped: %s" % (key, why))
     out.append("\n`compressed values` counts `pg_column_compression(embedding) IS NOT NULL`; "
                "`values out of line` counts distinct `chunk_id`s in the TOAST table; "
                "`avg stored bytes` is `avg(pg_column_size(embedding))`.\n")
@@ -512,7 +519,7 @@ def report(args, ds, facts, load, stats, runs, breakdown, rt, ref, bw, loadavg,
     out.append("Bandwidth limit of reading the data once per query (1 thread, %.1f GB/s):\n"
                % bw["read_1"])
     rows = []
-    for key, desc, _, _ in VARIANTS:
+    for key, desc, *_ in VARIANTS:
         if key not in stats:
             continue
         best = max((r for (k2, _), r in runs.items() if k2 == key), key=lambda r: r["qps"],
@@ -570,13 +577,20 @@ def main():
     rt = round_trip(cur, lits[0])
     log("round trip: %.0f QPS" % rt[0])
 
-    load, stats, runs, breakdown = {}, {}, {}, {}
+    load, stats, runs, breakdown, skipped = {}, {}, {}, {}, {}
     loadavg_start = os.getloadavg()
-    for key, desc, storage, options in VARIANTS:
+    for key, desc, storage, options, compression in VARIANTS:
         if key not in keys:
             continue
         log("variant %s: %s" % (key, desc))
-        table, load[key] = load_variant(conn, cur, key, storage, options, ds)
+        try:
+            table, load[key] = load_variant(conn, cur, key, storage, options, compression, ds)
+        except psycopg2.errors.FeatureNotSupported as e:      # e.g. a build without lz4
+            conn.rollback()
+            conn.autocommit = True
+            log("  %s: skipped: %s" % (key, str(e).strip()))
+            skipped[key] = str(e).strip()
+            continue
         stats[key] = inspect_variant(cur, table)
         prewarm(cur, table, stats[key])
         for rkey, label, settings in RUNS:
@@ -602,7 +616,7 @@ def main():
     log("  read %.1f GB/s (1 thread), %.1f GB/s (2 threads)" % (bw["read_1"], bw["read_2"]))
 
     loadavg = (loadavg_start, os.getloadavg())
-    text = report(args, ds, facts, load, stats, runs, breakdown, rt, ref, bw, loadavg,
+    text = report(args, ds, facts, load, stats, runs, breakdown, skipped, rt, ref, bw, loadavg,
                   started, time.perf_counter() - t_start)
     sys.stdout.write(text)
     if args.out:
