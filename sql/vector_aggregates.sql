@@ -43,4 +43,4 @@ SELECT aggfnoid::regprocedure, aggtransfn, aggcombinefn, aggfinalfn, agginitval,
 FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
 WHERE aggtranstype IN ('vector'::regtype, 'double precision[]'::regtype)
   AND p.proargtypes[0] = 'vector'::regtype
-ORDER BY 1::text;
+ORDER BY aggfnoid::regprocedure::text;

@@ -33,4 +33,4 @@ SELECT '{0.1}'::float8[]::vector;
 SELECT castsource::regtype, casttarget::regtype, castcontext, castmethod
 FROM pg_cast
 WHERE castsource = 'vector'::regtype OR casttarget = 'vector'::regtype
-ORDER BY 1::text, 2::text;
+ORDER BY castsource::regtype::text, casttarget::regtype::text;

@@ -52,7 +52,7 @@ SELECT l2_distance('[0,0]', '[3,4]'), inner_product('[1,2,3]', '[4,5,6]'),
 RESET vectorpg.kernel;
 SELECT vectorpg_kernel() <> 'scalar' OR NOT EXISTS (SELECT 1) AS reset_ok;
 
--- labels: every function is immutable, strict and parallel safe except these three
+-- labels: every function is immutable, strict and parallel safe except these
 SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 JOIN pg_extension e ON e.oid = d.refobjid

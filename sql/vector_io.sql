@@ -46,3 +46,25 @@ FROM storage_t ORDER BY id;
 SELECT pg_relation_size(reltoastrelid) AS toast_bytes
 FROM pg_class WHERE oid = 'storage_t'::regclass;
 DROP TABLE storage_t;
+
+-- New tables get STORAGE plain on vector(n) columns that fit in a page
+-- together, so that even compressible vectors stay uncompressed inline
+CREATE TABLE plain_t (id int, a vector(784), b vector(16), note text);
+CREATE TABLE big_t (a vector(1000), b vector(1000));
+CREATE TABLE free_t (a vector);
+SET vectorpg.inline_storage = off;
+CREATE TABLE optout_t (a vector(3));
+RESET vectorpg.inline_storage;
+CREATE TABLE as_t AS SELECT '[1,2]'::vector(2) AS v;
+SELECT attrelid::regclass, attname, attstorage
+FROM pg_attribute
+WHERE attrelid IN ('plain_t'::regclass, 'big_t'::regclass, 'free_t'::regclass,
+				   'optout_t'::regclass, 'as_t'::regclass)
+  AND attnum > 0 AND atttypid = 'vector'::regtype
+ORDER BY attrelid::regclass::text, attname;
+INSERT INTO plain_t SELECT 1, array_fill(7, ARRAY[784])::vector, array_fill(1, ARRAY[16])::vector, 'x';
+SELECT pg_column_compression(a) IS NULL AS uncompressed, pg_column_size(a) AS bytes FROM plain_t;
+-- an explicit choice later is kept
+ALTER TABLE plain_t ALTER COLUMN a SET STORAGE MAIN;
+SELECT attstorage FROM pg_attribute WHERE attrelid = 'plain_t'::regclass AND attname = 'a';
+DROP TABLE plain_t, big_t, free_t, optout_t, as_t;

@@ -355,6 +355,57 @@ COMMENT ON CAST (double precision[] AS vector) IS 'double precision[] to vector'
 COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';
 
 -- ---------------------------------------------------------------------------
+-- Inline storage for new tables
+--
+-- A vector stored compressed or out of line costs a decompression or a
+-- TOAST fetch on every read, which dominates an exact scan.  STORAGE main
+-- (the type's default) avoids out-of-line storage up to ~2,000 dims but
+-- still compresses data that compresses (integer-valued features such as
+-- pixels).  So new tables get STORAGE plain on their vector(n) columns when
+-- the columns' declared sizes together leave room in the heap page: never
+-- compressed, never moved.  Larger or unconstrained columns keep main.
+-- SET vectorpg.inline_storage = off before CREATE TABLE to opt out.
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION vectorpg_inline_storage() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+	cmd record;
+	col record;
+	total bigint;
+BEGIN
+	IF coalesce(current_setting('vectorpg.inline_storage', true), 'on') NOT IN ('on', 'true', '1', 'yes') THEN
+		RETURN;
+	END IF;
+	FOR cmd IN SELECT DISTINCT objid FROM pg_event_trigger_ddl_commands()
+		WHERE object_type = 'table' AND command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+	LOOP
+		-- 8-byte header plus 4 bytes a dimension, per constrained vector column
+		SELECT coalesce(sum(8 + 4 * a.atttypmod), 0) INTO total
+		FROM pg_attribute a
+		WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.atttypid = 'vector'::regtype AND a.atttypmod > 0 AND a.attstorage = 'm';
+		CONTINUE WHEN total = 0 OR total > 7200;
+		FOR col IN SELECT a.attname FROM pg_attribute a
+			WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
+			  AND a.atttypid = 'vector'::regtype AND a.atttypmod > 0 AND a.attstorage = 'm'
+		LOOP
+			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE PLAIN',
+						   cmd.objid::regclass, col.attname);
+		END LOOP;
+	END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION vectorpg_inline_storage() IS 'event trigger: STORAGE plain for vector(n) columns of new tables that fit in a heap page';
+
+CREATE EVENT TRIGGER vectorpg_inline_storage ON ddl_command_end
+	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+	EXECUTE FUNCTION vectorpg_inline_storage();
+
+COMMENT ON EVENT TRIGGER vectorpg_inline_storage IS 'keeps vectors of new tables uncompressed in the heap page; opt out with vectorpg.inline_storage = off';
+
+-- ---------------------------------------------------------------------------
 -- The hnsw index access method
 -- ---------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ const VectorKernels *vector_kernels = NULL;
 
 static int	kernel_choice = VECTOR_KERNEL_AUTO;
 
+/* Read by the vectorpg_inline_storage event trigger (sql/vectorpg.sql) */
+static bool inline_storage = true;
+
 static const struct config_enum_entry kernel_options[] = {
 	{"auto", VECTOR_KERNEL_AUTO, false},
 	{"scalar", VECTOR_KERNEL_SCALAR, false},
@@ -257,6 +260,16 @@ DistanceInit(void)
 							 CheckKernelChoice,
 							 AssignKernelChoice,
 							 NULL);
+
+	/* Registered here so that the setting is known once the library loads */
+	DefineCustomBoolVariable("vectorpg.inline_storage",
+							 "Gives vector(n) columns of new tables STORAGE plain when they fit in a heap page.",
+							 "Off leaves the type's default, STORAGE main, which may compress vectors.",
+							 &inline_storage,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 }
 
 VECTORPG_FUNCTION(vectorpg_kernel);
