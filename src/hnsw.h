@@ -320,6 +320,8 @@ extern void HnswEditFinish(HnswEdit *edit);
 extern void HnswEditAbort(HnswEdit *edit);
 extern bool HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 							  ItemPointer tid, bool wantVector, HnswCandidate *out);
+extern int	HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m,
+						  ItemPointerData *out);
 extern int	HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 							  ItemPointerData *out);
 extern void HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
@@ -330,8 +332,6 @@ extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candida
 								int ncandidates, int keep, HnswCandidate **selected);
 
 /* hnswinsert.c */
-extern int	HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m,
-						  ItemPointerData *out);
 extern void HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 						   ItemPointerData *expected, ItemPointerData *tids, bool building);
 extern void HnswSortCandidates(HnswCandidate **cands, int n);

@@ -267,39 +267,6 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 }
 
 /*
- * Read the TIDs in one layer of a neighbour tuple into out (room for the
- * layer's slots); returns the slot count, or -1 if the tuple is gone.
- */
-int
-HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m, ItemPointerData *out)
-{
-	Buffer		buf = HnswPinBlock(index, ItemPointerGetBlockNumber(ntid));
-	Page		page;
-	OffsetNumber off = ItemPointerGetOffsetNumber(ntid);
-	int			n = -1;
-
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
-	{
-		ItemId		itemid = PageGetItemId(page, off);
-		HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
-		int			start = HnswLayerStart(layer, m);
-		int			slots = HnswLayerSlots(layer, m);
-
-		if (ItemIdIsNormal(itemid) && ntup->type == HNSW_NEIGHBOR_TUPLE &&
-			start + slots <= ntup->count)
-		{
-			for (int i = 0; i < slots; i++)
-				out[i] = ntup->tids[start + i];
-			n = slots;
-		}
-	}
-	UnlockReleaseBuffer(buf);
-	return n;
-}
-
-/*
  * Replace one layer of a neighbour tuple with `tids` (slots entries), but
  * only if it still holds `expected`: a concurrent change wins, since losing
  * one back link costs a little recall and nothing else.

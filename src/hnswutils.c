@@ -585,28 +585,22 @@ HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 }
 
 /*
- * Copy the valid neighbour TIDs of one layer of an element into out, which
- * has room for 2 * m; return how many there are.
+ * Read the TIDs in one layer of a neighbour tuple into out (room for the
+ * layer's slots); returns the slot count, or -1 if the tuple is gone.
  */
 int
-HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
-				  ItemPointerData *out)
+HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m, ItemPointerData *out)
 {
-	BlockNumber blkno = ItemPointerGetBlockNumber(&c->neighbortid);
-	OffsetNumber offno = ItemPointerGetOffsetNumber(&c->neighbortid);
-	Buffer		buf;
+	Buffer		buf = HnswPinBlock(index, ItemPointerGetBlockNumber(ntid));
 	Page		page;
-	int			n = 0;
+	OffsetNumber off = ItemPointerGetOffsetNumber(ntid);
+	int			n = -1;
 
-	if (layer > c->level || !ItemPointerIsValid(&c->neighbortid) ||
-		blkno == HNSW_METAPAGE_BLKNO)
-		return 0;
-	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (offno >= FirstOffsetNumber && offno <= PageGetMaxOffsetNumber(page))
+	if (off >= FirstOffsetNumber && off <= PageGetMaxOffsetNumber(page))
 	{
-		ItemId		itemid = PageGetItemId(page, offno);
+		ItemId		itemid = PageGetItemId(page, off);
 		HnswNeighborTuple ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
 		int			start = HnswLayerStart(layer, m);
 		int			slots = HnswLayerSlots(layer, m);
@@ -615,13 +609,34 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 			start + slots <= ntup->count)
 		{
 			for (int i = 0; i < slots; i++)
-			{
-				if (ItemPointerIsValid(&ntup->tids[start + i]))
-					out[n++] = ntup->tids[start + i];
-			}
+				out[i] = ntup->tids[start + i];
+			n = slots;
 		}
 	}
 	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/*
+ * Copy the valid neighbour TIDs of one layer of an element into out, which
+ * has room for 2 * m; return how many there are.
+ */
+int
+HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
+				  ItemPointerData *out)
+{
+	int			n = 0;
+	int			slots;
+
+	if (layer > c->level || !ItemPointerIsValid(&c->neighbortid) ||
+		ItemPointerGetBlockNumber(&c->neighbortid) == HNSW_METAPAGE_BLKNO)
+		return 0;
+	slots = HnswReadLayer(index, &c->neighbortid, layer, m, out);
+	for (int i = 0; i < slots; i++)
+	{
+		if (ItemPointerIsValid(&out[i]))
+			out[n++] = out[i];
+	}
 	return n;
 }
 
