@@ -23,9 +23,10 @@
  * the metapage carries a magic number and the format version, checked on
  * every read.
  *
- * Distances inside the index are computed exactly as the ordering operator
- * computes them (same kernels, same vectors), so the order the index
- * returns is the order of the operator's values; nothing is rechecked.
+ * The search finds its way with fast float4 distances, but every value it
+ * returns to the executor is computed exactly as the ordering operator
+ * computes it (same float8 kernels, same vectors), and results are returned
+ * in the order of those values; nothing needs a recheck.
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -297,7 +298,7 @@ extern double HnswOrderByValue(const HnswDistance *dist, double internal);
 extern bool HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out);
 extern int	HnswRandomLevel(int m);
 extern void HnswInitPage(Page page, Size pageSize);
-extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno);
+extern bool HnswCheckPage(Relation index, Page page, BlockNumber blkno);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber forkNum);
 extern void HnswVisitedInit(HnswVisited *v, int expected);

@@ -11,7 +11,9 @@
  * level, an entry point that is missing or not at the highest level, a heap
  * TID that is not in the table, and, with heapallindexed, a visible row
  * whose vector is not in the index.  An empty result means the index is
- * sound.  The check takes the same lock as a scan and changes nothing.
+ * sound.  The check takes the same lock as a scan and changes nothing; run
+ * it on a table without concurrent writes, since rows changing under it can
+ * be reported as missing.
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -320,6 +322,12 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+		{
+			/* Left by a crash after extending the index: empty, harmless */
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		if (!PageIsOurs(page))
 		{
 			UnlockReleaseBuffer(buf);

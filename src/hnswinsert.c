@@ -21,7 +21,8 @@
  * (its element freed by vacuum) is skipped by every reader.
  *
  * Lock order: metapage before data pages, and never two data pages at once
- * except the last page and its new successor.
+ * except the last page and its new successors (one, or two when an element
+ * and its neighbour tuple cannot share a page).
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -96,7 +97,13 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		HnswCheckPage(index, page, blkno);
+		if (!HnswCheckPage(index, page, blkno))
+		{
+			/* An empty page left by a crash: nothing to reuse, no next link */
+			UnlockReleaseBuffer(buf);
+			blkno = InvalidBlockNumber;
+			break;
+		}
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{

@@ -94,17 +94,27 @@ HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec)
 double
 HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
 {
+	float		d;
+
 	switch (dist->metric)
 	{
 		case HNSW_METRIC_L2:
-			return vector_kernels->l2_squared_f32(a->x, b->x, a->dim);
+			d = vector_kernels->l2_squared_f32(a->x, b->x, a->dim);
+			break;
 		case HNSW_METRIC_IP:
-			return -vector_kernels->inner_product_f32(a->x, b->x, a->dim);
+			d = -vector_kernels->inner_product_f32(a->x, b->x, a->dim);
+			break;
 		case HNSW_METRIC_L1:
-			return vector_kernels->l1_f32(a->x, b->x, a->dim);
+			d = vector_kernels->l1_f32(a->x, b->x, a->dim);
+			break;
 		default:
 			return HnswDistanceTo(dist, a, b);
 	}
+
+	/* Huge elements overflow float4 sums: take the exact float8 value */
+	if (unlikely(!isfinite(d)))
+		return HnswDistanceTo(dist, a, b);
+	return d;
 }
 
 /* The ORDER BY operator's value for an internal distance */
@@ -188,18 +198,25 @@ HnswInitPage(Page page, Size pageSize)
 	opaque->page_id = HNSW_PAGE_ID;
 }
 
-/* Refuse a page that is not ours: corrupt index or a different AM */
-void
+/*
+ * Refuse a page that is not ours (a corrupt index or a different access
+ * method).  An all-zero page is fine and returns false: a crash between
+ * extending the index and logging the page leaves one behind, and it simply
+ * holds nothing.
+ */
+bool
 HnswCheckPage(Relation index, Page page, BlockNumber blkno)
 {
-	if (PageIsNew(page) ||
-		PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+	if (PageIsNew(page))
+		return false;
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
 		HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" contains an invalid page at block %u",
 						RelationGetRelationName(index), blkno),
 				 errhint("Please REINDEX it.")));
+	return true;
 }
 
 /* Copy the metapage, checking magic number and version */
@@ -212,7 +229,11 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	HnswCheckPage(index, page, HNSW_METAPAGE_BLKNO);
+	if (!HnswCheckPage(index, page, HNSW_METAPAGE_BLKNO))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has an empty metapage", RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
 	m = HnswPageGetMeta(page);
 	if (m->magicNumber != HNSW_MAGIC_NUMBER)
 		ereport(ERROR,

@@ -8,8 +8,8 @@
  *
  *	1. Remove the heap TIDs VACUUM reports dead.  An element left with none
  *	   is marked deleted: scans still walk through it but never return it.
- *	2. Repair: every live element that links to a deleted one on some layer
- *	   gets that layer recomputed, by the selection heuristic, from its live
+ *	2. Repair: every live element is read, and each that links to a deleted
+ *	   one on some layer gets that layer recomputed, by the selection heuristic, from its live
  *	   links plus the live links of the deleted neighbours (their
  *	   "neighbours of neighbours").  If the entry point was deleted, the
  *	   highest live element becomes the entry point.
@@ -49,7 +49,11 @@ typedef struct VacuumState
 	MemoryContext tmpCtx;		/* reset per repaired element */
 } VacuumState;
 
-/* Read a data page for vacuum, pinned and locked */
+/*
+ * Read a data page for vacuum, pinned and locked.  An all-zero page (left
+ * by a crash after extending the index) has no tuples, so the callers' loops
+ * over its items simply do nothing.
+ */
 static Buffer
 VacuumReadPage(VacuumState *vs, BlockNumber blkno, int mode)
 {
@@ -57,7 +61,7 @@ VacuumReadPage(VacuumState *vs, BlockNumber blkno, int mode)
 										 vs->strategy);
 
 	LockBuffer(buf, mode);
-	HnswCheckPage(vs->index, BufferGetPage(buf), blkno);
+	(void) HnswCheckPage(vs->index, BufferGetPage(buf), blkno);
 	return buf;
 }
 
@@ -310,11 +314,11 @@ RepairEntryPoint(VacuumState *vs)
 static void
 RepairGraph(VacuumState *vs)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
-
 	RepairEntryPoint(vs);
 
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	/* Pages inserts add meanwhile are repaired too: the bound is re-read */
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1;
+		 blkno < RelationGetNumberOfBlocks(vs->index); blkno++)
 	{
 		Buffer		buf;
 		Page		page;
