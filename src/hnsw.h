@@ -336,6 +336,8 @@ extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candida
 extern void HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 						   ItemPointerData *expected, ItemPointerData *tids, bool building);
 extern void HnswSortCandidates(HnswCandidate **cands, int n);
+extern void HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int layer,
+							int m, ItemPointer newtid, Vector *newvec, bool building);
 extern void HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 							 ItemPointer heaptid, bool building);
 

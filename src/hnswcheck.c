@@ -193,8 +193,8 @@ CheckElement(CheckState *cs, HnswMetaPageData *meta, BlockNumber blkno, OffsetNu
 				   ItemPointerGetBlockNumber(&ntid), ItemPointerGetOffsetNumber(&ntid), etup->level);
 	}
 
-	/* Its links */
-	for (int layer = 0; count >= 0 && layer <= etup->level; layer++)
+	/* Its links; a deleted element is unreachable, its links no longer matter */
+	for (int layer = 0; count >= 0 && !etup->deleted && layer <= etup->level; layer++)
 	{
 		int			start = HnswLayerStart(layer, m);
 

@@ -86,6 +86,7 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 			  HnswNeighborTuple ntup, bool building, ItemPointer result)
 {
 	BlockNumber blkno = meta->freeHint;
+	BlockNumber firstWithFree = InvalidBlockNumber;
 	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(etup->data.dim);
 
 	for (int n = 0; n < HNSW_FREE_SLOT_PAGES && BlockNumberIsValid(blkno); n++)
@@ -115,8 +116,12 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 			Page		wpage;
 			OffsetNumber noff;
 
-			if (!ItemIdIsNormal(eid) || old->type != HNSW_FREE_TUPLE ||
-				ItemIdGetLength(eid) != esize ||
+			if (!ItemIdIsNormal(eid) || old->type != HNSW_FREE_TUPLE)
+				continue;
+			/* Free but perhaps too small for this level: keep it for others */
+			if (!BlockNumberIsValid(firstWithFree))
+				firstWithFree = blkno;
+			if (ItemIdGetLength(eid) != esize ||
 				ItemPointerGetBlockNumber(&old->neighbortid) != blkno)
 				continue;
 			noff = ItemPointerGetOffsetNumber(&old->neighbortid);
@@ -154,7 +159,12 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 		blkno = next;
 	}
 
-	/* Remember where to look next time (a hint: races are harmless) */
+	/*
+	 * Remember where to look next time (a hint: races are harmless): the
+	 * first page seen with any free slot, else past the pages looked at.
+	 */
+	if (BlockNumberIsValid(firstWithFree))
+		blkno = firstWithFree;
 	if (blkno != meta->freeHint)
 	{
 		Buffer		mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
@@ -335,8 +345,8 @@ HnswSortCandidates(HnswCandidate **cands, int n)
  * slot if there is one, else by re-running the selection heuristic over its
  * current links plus the new element.
  */
-static void
-AddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int layer, int m,
+void
+HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int layer, int m,
 			ItemPointer newtid, Vector *newvec, bool building)
 {
 	int			slots = HnswLayerSlots(layer, m);
@@ -597,7 +607,7 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 	for (int layer = 0; layer <= top; layer++)
 	{
 		for (int i = 0; i < nselected[layer]; i++)
-			AddBackLink(index, dist, selected[layer][i], layer, m, &newtid, value, building);
+			HnswAddBackLink(index, dist, selected[layer][i], layer, m, &newtid, value, building);
 	}
 
 	/* 3: the entry point */

@@ -45,7 +45,8 @@ typedef struct VacuumState
 	HnswDistance dist;
 	HnswMetaPageData meta;
 	HnswVisited deleted;		/* element TIDs marked deleted */
-	BlockNumber firstFree;		/* lowest page freed in pass 3 */
+	BlockNumber firstFree;		/* lowest page holding a free slot */
+	ItemPointerData anyLive;	/* some live element, to search from */
 	MemoryContext tmpCtx;		/* reset per repaired element */
 } VacuumState;
 
@@ -99,9 +100,14 @@ RemoveHeapTids(VacuumState *vs, IndexBulkDeleteResult *stats,
 			int			nold = 0;
 			ItemPointerData tid;
 
+			if (ItemIdIsNormal(itemid) && etup->type == HNSW_FREE_TUPLE &&
+				!BlockNumberIsValid(vs->firstFree))
+				vs->firstFree = blkno;	/* freed by an interrupted vacuum */
 			if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE)
 				continue;
 			ItemPointerSet(&tid, blkno, off);
+			if (!etup->deleted && !ItemPointerIsValid(&vs->anyLive))
+				vs->anyLive = tid;
 			if (etup->deleted)
 			{
 				/* Left over from an interrupted vacuum: finish the job */
@@ -198,6 +204,77 @@ GatherRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 	return n;
 }
 
+/*
+ * Candidates for one layer of an element found by searching the graph, as
+ * an insert would: from the entry point (or, for the entry point itself,
+ * from another live element) down to the layer, ef_construction wide.  Used
+ * when the neighbourhood left after deletions is too thin to repair from.
+ * Appends to out (room for `room`), skipping TIDs already there; returns
+ * the new count.
+ */
+static int
+SearchRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
+					   HnswCandidate **out, int n, int room)
+{
+	int			m = vs->meta.m;
+	int			ef = Max(vs->meta.efConstruction, HnswLayerSlots(layer, m));
+	ItemPointerData start;
+	HnswCandidate *entry = palloc(sizeof(HnswCandidate));
+	HnswHeap	candidates;
+	HnswHeap	results;
+
+	ItemPointerSet(&start, vs->meta.entryBlkno, vs->meta.entryOffno);
+	if (!BlockNumberIsValid(vs->meta.entryBlkno) || ItemPointerEquals(&start, &self->tid))
+		start = vs->anyLive;
+	if (!ItemPointerIsValid(&start) || ItemPointerEquals(&start, &self->tid) ||
+		!HnswLoadCandidate(vs->index, &vs->dist, self->vec, &start, true, entry))
+		return n;
+
+	HnswHeapInit(&candidates, ef * 2, false);
+	HnswHeapInit(&results, ef + 1, true);
+	HnswHeapPush(&candidates, entry);
+	HnswHeapPush(&results, entry);
+	for (int l = entry->level; l >= layer; l--)
+	{
+		HnswVisited visited;
+		HnswCandidate **sorted;
+		int			nsorted = results.count;
+
+		HnswVisitedInit(&visited, l == layer ? ef * m * 2 : 64);
+		for (int i = 0; i < results.count; i++)
+			HnswVisitedAdd(&visited, &results.items[i]->tid);
+		HnswSearchLayer(vs->index, &vs->dist, self->vec, &candidates, l > layer ? 1 : ef, l, m,
+						true, false, &visited, &results, NULL, NULL);
+		nsorted = results.count;
+		sorted = palloc(sizeof(HnswCandidate *) * Max(nsorted, 1));
+		for (int i = nsorted - 1; i >= 0; i--)
+			sorted[i] = HnswHeapPop(&results);
+		candidates.count = 0;
+		for (int i = 0; i < nsorted; i++)
+		{
+			sorted[i]->flags = 0;
+			HnswHeapPush(&candidates, sorted[i]);
+			HnswHeapPush(&results, sorted[i]);
+		}
+		if (l > layer)
+			continue;
+
+		/* Keep the live ones not yet among the candidates */
+		for (int i = 0; i < nsorted && n < room; i++)
+		{
+			HnswCandidate *c = sorted[i];
+			bool		known = c->deleted || IsDeleted(vs, &c->tid) ||
+				ItemPointerEquals(&c->tid, &self->tid) || c->level < layer;
+
+			for (int j = 0; j < n && !known; j++)
+				known = ItemPointerEquals(&out[j]->tid, &c->tid);
+			if (!known)
+				out[n++] = c;
+		}
+	}
+	return n;
+}
+
 /* Recompute the layers of one live element that link to deleted elements */
 static void
 RepairElement(VacuumState *vs, ItemPointer tid)
@@ -215,7 +292,8 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 		int			slots = HnswLayerSlots(layer, m);
 		ItemPointerData *current = palloc(sizeof(ItemPointerData) * slots);
 		ItemPointerData *updated = palloc(sizeof(ItemPointerData) * slots);
-		HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * (slots * (slots + 1) + 1));
+		int			room = slots * (slots + 1) + Max(vs->meta.efConstruction, slots) + 1;
+		HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * room);
 		HnswCandidate **selected = palloc(sizeof(HnswCandidate *) * slots);
 		bool		touched = false;
 		int			ncands;
@@ -229,6 +307,11 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 			continue;
 
 		ncands = GatherRepairCandidates(vs, &self, layer, current, slots, cands);
+
+		/* Too few left nearby: look for neighbours the way an insert does */
+		if (ncands < slots / 2)
+			ncands = SearchRepairCandidates(vs, &self, layer, cands, ncands, room);
+
 		HnswSortCandidates(cands, ncands);
 		nselected = HnswSelectNeighbors(&vs->dist, cands, ncands, slots, selected);
 		for (int i = 0; i < slots; i++)
@@ -239,6 +322,18 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 				ItemPointerSetInvalid(&updated[i]);
 		}
 		HnswWriteLayer(vs->index, &self.neighbortid, layer, m, current, updated, false);
+
+		/* New neighbours link back, so the element stays reachable */
+		for (int i = 0; i < nselected; i++)
+		{
+			bool		old = false;
+
+			for (int j = 0; j < slots && !old; j++)
+				old = ItemPointerEquals(&current[j], &selected[i]->tid);
+			if (!old)
+				HnswAddBackLink(vs->index, &vs->dist, selected[i], layer, m, &self.tid,
+								self.vec, false);
+		}
 	}
 }
 
@@ -359,6 +454,8 @@ RepairGraph(VacuumState *vs)
 	}
 }
 
+static void PointInsertsAtFreeSlots(VacuumState *vs);
+
 /* Pass 3: turn deleted elements and their neighbour tuples into free tuples */
 static void
 FreeDeleted(VacuumState *vs)
@@ -419,7 +516,13 @@ FreeDeleted(VacuumState *vs)
 		UnlockReleaseBuffer(buf);
 	}
 
-	/* Point inserts at the freed space */
+	PointInsertsAtFreeSlots(vs);
+}
+
+/* Lower the metapage's free-slot hint to the first page known to have one */
+static void
+PointInsertsAtFreeSlots(VacuumState *vs)
+{
 	if (BlockNumberIsValid(vs->firstFree))
 	{
 		Buffer		mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
@@ -456,6 +559,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	HnswReadMeta(info->index, &vs.meta);
 	HnswVisitedInit(&vs.deleted, 1024);
 	vs.firstFree = InvalidBlockNumber;
+	ItemPointerSetInvalid(&vs.anyLive);
 	vs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
 									  ALLOCSET_DEFAULT_SIZES);
 
@@ -466,6 +570,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		RepairGraph(&vs);
 		FreeDeleted(&vs);
 	}
+	else
+		PointInsertsAtFreeSlots(&vs);	/* slots left by an interrupted vacuum */
 
 	MemoryContextDelete(vs.tmpCtx);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
