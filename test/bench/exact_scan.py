@@ -28,11 +28,14 @@ import datasets                     # noqa: E402  (the module next to this file)
 from datasets import log            # noqa: E402
 
 # Storage variants of the vector column: key, description, column STORAGE
-# (None: the type's default), table WITH options, column COMPRESSION
+# set after CREATE TABLE (None: whatever the extension gives a new table, which
+# is the type's STORAGE main unless its inline-storage event trigger, where
+# installed, changes it), table WITH options, column COMPRESSION
 VARIANTS = [
-    ("main", "type default (MAIN)", None, None, None),
-    ("main_ttt", "MAIN, toast_tuple_target = 8160", None, "toast_tuple_target = 8160", None),
-    ("main_lz4", "MAIN, COMPRESSION lz4", None, None, "lz4"),
+    ("default", "extension default (no storage clause)", None, None, None),
+    ("main", "MAIN (the type's STORAGE)", "MAIN", None, None),
+    ("main_ttt", "MAIN, toast_tuple_target = 8160", "MAIN", "toast_tuple_target = 8160", None),
+    ("main_lz4", "MAIN, COMPRESSION lz4", "MAIN", None, "lz4"),
     ("extended", "EXTENDED", "EXTENDED", None, None),
     ("external", "EXTERNAL (pgvector's default)", "EXTERNAL", None, None),
     ("plain", "PLAIN", "PLAIN", None, None),
@@ -49,10 +52,11 @@ SETTING_NOTES = [
                  "picks the parallel plan it otherwise rejects"),
 ]
 RUNS = [
+    ("default", PAR_DEFAULT, {}),
+    ("default", PAR_NONE, {"max_parallel_workers_per_gather": "0"}),
     ("main", PAR_DEFAULT, {}),
     ("main", PAR_NONE, {"max_parallel_workers_per_gather": "0"}),
     ("main_ttt", PAR_DEFAULT, {}),
-    ("main_ttt", PAR_NONE, {"max_parallel_workers_per_gather": "0"}),
     ("main_ttt", PAR_FORCED, {"parallel_setup_cost": "0", "parallel_tuple_cost": "0"}),
     ("main_lz4", PAR_DEFAULT, {}),
     ("extended", PAR_DEFAULT, {}),
@@ -70,9 +74,12 @@ def parse_args():
     p.add_argument("--user", default="postgres")
     p.add_argument("--queries", type=int, default=100, help="timed queries per run")
     p.add_argument("--warmup", type=int, default=3, help="untimed queries before each run")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="interleaved rounds the timed queries are split into")
     p.add_argument("-k", type=int, default=10)
-    p.add_argument("--max-seconds", type=float, default=60.0,
-                   help="stop a run early after this long (at least 10 queries)")
+    p.add_argument("--max-seconds", type=float, default=30.0,
+                   help="a run that has taken this long (with at least 10 queries) "
+                        "sits out the remaining rounds")
     p.add_argument("--variants", default=",".join(v[0] for v in VARIANTS),
                    help="comma-separated subset of: %s" % ", ".join(v[0] for v in VARIANTS))
     p.add_argument("--generated", action="store_true",
@@ -214,9 +221,9 @@ def prewarm(cur, table, st):
 # Timed runs
 # ---------------------------------------------------------------------------
 
-def plan_shape(cur, lit):
-    """Node chain of the prepared query's plan, and workers planned/launched."""
-    cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) EXECUTE q('%s')" % lit)
+def plan_shape(cur, stmt, lit):
+    """Node chain of a prepared query's plan, and workers planned/launched."""
+    cur.execute("EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) EXECUTE %s('%s')" % (stmt, lit))
     doc = cur.fetchone()[0]
     if isinstance(doc, str):
         doc = json.loads(doc)
@@ -246,55 +253,100 @@ def timed_queries(cur, sql_texts, max_seconds, min_queries=10):
     return results, np.array(times)
 
 
-def sql_run(cur, table, settings, lits, warm_lits, ds, gt_dists, args):
+def with_settings(cur, settings, fn):
+    """Call fn() with the run's SET commands in force, then RESET ALL."""
     for name, value in settings.items():
         cur.execute("SET %s = %s" % (name, value))
     try:
-        cur.execute("DEALLOCATE ALL")
-        cur.execute("PREPARE q(vector) AS SELECT id FROM %s ORDER BY embedding <-> $1 LIMIT %d"
-                    % (table, args.k))
-        shape, planned, launched = plan_shape(cur, warm_lits[0])
-        for lit in warm_lits:
-            cur.execute("EXECUTE q('%s')" % lit)
-            cur.fetchall()
-        rows, times = timed_queries(cur, ["EXECUTE q('%s')" % lit for lit in lits],
-                                    args.max_seconds)
+        return fn()
     finally:
         cur.execute("RESET ALL")
-    rec = np.mean([datasets.recall([r[0] for r in res], ds.train, ds.test[i], gt_dists[i], args.k)
-                   for i, res in enumerate(rows)])
+
+
+def prepare_run(cur, run, warm_lits, k):
+    """PREPARE the run's top-k statement, record its plan, warm it up."""
+    def go():
+        cur.execute("PREPARE %s(vector) AS SELECT id FROM %s ORDER BY embedding <-> $1 LIMIT %d"
+                    % (run["stmt"], run["table"], k))
+        run["plan"], run["planned"], run["launched"] = plan_shape(cur, run["stmt"], warm_lits[0])
+        for lit in warm_lits:
+            cur.execute("EXECUTE %s('%s')" % (run["stmt"], lit))
+            cur.fetchall()
+    with_settings(cur, run["settings"], go)
+
+
+def interleaved_runs(cur, runs, lits, rounds, max_seconds, min_queries=10):
+    """Time every run on the same queries, in rounds: each round gives each run
+    its next slice of the queries, in a rotating order, so that a change in
+    the machine's load during the benchmark touches all runs alike.  A run
+    that has used up max_seconds (with at least min_queries) sits out the
+    remaining rounds."""
+    slices = [list(x) for x in np.array_split(np.arange(len(lits)), rounds) if len(x)]
+    for run in runs:
+        run["rows"], run["times"], run["round_qps"] = {}, {}, []
+    for rnd, idx in enumerate(slices):
+        shift = rnd % len(runs)
+        for run in runs[shift:] + runs[:shift]:
+            spent = sum(run["times"].values())
+            if spent > max_seconds and len(run["times"]) >= min_queries:
+                continue
+
+            def go(run=run, idx=idx):
+                t_round = 0.0
+                for i in idx:
+                    t0 = time.perf_counter()
+                    cur.execute("EXECUTE %s('%s')" % (run["stmt"], lits[i]))
+                    run["rows"][i] = [r[0] for r in cur.fetchall()]
+                    dt = time.perf_counter() - t0
+                    run["times"][i] = dt
+                    t_round += dt
+                run["round_qps"].append(len(idx) / t_round)
+            with_settings(cur, run["settings"], go)
+        log("  round %d/%d done" % (rnd + 1, len(slices)))
+
+
+def summarize_run(run, ds, gt_dists, k):
+    times = np.array(list(run["times"].values()))
+    rec = np.mean([datasets.recall(ids, ds.train, ds.test[i], gt_dists[i], k)
+                   for i, ids in run["rows"].items()])
     return {"n": len(times), "total": times.sum(), "qps": len(times) / times.sum(),
             "p50": np.median(times) * 1e3, "p95": np.percentile(times, 95) * 1e3,
-            "recall": rec, "plan": shape, "planned": planned, "launched": launched}
+            "qps_min": min(run["round_qps"]), "qps_max": max(run["round_qps"]),
+            "recall": rec, "plan": run["plan"], "planned": run["planned"],
+            "launched": run["launched"]}
 
 
-BREAKDOWN_VARIANTS = ("main", "main_ttt", "main_lz4", "external")
+BREAKDOWN_VARIANTS = ("default", "main", "main_lz4", "external")
+BREAKDOWN_STEPS = [
+    ("scan only: `count(*)`", "SELECT count(*) FROM {t}"),
+    ("+ detoast every vector: `sum(vector_dims(embedding))`",
+     "SELECT sum(vector_dims(embedding)) FROM {t}"),
+    ("+ distance to every vector: `max(embedding <-> q)`",
+     "SELECT max(embedding <-> '{q}') FROM {t}"),
+    ("top-10 query: `ORDER BY embedding <-> q LIMIT 10`",
+     "SELECT id FROM {t} ORDER BY embedding <-> '{q}' LIMIT 10"),
+]
 
 
-def cost_breakdown(cur, table, lit, repeats=5):
+def cost_breakdown(cur, tables, lit, repeats=5):
     """Median ms of serial whole-table queries that add one cost at a time:
     the scan, fetching (and detoasting) each vector, computing each distance,
-    and the top-k query itself."""
-    steps = [
-        ("scan only: `count(*)`", "SELECT count(*) FROM %s" % table),
-        ("+ detoast every vector: `sum(vector_dims(embedding))`",
-         "SELECT sum(vector_dims(embedding)) FROM %s" % table),
-        ("+ distance to every vector: `max(embedding <-> q)`",
-         "SELECT max(embedding <-> '%s') FROM %s" % (lit, table)),
-        ("top-10 query: `ORDER BY embedding <-> q LIMIT 10`",
-         "SELECT id FROM %s ORDER BY embedding <-> '%s' LIMIT 10" % (table, lit)),
-    ]
-    cur.execute("SET max_parallel_workers_per_gather = 0")
-    out = []
-    try:
-        for name, sql in steps:
-            cur.execute(sql)
-            cur.fetchall()
-            _, times = timed_queries(cur, [sql] * repeats, 1e9)
-            out.append((name, float(np.median(times)) * 1e3))
-    finally:
-        cur.execute("RESET ALL")
-    return out
+    and the top-k query itself.  tables: {variant key: table}; the variants
+    take turns, as in interleaved_runs()."""
+    times = {(key, i): [] for key in tables for i in range(len(BREAKDOWN_STEPS))}
+
+    def go():
+        for rep in range(repeats + 1):
+            for key, table in tables.items():
+                for i, (_, sql) in enumerate(BREAKDOWN_STEPS):
+                    t0 = time.perf_counter()
+                    cur.execute(sql.format(t=table, q=lit))
+                    cur.fetchall()
+                    if rep > 0:                         # the first pass warms up
+                        times[(key, i)].append(time.perf_counter() - t0)
+    with_settings(cur, {"max_parallel_workers_per_gather": "0"}, go)
+    return {key: [(name, float(np.median(times[(key, i)])) * 1e3)
+                  for i, (name, _) in enumerate(BREAKDOWN_STEPS)] for key in tables}
 
 
 def round_trip(cur, lit, n=500):
@@ -424,9 +476,12 @@ def report(args, ds, facts, load, stats, runs, breakdown, skipped, rt, ref, bw, 
                % (ds.description, n_base, ds.dim, args.queries, args.k))
     out.append("- Client: psycopg2 %s over the Unix socket, one connection, "
                "`PREPARE q(vector) AS SELECT id FROM items_<variant> ORDER BY embedding <-> $1 "
-               "LIMIT %d`, then `EXECUTE q('[...]')`; %d untimed warm-up queries per run; "
-               "tables VACUUM (FREEZE, ANALYZE)d and pg_prewarm'd (heap, TOAST table and its "
-               "index) before their runs" % (psycopg2.__version__.split()[0], args.k, args.warmup))
+               "LIMIT %d`, then `EXECUTE q('[...]')`; all tables loaded, VACUUM (FREEZE, "
+               "ANALYZE)d and pg_prewarm'd (heap, TOAST table and its index) first; %d untimed "
+               "warm-up queries per run; then the runs take turns, in %d rounds over the query "
+               "set with a rotating order, so that changes in the machine's load hit all runs "
+               "alike (`QPS per round` shows the spread)"
+               % (psycopg2.__version__.split()[0], args.k, args.warmup, args.rounds))
     out.append("- numpy %s, Python %s, BLAS: %s\n"
                % (np.__version__, platform.python_version(), blas_libraries()))
 
@@ -471,12 +526,14 @@ def report(args, ds, facts, load, stats, runs, breakdown, skipped, rt, ref, bw, 
         rate = s["volume"] * r["qps"] / 1e9
         rows.append([dict((v[0], v[1]) for v in VARIANTS)[key], label, r["plan"],
                      "%d / %d" % (r["planned"], r["launched"]), r["n"],
-                     "**%.1f**" % r["qps"], "%.1f" % r["p50"], "%.1f" % r["p95"],
+                     "**%.1f**" % r["qps"], "%.1f–%.1f" % (r["qps_min"], r["qps_max"]),
+                     "%.1f" % r["p50"], "%.1f" % r["p95"],
                      "%.0f" % (r["total"] / r["n"] / n_base * 1e9),
                      "%.3f" % r["recall"], mb(s["volume"]), "%.2f" % rate,
                      "%.0f %%" % (100 * rate / bw["read_1"])])
     out.append(table_md(["variant", "setting", "plan", "workers planned / launched",
-                         "queries", "QPS", "p50 ms", "p95 ms", "ns / row", "recall@%d" % args.k,
+                         "queries", "QPS", "QPS per round", "p50 ms", "p95 ms", "ns / row",
+                         "recall@%d" % args.k,
                          "data read / query MiB", "scan rate GB/s", "% of 1-core read BW"],
                         rows))
     out.append("\nSettings: " + "; ".join("*%s*: %s" % n for n in SETTING_NOTES) + ".  "
@@ -484,7 +541,8 @@ def report(args, ds, facts, load, stats, runs, breakdown, skipped, rt, ref, bw, 
     out.append("\nSQL round trip alone (`PREPARE rt(vector) AS SELECT vector_dims($1)` with the "
                "same %d-d literal): **%.0f QPS** (p50 %.3f ms).\n" % (ds.dim, rt[0], rt[1]))
     if breakdown:
-        out.append("### Where the time goes (serial, one query vector, median of 5)\n")
+        out.append("### Where the time goes (serial, one query vector, median of 5, "
+                   "variants taking turns)\n")
         names = [name for name, _ in next(iter(breakdown.values()))]
         keys = [v[0] for v in VARIANTS if v[0] in breakdown]
         desc = dict((v[0], v[1]) for v in VARIANTS)
@@ -577,35 +635,45 @@ def main():
     rt = round_trip(cur, lits[0])
     log("round trip: %.0f QPS" % rt[0])
 
-    load, stats, runs, breakdown, skipped = {}, {}, {}, {}, {}
-    loadavg_start = os.getloadavg()
+    load, stats, runs, skipped, tables = {}, {}, {}, {}, {}
     for key, desc, storage, options, compression in VARIANTS:
         if key not in keys:
             continue
         log("variant %s: %s" % (key, desc))
         try:
-            table, load[key] = load_variant(conn, cur, key, storage, options, compression, ds)
+            tables[key], load[key] = load_variant(conn, cur, key, storage, options,
+                                                  compression, ds)
         except psycopg2.errors.FeatureNotSupported as e:      # e.g. a build without lz4
             conn.rollback()
             conn.autocommit = True
             log("  %s: skipped: %s" % (key, str(e).strip()))
             skipped[key] = str(e).strip()
             continue
-        stats[key] = inspect_variant(cur, table)
+        stats[key] = inspect_variant(cur, tables[key])
+    for key, table in tables.items():
         prewarm(cur, table, stats[key])
-        for rkey, label, settings in RUNS:
-            if rkey != key:
-                continue
-            r = sql_run(cur, table, settings, lits, warm_lits, ds, gt_dists, args)
-            runs[(key, label)] = r
-            log("  %-9s %-55s %6.1f QPS  recall %.3f  (%s, workers %d/%d)"
-                % (key, label, r["qps"], r["recall"], r["plan"], r["planned"], r["launched"]))
-            if r["recall"] < 1.0:
-                log("  WARNING: exact scan recall below 1.0")
-        if key in BREAKDOWN_VARIANTS:
-            breakdown[key] = cost_breakdown(cur, table, lits[0])
-            log("  %-9s breakdown (ms): %s"
-                % (key, ", ".join("%.1f" % ms for _, ms in breakdown[key])))
+
+    loadavg_start = os.getloadavg()
+    plan = []
+    for n, (key, label, settings) in enumerate(RUNS):
+        if key in tables:
+            plan.append({"key": key, "label": label, "settings": settings,
+                         "table": tables[key], "stmt": "q%d" % n})
+            prepare_run(cur, plan[-1], warm_lits, args.k)
+    log("timing %d runs x %d queries in %d interleaved rounds"
+        % (len(plan), args.queries, args.rounds))
+    interleaved_runs(cur, plan, lits, args.rounds, args.max_seconds)
+    for run in plan:
+        r = summarize_run(run, ds, gt_dists, args.k)
+        runs[(run["key"], run["label"])] = r
+        log("  %-9s %-24s %6.1f QPS (rounds %.1f-%.1f)  recall %.3f  (%s, workers %d/%d)"
+            % (run["key"], run["label"], r["qps"], r["qps_min"], r["qps_max"], r["recall"],
+               r["plan"], r["planned"], r["launched"]))
+        if r["recall"] < 1.0:
+            log("  WARNING: exact scan recall below 1.0")
+    log("cost breakdown ...")
+    breakdown = cost_breakdown(cur, {k: t for k, t in tables.items()
+                                     if k in BREAKDOWN_VARIANTS}, lits[0])
     conn.close()
 
     log("numpy reference ...")

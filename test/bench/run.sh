@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# test/bench/run.sh: the exact-scan benchmark on a throwaway cluster.
+# test/bench/run.sh: the benchmarks on a throwaway cluster: the exact scan
+# (exact_scan.py) and the hnsw index against hnswlib (hnsw_bench.py).
 #
 #   bash test/bench/run.sh [exact_scan.py options]     (as root, or as a user
 #                                                       with the packages and
 #                                                       write access to pkglibdir)
 #   VPG_SKIP_BUILD=1 bash test/bench/run.sh             use the installed vectorpg
+#   VPG_BENCH=exact|hnsw|all (default all)              which benchmarks to run
+#   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
 #
 # Installs missing packages (the build's, the data set, numpy, psycopg2, and
 # hnswlib + matplotlib for the index benchmarks to come), builds and installs
@@ -24,7 +27,9 @@ BENCH_DIR=$VPG_ROOT/test/bench
 BENCH_PACKAGES=(python3-numpy python3-psycopg2 python3-hnswlib python3-matplotlib)
 DATA_PACKAGE=dataset-fashion-mnist   # optional: without it, generated data
 BENCH_SETTINGS=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "fsync = off"
-	"max_parallel_workers_per_gather = 2" "max_wal_size = 8GB")
+	"max_parallel_workers_per_gather = 2" "max_wal_size = 8GB"
+	"max_parallel_maintenance_workers = 1" "max_worker_processes = 8")
+BENCH=${VPG_BENCH:-all}
 
 command_line="${VPG_SKIP_BUILD:+VPG_SKIP_BUILD=$VPG_SKIP_BUILD }bash test/bench/run.sh${*:+ $*}"
 
@@ -66,16 +71,26 @@ chmod 755 "$WORK"
 vpg_log "starting a cluster in $WORK: ${BENCH_SETTINGS[*]}" >&2
 vpg_start_cluster "$WORK" "${BENCH_SETTINGS[@]}"
 
-vpg_log "running exact_scan.py (progress on stderr, report on stdout)" >&2
 status=0
-vpg_as_tester "$PY" "$WORK/py/exact_scan.py" --host "$WORK" \
-	--cache-dir "$WORK/cache" --out "$WORK/out/exact_scan.md" \
-	--command "$command_line" "$@" || status=$?
+if [ "$BENCH" = all ] || [ "$BENCH" = exact ]; then
+	vpg_log "running exact_scan.py (progress on stderr, report on stdout)" >&2
+	vpg_as_tester "$PY" "$WORK/py/exact_scan.py" --host "$WORK" \
+		--cache-dir "$WORK/cache" --out "$WORK/out/exact_scan.md" \
+		--command "$command_line" "$@" || status=$?
+fi
+if [ "$BENCH" = all ] || [ "$BENCH" = hnsw ]; then
+	vpg_log "running hnsw_bench.py (progress on stderr, report on stdout)" >&2
+	# shellcheck disable=SC2086
+	vpg_as_tester "$PY" "$WORK/py/hnsw_bench.py" --host "$WORK" \
+		--cache-dir "$WORK/cache" --out-dir "$WORK/out" \
+		--command "$command_line${HNSW_ARGS:+ (HNSW_ARGS=$HNSW_ARGS)}" ${HNSW_ARGS:-} || status=$?
+fi
 
 # Keep what was produced, even after a failed run
 cp "$WORK"/cache/*.npz "$BENCH_DIR/cache/" 2>/dev/null || true
-if [ -f "$WORK/out/exact_scan.md" ]; then
-	cp "$WORK/out/exact_scan.md" "$BENCH_DIR/out/exact_scan.md"
-	vpg_log "report: $BENCH_DIR/out/exact_scan.md" >&2
-fi
+for f in "$WORK"/out/*; do
+	[ -f "$f" ] || continue
+	cp "$f" "$BENCH_DIR/out/"
+	vpg_log "kept: $BENCH_DIR/out/$(basename "$f")" >&2
+done
 exit "$status"
