@@ -64,6 +64,12 @@ WHERE attrelid IN ('plain_t'::regclass, 'big_t'::regclass, 'free_t'::regclass,
 ORDER BY attrelid::regclass::text, attname;
 INSERT INTO plain_t SELECT 1, array_fill(7, ARRAY[784])::vector, array_fill(1, ARRAY[16])::vector, 'x';
 SELECT pg_column_compression(a) IS NULL AS uncompressed, pg_column_size(a) AS bytes FROM plain_t;
+-- the trigger works with an empty search_path, as pg_restore runs
+SET search_path = '';
+CREATE TABLE public.sp_t (a public.vector(3));
+RESET search_path;
+SELECT attstorage FROM pg_attribute WHERE attrelid = 'sp_t'::regclass AND attname = 'a';
+DROP TABLE sp_t;
 -- an explicit choice later is kept
 ALTER TABLE plain_t ALTER COLUMN a SET STORAGE MAIN;
 SELECT attstorage FROM pg_attribute WHERE attrelid = 'plain_t'::regclass AND attname = 'a';

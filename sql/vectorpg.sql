@@ -368,15 +368,24 @@ COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION vectorpg_inline_storage() RETURNS event_trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Runs inside other people's DDL (and pg_restore, with an empty
+-- search_path): name nothing that a search_path could change
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
 	cmd record;
 	col record;
+	vtype oid;
 	total bigint;
 BEGIN
 	IF coalesce(current_setting('vectorpg.inline_storage', true), 'on') NOT IN ('on', 'true', '1', 'yes') THEN
 		RETURN;
 	END IF;
+	-- The vector type, wherever the extension lives
+	SELECT t.oid INTO vtype
+	FROM pg_type t JOIN pg_extension e ON t.typnamespace = e.extnamespace
+	WHERE e.extname = 'vectorpg' AND t.typname = 'vector';
 	FOR cmd IN SELECT DISTINCT objid FROM pg_event_trigger_ddl_commands()
 		WHERE object_type = 'table' AND command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
 	LOOP
@@ -384,11 +393,11 @@ BEGIN
 		SELECT coalesce(sum(8 + 4 * a.atttypmod), 0) INTO total
 		FROM pg_attribute a
 		WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
-		  AND a.atttypid = 'vector'::regtype AND a.atttypmod > 0 AND a.attstorage = 'm';
+		  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'm';
 		CONTINUE WHEN total = 0 OR total > 7200;
 		FOR col IN SELECT a.attname FROM pg_attribute a
 			WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
-			  AND a.atttypid = 'vector'::regtype AND a.atttypmod > 0 AND a.attstorage = 'm'
+			  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'm'
 		LOOP
 			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE PLAIN',
 						   cmd.objid::regclass, col.attname);
