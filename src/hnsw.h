@@ -329,6 +329,10 @@ extern void HnswSearchLayer(Relation index, const HnswDistance *dist, const Vect
 							HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
 							bool wantExact, HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
 							int64 *tuples_seen);
+extern HnswCandidate **HnswDescendLayer(Relation index, const HnswDistance *dist,
+										const Vector *query, HnswHeap *candidates,
+										HnswHeap *results, int ef, int layer, int m,
+										int expected, int *n);
 extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
 								int ncandidates, int keep, HnswCandidate **selected);
 

@@ -500,7 +500,6 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 	HnswElementTuple etup;
 	HnswNeighborTuple ntup;
 	ItemPointerData newtid;
-	HnswVisited visited;
 	HnswHeap	candidates;
 	HnswHeap	results;
 	HnswCandidate *entry;
@@ -555,25 +554,8 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 			int			nsorted;
 
 			/* Each layer is searched afresh from the seeds above it */
-			HnswVisitedInit(&visited, layer == 0 ? efc * m * 4 : 64);
-			for (int i = 0; i < results.count; i++)
-				HnswVisitedAdd(&visited, &results.items[i]->tid);
-
-			HnswSearchLayer(index, dist, value, &candidates, ef, layer, m, true, false,
-							&visited, &results, NULL, NULL);
-
-			/* Results nearest first; they seed the next layer too */
-			nsorted = results.count;
-			sorted = palloc(sizeof(HnswCandidate *) * Max(nsorted, 1));
-			for (int i = nsorted - 1; i >= 0; i--)
-				sorted[i] = HnswHeapPop(&results);
-			candidates.count = 0;
-			for (int i = 0; i < nsorted; i++)
-			{
-				sorted[i]->flags = 0;
-				HnswHeapPush(&candidates, sorted[i]);
-				HnswHeapPush(&results, sorted[i]);
-			}
+			sorted = HnswDescendLayer(index, dist, value, &candidates, &results, ef, layer, m,
+									  layer == 0 ? efc * m * 4 : 64, &nsorted);
 
 			for (int i = 0; layer == 0 && i < nsorted; i++)
 			{

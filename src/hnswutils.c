@@ -792,6 +792,41 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 }
 
 /*
+ * One layer of a descent through the graph, as inserts and vacuum's repair
+ * do it: a fresh visited set seeded with the current results, the layer
+ * search, then the results drained nearest first into a new array, which
+ * also reseeds both heaps for the layer below.  Returns the array and sets
+ * *n to its length.
+ */
+HnswCandidate **
+HnswDescendLayer(Relation index, const HnswDistance *dist, const Vector *query,
+				 HnswHeap *candidates, HnswHeap *results, int ef, int layer, int m,
+				 int expected, int *n)
+{
+	HnswVisited visited;
+	HnswCandidate **sorted;
+
+	HnswVisitedInit(&visited, expected);
+	for (int i = 0; i < results->count; i++)
+		HnswVisitedAdd(&visited, &results->items[i]->tid);
+	HnswSearchLayer(index, dist, query, candidates, ef, layer, m, true, false,
+					&visited, results, NULL, NULL);
+
+	*n = results->count;
+	sorted = palloc(sizeof(HnswCandidate *) * Max(*n, 1));
+	for (int i = *n - 1; i >= 0; i--)
+		sorted[i] = HnswHeapPop(results);
+	candidates->count = 0;
+	for (int i = 0; i < *n; i++)
+	{
+		sorted[i]->flags = 0;
+		HnswHeapPush(candidates, sorted[i]);
+		HnswHeapPush(results, sorted[i]);
+	}
+	return sorted;
+}
+
+/*
  * The neighbour selection heuristic of the HNSW paper: walk the candidates
  * from nearest to farthest and keep one only if it is closer to the base
  * element than to every candidate kept so far, which spreads the links in

@@ -236,26 +236,11 @@ SearchRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 	HnswHeapPush(&results, entry);
 	for (int l = entry->level; l >= layer; l--)
 	{
-		HnswVisited visited;
-		HnswCandidate **sorted;
-		int			nsorted = results.count;
+		int			nsorted;
+		HnswCandidate **sorted = HnswDescendLayer(vs->index, &vs->dist, self->vec, &candidates,
+												  &results, l > layer ? 1 : ef, l, m,
+												  l == layer ? ef * m * 2 : 64, &nsorted);
 
-		HnswVisitedInit(&visited, l == layer ? ef * m * 2 : 64);
-		for (int i = 0; i < results.count; i++)
-			HnswVisitedAdd(&visited, &results.items[i]->tid);
-		HnswSearchLayer(vs->index, &vs->dist, self->vec, &candidates, l > layer ? 1 : ef, l, m,
-						true, false, &visited, &results, NULL, NULL);
-		nsorted = results.count;
-		sorted = palloc(sizeof(HnswCandidate *) * Max(nsorted, 1));
-		for (int i = nsorted - 1; i >= 0; i--)
-			sorted[i] = HnswHeapPop(&results);
-		candidates.count = 0;
-		for (int i = 0; i < nsorted; i++)
-		{
-			sorted[i]->flags = 0;
-			HnswHeapPush(&candidates, sorted[i]);
-			HnswHeapPush(&results, sorted[i]);
-		}
 		if (l > layer)
 			continue;
 
