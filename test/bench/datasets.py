@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import os
+import platform
 import struct
 import sys
 import time
@@ -425,3 +426,35 @@ def create_items_table(conn, table, dim, with_label=True, storage=None,
             cur.execute("ALTER TABLE %s ALTER COLUMN embedding SET COMPRESSION %s"
                         % (table, compression))
     conn.commit()
+
+# ---------------------------------------------------------------------------
+# Report helpers shared by the benchmarks
+# ---------------------------------------------------------------------------
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def mem_total_gib():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) / 1048576.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def table_md(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)

@@ -25,7 +25,7 @@ import psycopg2.errors
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets                     # noqa: E402  (the module next to this file)
-from datasets import log            # noqa: E402
+from datasets import log, cpu_model, mem_total_gib, table_md   # noqa: E402
 
 # Storage variants of the vector column: key, description, column STORAGE
 # set after CREATE TABLE (None: whatever the extension gives a new table, which
@@ -94,28 +94,6 @@ def parse_args():
 # ---------------------------------------------------------------------------
 # Machine and server facts
 # ---------------------------------------------------------------------------
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def mem_total_gib():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) / 1048576.0
-    except OSError:
-        pass
-    return float("nan")
-
 
 def hugepages_total():
     try:
@@ -436,13 +414,6 @@ def memory_bandwidth(size_bytes=1 << 30, repeats=5):
 
 def mb(n):
     return "—" if n is None else "%.1f" % (n / 1048576.0)
-
-
-def table_md(header, rows):
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def report(args, ds, facts, load, stats, runs, breakdown, skipped, rt, ref, bw, loadavg,

@@ -42,7 +42,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets                     # noqa: E402  (the module next to this file)
-from datasets import log            # noqa: E402
+from datasets import log, cpu_model, mem_total_gib, table_md   # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -140,28 +140,6 @@ def parse_args():
 # ---------------------------------------------------------------------------
 # Machine and server facts
 # ---------------------------------------------------------------------------
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def mem_total_gib():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) / 1048576.0
-    except OSError:
-        pass
-    return float("nan")
-
 
 def deb_version(pkg):
     try:
@@ -302,13 +280,6 @@ def qps_at_recall(points, r):
     if r > rs[-1] + 1e-12:
         return None, "never reaches %.3f" % r
     return float(np.exp(np.interp(r, rs, lq))), ""
-
-
-def table_md(header, rows):
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------
