@@ -281,13 +281,19 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 		HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * room);
 		HnswCandidate **selected = palloc(sizeof(HnswCandidate *) * slots);
 		bool		touched = false;
+		int			before = 0;
 		int			ncands;
 		int			nselected;
 
 		if (HnswReadLayer(vs->index, &self.neighbortid, layer, m, current) != slots)
 			return;
-		for (int i = 0; i < slots && !touched; i++)
-			touched = ItemPointerIsValid(&current[i]) && IsDeleted(vs, &current[i]);
+		for (int i = 0; i < slots; i++)
+		{
+			if (!ItemPointerIsValid(&current[i]))
+				continue;
+			before++;
+			touched |= IsDeleted(vs, &current[i]);
+		}
 		if (!touched)
 			continue;
 
@@ -299,6 +305,22 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 
 		HnswSortCandidates(cands, ncands);
 		nselected = HnswSelectNeighbors(&vs->dist, cands, ncands, slots, selected);
+
+		/*
+		 * The heuristic alone leaves repaired lists sparser than built ones
+		 * (its picks among a neighbourhood thinned by deletions): top the
+		 * list up with the nearest remaining candidates to the number of
+		 * links it had, so repeated vacuums do not wear the graph down.
+		 */
+		for (int i = 0; i < ncands && nselected < Min(before, slots); i++)
+		{
+			bool		taken = cands[i]->deleted;
+
+			for (int j = 0; j < nselected && !taken; j++)
+				taken = selected[j] == cands[i];
+			if (!taken)
+				selected[nselected++] = cands[i];
+		}
 		for (int i = 0; i < slots; i++)
 		{
 			if (i < nselected)
