@@ -18,8 +18,8 @@
  * drops any row that would come out of order, as pgvector does.  Behind a
  * very selective filter that is not rare (about one row in twelve at 1 %
  * in t/023), so relaxed_order gives the better recall there.  When a limit
- * stops the scan, rows visited but not yet returned are not returned
- * (pgvector returns them); raise hnsw.max_scan_tuples for such filters.
+ * stops the search, the elements it visited but has not returned are handed
+ * out as a last batch, nearest first, as pgvector does.
  *
  * A NULL query, or a zero vector under cosine, has no distances to order by;
  * such a scan returns every indexed row in index order, which is a correct
@@ -63,6 +63,8 @@ typedef struct HnswScanOpaqueData
 	int			nbatch;
 	int			pos;
 	int			heaptidPos;
+
+	bool		drained;		/* the discarded heap was handed out at a limit */
 
 	/* unordered mode: position in the index */
 	BlockNumber blkno;
@@ -110,6 +112,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->pos = 0;
 	so->heaptidPos = 0;
 	so->tuplesSeen = 0;
+	so->drained = false;
 	so->lastDistance = -get_float8_infinity();
 }
 
@@ -273,6 +276,29 @@ NextRound(IndexScanDesc scan)
 }
 
 /*
+ * At a scan limit, the elements visited but not yet returned become one last
+ * batch, nearest first, as pgvector hands them out: the scan stops looking,
+ * but what it has seen still counts.  False when there are none.
+ */
+static bool
+DrainDiscarded(IndexScanDesc scan)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	HnswCandidate *c;
+
+	so->drained = true;
+	so->results.count = 0;
+	while ((c = HnswHeapPop(&so->discarded)) != NULL)
+	{
+		c->flags &= ~HNSW_CAND_DISCARDED;
+		if (!(c->flags & HNSW_CAND_RETURNED))
+			HnswHeapPush(&so->results, c);
+	}
+	DrainResults(scan, false);
+	return so->nbatch > 0;
+}
+
+/*
  * Unordered mode: the next heap TID in index order.  Used when the query has
  * no direction, where every order is the right one.
  */
@@ -432,8 +458,11 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		CHECK_FOR_INTERRUPTS();
 		{
 			MemoryContext old = MemoryContextSwitchTo(so->ctx);
-			bool		more = NextRound(scan);
+			bool		more = !so->drained && NextRound(scan);
 
+			/* A limit ended the search: hand out what it had seen */
+			if (!more && !so->drained)
+				more = DrainDiscarded(scan);
 			MemoryContextSwitchTo(old);
 			if (!more)
 				return false;
