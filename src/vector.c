@@ -47,7 +47,7 @@ VectorCheckDim(int dim)
 				 errmsg("vector must have at least %d dimension", VECTOR_MIN_DIM)));
 	if (dim > VECTOR_MAX_DIM)
 		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("vector cannot have more than %d dimensions", VECTOR_MAX_DIM)));
 }
 
