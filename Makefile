@@ -12,22 +12,22 @@ EXTENSION = vectorpg
 EXTVERSION = 0.1.0
 
 MODULE_big = vectorpg
-OBJS = \
-	src/vectorpg.o \
-	src/vector.o \
-	src/distance.o \
-	src/distance_simd.o \
-	src/hnsw.o \
-	src/hnswbuild.o \
-	src/hnswcheck.o \
-	src/hnswinsert.o \
-	src/hnswscan.o \
-	src/hnswutils.o \
-	src/hnswvacuum.o
-
+# Every C file in src/ is part of the module: one file per concern, see
+# DEVELOPERS.md for which is which
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
+MODULE_HEADERS = $(wildcard src/*.h)
 HEADERS = src/vectorpg.h src/hnsw.h
 
-# One source for the install script, versioned at build time
+# libcurl and cJSON (Debian: libcurl4-openssl-dev, libcjson-dev) for the
+# remote clients
+PG_CPPFLAGS += -I/usr/include/cjson
+SHLIB_LINK += -lcurl -lcjson
+
+
+# The install script is built from sql/vectorpg.sql (the type and the
+# index) followed by the parts in sql/install/, in file-name order; each part
+# is one concern (collections and batches, remote transport, the FDW, ...)
+INSTALL_SQL = sql/$(EXTENSION).sql $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress: sql/<name>.sql against expected/<name>.out, on a temporary
@@ -55,8 +55,8 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
-	cp $< $@
+sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL)
+	cat $^ > $@
 
 .PHONY: prove_installcheck
 prove_installcheck:
@@ -64,4 +64,4 @@ prove_installcheck:
 
 # PGXS does not track header dependencies: every object depends on every
 # module header, so a struct change never leaves a stale object behind
-$(OBJS): src/vectorpg.h src/hnsw.h
+$(OBJS): $(MODULE_HEADERS)

@@ -57,6 +57,7 @@ SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 JOIN pg_extension e ON e.oid = d.refobjid
 WHERE e.extname = 'vectorpg' AND p.prokind = 'f'
+  AND p.pronamespace <> 'vectorpg'::regnamespace
   AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
 ORDER BY 1;
 SELECT count(*) AS functions_without_comment

@@ -8,6 +8,15 @@
 
 \echo Use "CREATE EXTENSION vectorpg" to load this file. \quit
 
+-- The type, its operators and the index live in the schema chosen at CREATE
+-- EXTENSION (@extschema@, usually public), where pgvector's applications
+-- expect them.  The collection catalog, the batch API and the remote API
+-- live in schema vectorpg, which the extension owns; the later parts of this
+-- script (sql/install/*.sql) create their objects there.
+CREATE SCHEMA vectorpg;
+
+COMMENT ON SCHEMA vectorpg IS 'vectorpg collections, batch API and remote (Pinecone, Milvus) API';
+
 -- ---------------------------------------------------------------------------
 -- The vector type
 -- ---------------------------------------------------------------------------

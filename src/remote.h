@@ -1,0 +1,239 @@
+/*
+ * remote.h: module header of the remote side (Pinecone and Milvus over
+ * REST, behind the foreign data wrapper vectorpg_fdw).
+ *
+ * The remote side is layered; each layer is one or a few files and only
+ * talks to the layer below through what is declared here:
+ *
+ *   fdw.c, fdw_deparse.c, fdw_import.c   the FDW: planning, pushdown,
+ *                                        execution, IMPORT FOREIGN SCHEMA
+ *   remote_pinecone.c, remote_milvus.c   the clients: request bodies,
+ *                                        response parsing, error envelopes,
+ *                                        score conventions, filters
+ *   remote_http.c, fdw_connection.c,     the transport: one libcurl handle
+ *   remote_record.c, remote_metrics.c    per (backend, user mapping),
+ *                                        timeouts, cancel, size cap,
+ *                                        retries, record/replay, metrics
+ *   fdw_option.c                         the option table of every catalog
+ *                                        and RemoteTarget, resolved options
+ *
+ * Everything a request needs is in a RemoteTarget, resolved once per scan
+ * from the server, user mapping and foreign table options.  Secrets (the
+ * Pinecone API key, the Milvus token or password) live only in
+ * RemoteTarget.secret and the transport's headers; no error, log line,
+ * EXPLAIN output or recording may contain them.
+ *
+ * Errors: every failure is raised with ereport(ERROR) in the FDW class
+ * (ERRCODE_FDW_*, SQLSTATE HV...), with the remote's own message in
+ * errdetail and never the secret.  Functions here return only on success.
+ */
+#ifndef VECTORPG_REMOTE_H
+#define VECTORPG_REMOTE_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+/* Which service a server talks to (server option "provider") */
+typedef enum RemoteProvider
+{
+	REMOTE_PINECONE,
+	REMOTE_MILVUS
+} RemoteProvider;
+
+/*
+ * The remote index's metric, in the remote's own terms; the vectorpg
+ * operator that orders by it is given in brackets.  Pinecone: cosine,
+ * euclidean, dotproduct.  Milvus: COSINE, L2, IP.
+ */
+typedef enum RemoteMetric
+{
+	REMOTE_METRIC_UNKNOWN,
+	REMOTE_METRIC_COSINE,		/* <=> */
+	REMOTE_METRIC_L2,			/* <-> */
+	REMOTE_METRIC_IP			/* <#> */
+} RemoteMetric;
+
+/*
+ * Tunables of the transport, shared by the option validator, the transport
+ * and the tests that probe min-1/min/max/max+1 (server options of the same
+ * name, without the REMOTE_ prefix, in lower case).
+ */
+#define REMOTE_MIN_CONNECT_TIMEOUT_MS		100
+#define REMOTE_DEFAULT_CONNECT_TIMEOUT_MS	5000
+#define REMOTE_MAX_CONNECT_TIMEOUT_MS		60000
+#define REMOTE_MIN_TIMEOUT_MS				100
+#define REMOTE_DEFAULT_TIMEOUT_MS			30000
+#define REMOTE_MAX_TIMEOUT_MS				600000
+#define REMOTE_MIN_MAX_RETRIES				0
+#define REMOTE_DEFAULT_MAX_RETRIES			3
+#define REMOTE_MAX_MAX_RETRIES				10
+#define REMOTE_MIN_RETRY_BUDGET_MS			0
+#define REMOTE_DEFAULT_RETRY_BUDGET_MS		30000
+#define REMOTE_MAX_RETRY_BUDGET_MS			600000
+#define REMOTE_MIN_MAX_RESPONSE_BYTES		(64 * 1024)
+#define REMOTE_DEFAULT_MAX_RESPONSE_BYTES	(64 * 1024 * 1024)
+#define REMOTE_MAX_MAX_RESPONSE_BYTES		(1024 * 1024 * 1024)
+
+/*
+ * Resolved options of one (server, user mapping, foreign table).  Built by
+ * RemoteTargetFromTable / RemoteTargetFromServer (fdw_option.c) in the
+ * caller's memory context.  Strings are palloc'd; NULL means "not set".
+ */
+typedef struct RemoteTarget
+{
+	Oid			serverid;
+	Oid			userid;			/* the user the mapping was looked up for */
+	Oid			umid;			/* user mapping OID: the connection cache key */
+	char	   *servername;		/* for messages */
+	RemoteProvider provider;
+
+	/* server options */
+	char	   *url;			/* Pinecone control plane or Milvus base URL */
+	char	   *index_host;		/* Pinecone data-plane host; resolved when NULL */
+	char	   *db_name;		/* Milvus database (NULL = server default) */
+	char	   *ca_file;		/* superuser only: trust this CA bundle */
+	bool		allow_insecure; /* superuser only: http:// and loopback/private */
+	bool		load_collection;	/* Milvus: load a collection that is not */
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int			max_retries;
+	int			retry_budget_ms;
+	int64		max_response_bytes;
+
+	/* user mapping options: the secret, never printed */
+	char	   *secret;			/* Pinecone api_key, Milvus token or user:password */
+
+	/* foreign table options (NULL when built for a server only) */
+	char	   *index;			/* Pinecone index / Milvus collection name */
+	char	   *namespace_;		/* Pinecone namespace / Milvus partition */
+	char	   *vector_field;	/* Milvus vector field (default: the only one) */
+	char	   *id_field;		/* Milvus primary key field (default: the schema's) */
+	char	   *consistency_level;	/* Milvus: Strong, Session, Bounded, ... */
+	RemoteMetric metric;		/* REMOTE_METRIC_UNKNOWN: ask the remote */
+	int			dimension;		/* 0: ask the remote */
+	bool		allow_full_scan;	/* table option: allow pulling a whole index */
+} RemoteTarget;
+
+/* fdw_option.c */
+extern RemoteTarget *RemoteTargetFromTable(Oid foreigntableid, Oid userid);
+extern RemoteTarget *RemoteTargetFromServer(Oid serverid, Oid userid);
+extern const char *RemoteMetricName(RemoteProvider provider, RemoteMetric metric);
+
+/*
+ * Transport (remote_http.c).  One call is one logical request: the
+ * transport retries 429, 5xx, timeouts and connection errors (and whatever
+ * is_retryable says) with exponential backoff and jitter within
+ * max_retries and retry_budget_ms, honours Retry-After, waits
+ * interruptibly, enforces max_response_bytes while the body streams in,
+ * counts the call in the metrics under (serverid, operation), and in
+ * record/replay mode records or answers it from vectorpg.remote_recordings.
+ *
+ * It raises an error for transport failures and, after the retries, for
+ * statuses the caller does not accept; a non-2xx status it returns only
+ * when the caller listed it in accept_status (0-terminated), so that a
+ * client can map 404 to "no such index", for example.
+ */
+typedef struct RemoteRequest
+{
+	const char *operation;		/* metrics key and messages: "query", ... */
+	const char *method;			/* "GET", "POST", "DELETE", "PATCH" */
+	const char *url;			/* full URL, scheme included */
+	const char *body;			/* JSON text or NULL */
+	const long *accept_status;	/* extra statuses returned, 0-terminated */
+
+	/*
+	 * Provider hook: does this 2xx response carry a retryable error (Milvus
+	 * answers 200 with code 1, 2, 4, 8 or 1807)?  NULL: never.
+	 */
+	bool		(*is_retryable) (long status, const char *body, size_t len);
+} RemoteRequest;
+
+typedef struct RemoteResponse
+{
+	long		status;			/* HTTP status */
+	char	   *body;			/* NUL-terminated, palloc'd */
+	size_t		len;
+	int			attempts;		/* 1 + retries made */
+	double		elapsed_ms;		/* wall time of all attempts */
+	char	   *retry_after;	/* the last Retry-After header, if any */
+	char	   *request_id;		/* x-pinecone-request-id etc., if any */
+} RemoteResponse;
+
+extern RemoteResponse *RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req);
+
+/* Raise a remote error in vectorpg's style: HV000-class code, remote detail */
+extern void RemoteReportError(RemoteTarget *target, const char *operation,
+							  int sqlstate, const char *message,
+							  const char *remote_detail) pg_attribute_noreturn();
+
+/*
+ * Clients (remote_pinecone.c, remote_milvus.c), dispatched on
+ * target->provider by remote_client.c.  A search and a fetch return matches
+ * in the remote's order; `distance` is already converted to the value of
+ * the vectorpg operator of the metric (cosine distance, Euclidean distance,
+ * negative inner product), `score` is what the remote sent.
+ */
+typedef struct RemoteMatch
+{
+	char	   *id;				/* Pinecone id, or Milvus primary key as text
+								 * (int64 kept exact) */
+	double		score;			/* the remote's score */
+	double		distance;		/* the vectorpg operator's value */
+	int			dim;			/* 0 when values were not asked for */
+	float4	   *values;
+	char	   *metadata_json;	/* JSON object text, NULL when not asked for */
+} RemoteMatch;
+
+typedef struct RemoteResult
+{
+	int			nmatches;
+	RemoteMatch *matches;
+	char	   *next_token;		/* pagination token / next offset, or NULL */
+} RemoteResult;
+
+typedef struct RemoteSearch
+{
+	const float4 *vector;		/* query vector, or NULL for a filter-only scan */
+	int			dim;
+	int			top_k;
+	int			offset;			/* Milvus only; 0 elsewhere */
+	const char *filter_json;	/* filter in the Pinecone language, or NULL */
+	bool		include_values;
+	bool		include_metadata;
+	List	   *output_fields;	/* Milvus: scalar fields to return (char *) */
+	const char *page_token;		/* for filter-only scans, or NULL */
+} RemoteSearch;
+
+typedef struct RemoteIndexInfo
+{
+	char	   *name;
+	int			dimension;
+	RemoteMetric metric;
+	int64		count;			/* -1 when unknown */
+	char	   *host;			/* Pinecone data-plane host, or NULL */
+	List	   *fields;			/* Milvus scalar fields: RemoteField * */
+	bool		loaded;			/* Milvus load state; true for Pinecone */
+} RemoteIndexInfo;
+
+typedef struct RemoteField
+{
+	char	   *name;
+	char	   *type;			/* the remote's type name: Int64, VarChar, ... */
+	bool		primary;
+} RemoteField;
+
+extern RemoteResult *RemoteQuery(RemoteTarget *target, const RemoteSearch *search);
+extern RemoteResult *RemoteFetch(RemoteTarget *target, char **ids, int nids,
+								 bool include_values, bool include_metadata);
+extern RemoteResult *RemoteScan(RemoteTarget *target, const RemoteSearch *search);
+extern RemoteIndexInfo *RemoteDescribe(RemoteTarget *target);
+extern List *RemoteListIndexes(RemoteTarget *target);	/* RemoteIndexInfo * */
+
+/* Milvus filter translation (remote_milvus.c): Pinecone JSON -> expression */
+extern char *RemoteFilterToMilvus(const char *filter_json, const char *metadata_field);
+
+/* fdw_connection.c: drop cached handles of a server or user mapping */
+extern void RemoteConnectionInit(void);
+
+#endif							/* VECTORPG_REMOTE_H */
