@@ -1,0 +1,327 @@
+/*
+ * remote_client.c: the provider-neutral client interface of remote.h,
+ * dispatched on RemoteTarget.provider, and what both clients share.
+ *
+ * Index cache: a describe costs a round trip, and the FDW needs the metric
+ * at plan time and the data-plane host (Pinecone) or the schema (Milvus) on
+ * every scan, so each backend keeps what it learnt per (server, database,
+ * index).  Any change to a foreign server, user mapping or foreign table
+ * drops the whole cache: such changes are rare and may point the same name
+ * at another index.
+ *
+ * JSON: cJSON allocates with malloc.  RemoteJsonParse ties each parsed
+ * document to the current memory context with a reset callback, so that a
+ * document is freed with the context, on success as on error, without a
+ * PG_TRY around every parser.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_foreign_table.h"
+#include "remote_client.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+static List *index_cache = NIL;
+static MemoryContext index_cache_cxt = NULL;
+static bool index_cache_callbacks = false;
+
+/* Drop the cached index descriptions after any catalog change that matters */
+static void
+IndexCacheInvalidate(Datum arg, int cacheid, uint32 hashvalue)
+{
+	if (index_cache_cxt)
+		MemoryContextReset(index_cache_cxt);
+	index_cache = NIL;
+}
+
+/* Compare a possibly NULL database name with a cached one */
+static const char *
+DbKey(RemoteTarget *target)
+{
+	return target->db_name ? target->db_name : "";
+}
+
+/*
+ * The cached description of the target's index, or NULL; the FDW and both
+ * clients use it to avoid a describe per query.
+ */
+RemoteCachedIndex *
+RemoteCacheLookup(RemoteTarget *target)
+{
+	ListCell   *lc;
+
+	if (target->index == NULL)
+		return NULL;
+	foreach(lc, index_cache)
+	{
+		RemoteCachedIndex *c = lfirst(lc);
+
+		if (c->serverid == target->serverid &&
+			strcmp(c->index, target->index) == 0 &&
+			strcmp(c->db_name, DbKey(target)) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* Deep-copy an index description into the cache's context */
+static RemoteIndexInfo *
+CopyIndexInfo(RemoteIndexInfo *info)
+{
+	RemoteIndexInfo *copy = palloc0(sizeof(RemoteIndexInfo));
+	ListCell   *lc;
+
+	copy->name = pstrdup(info->name);
+	copy->dimension = info->dimension;
+	copy->metric = info->metric;
+	copy->count = info->count;
+	copy->host = info->host ? pstrdup(info->host) : NULL;
+	copy->loaded = info->loaded;
+	foreach(lc, info->fields)
+	{
+		RemoteField *f = lfirst(lc);
+		RemoteField *g = palloc(sizeof(RemoteField));
+
+		g->name = pstrdup(f->name);
+		g->type = pstrdup(f->type);
+		g->primary = f->primary;
+		copy->fields = lappend(copy->fields, g);
+	}
+	return copy;
+}
+
+/*
+ * Remember a freshly described index (replacing an older entry); returns
+ * the cache entry for the client to fill in its own fields.
+ */
+RemoteCachedIndex *
+RemoteCacheStore(RemoteTarget *target, RemoteIndexInfo *info)
+{
+	MemoryContext old;
+	RemoteCachedIndex *c;
+
+	if (!index_cache_callbacks)
+	{
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, IndexCacheInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, IndexCacheInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNTABLEREL, IndexCacheInvalidate, (Datum) 0);
+		index_cache_callbacks = true;
+	}
+	if (index_cache_cxt == NULL)
+		index_cache_cxt = AllocSetContextCreate(TopMemoryContext,
+												"vectorpg remote index cache",
+												ALLOCSET_SMALL_SIZES);
+	RemoteCacheForget(target);
+
+	old = MemoryContextSwitchTo(index_cache_cxt);
+	c = palloc0(sizeof(RemoteCachedIndex));
+	c->serverid = target->serverid;
+	c->db_name = pstrdup(DbKey(target));
+	c->index = pstrdup(target->index ? target->index : info->name);
+	c->info = CopyIndexInfo(info);
+	index_cache = lappend(index_cache, c);
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/* Forget one index (after the remote said it is gone or changed) */
+void
+RemoteCacheForget(RemoteTarget *target)
+{
+	RemoteCachedIndex *c = RemoteCacheLookup(target);
+
+	if (c)
+		index_cache = list_delete_ptr(index_cache, c);
+}
+
+/* Memory context reset callback: free a cJSON document */
+static void
+FreeJson(void *arg)
+{
+	cJSON_Delete((cJSON *) arg);
+}
+
+/*
+ * Parse a response body as JSON; the document lives as long as the current
+ * memory context.  A body that is not JSON is a remote error.
+ */
+cJSON *
+RemoteJsonParse(RemoteTarget *target, const char *operation,
+				const RemoteResponse *resp)
+{
+	cJSON	   *json;
+	MemoryContextCallback *cb;
+
+	/* allocate the callback first, so that no document can leak */
+	cb = palloc(sizeof(MemoryContextCallback));
+	json = cJSON_ParseWithLength(resp->body, resp->len);
+	if (json == NULL)
+		RemoteBadResponse(target, operation, "the response body is not valid JSON");
+	cb->func = FreeJson;
+	cb->arg = json;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	return json;
+}
+
+/*
+ * Raise the error for a response we cannot understand (malformed JSON, a
+ * missing or mistyped field); one message for all of them.
+ */
+void
+RemoteBadResponse(RemoteTarget *target, const char *operation, const char *what)
+{
+	RemoteReportError(target, operation, ERRCODE_FDW_REPLY_HANDLE,
+					  "invalid response from the remote service", what);
+}
+
+/*
+ * Print a float4 array as a JSON array with 9 significant digits, which
+ * reads back as the same float4 (cJSON would print doubles via %g
+ * variants we do not control).
+ */
+void
+RemoteAppendVector(StringInfo buf, const float4 *values, int dim)
+{
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < dim; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(buf, ',');
+		appendStringInfo(buf, "%.9g", (double) values[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}
+
+/* Percent-encode a query-string value (RFC 3986 unreserved kept as is) */
+void
+RemoteAppendUrlEncoded(StringInfo buf, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+			*p == '.' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+		{
+			appendStringInfoChar(buf, '%');
+			appendStringInfoChar(buf, hex[*p >> 4]);
+			appendStringInfoChar(buf, hex[*p & 15]);
+		}
+	}
+}
+
+/* Read a JSON array of numbers into a palloc'd float4 array */
+float4 *
+RemoteJsonVector(RemoteTarget *target, const char *operation,
+				 const cJSON *array, int *dim)
+{
+	int			n;
+	float4	   *values;
+	int			i = 0;
+	const cJSON *item;
+
+	if (!cJSON_IsArray(array))
+		RemoteBadResponse(target, operation, "vector values are not an array");
+	n = cJSON_GetArraySize(array);
+	values = palloc(sizeof(float4) * Max(n, 1));
+	cJSON_ArrayForEach(item, array)
+	{
+		if (!cJSON_IsNumber(item))
+			RemoteBadResponse(target, operation, "a vector element is not a number");
+		values[i++] = (float4) item->valuedouble;
+	}
+	*dim = n;
+	return values;
+}
+
+/*
+ * Turn a remote score into the value of the vectorpg operator of the
+ * metric.  Both services score alike: Euclidean as the squared distance
+ * (we take the root, <->), cosine as the similarity (<=> is 1 - s), inner
+ * product as the raw product (<#> is its negative).
+ */
+double
+RemoteScoreToDistance(RemoteMetric metric, double score)
+{
+	switch (metric)
+	{
+		case REMOTE_METRIC_L2:
+			return sqrt(Max(score, 0.0));
+		case REMOTE_METRIC_COSINE:
+			return 1.0 - score;
+		case REMOTE_METRIC_IP:
+			return -score;
+		default:
+			return score;
+	}
+}
+
+/*
+ * The text of a JSON number as cJSON prints it (shortest that reads back
+ * as the same double); for the input functions of numeric columns.
+ */
+char *
+RemoteJsonNumberText(const cJSON *item)
+{
+	char	   *s = cJSON_PrintUnformatted(item);
+	char	   *result = pstrdup(s);
+
+	cJSON_free(s);
+	return result;
+}
+
+/* Dispatch: top-k search */
+RemoteResult *
+RemoteQuery(RemoteTarget *target, const RemoteSearch *search)
+{
+	if (target->provider == REMOTE_PINECONE)
+		return PineconeQuery(target, search);
+	return MilvusSearch(target, search);
+}
+
+/* Dispatch: records by id */
+RemoteResult *
+RemoteFetch(RemoteTarget *target, char **ids, int nids,
+			bool include_values, bool include_metadata)
+{
+	if (target->provider == REMOTE_PINECONE)
+		return PineconeFetch(target, ids, nids, include_values, include_metadata);
+	return MilvusGet(target, ids, nids, include_values, include_metadata);
+}
+
+/* Dispatch: one page of a full scan */
+RemoteResult *
+RemoteScan(RemoteTarget *target, const RemoteSearch *search)
+{
+	if (target->provider == REMOTE_PINECONE)
+		return PineconeScan(target, search);
+	return MilvusScan(target, search);
+}
+
+/* Dispatch: describe the table's index, through the cache */
+RemoteIndexInfo *
+RemoteDescribe(RemoteTarget *target)
+{
+	RemoteCachedIndex *c = RemoteCacheLookup(target);
+
+	if (c)
+		return c->info;
+	if (target->provider == REMOTE_PINECONE)
+		return PineconeDescribe(target);
+	return MilvusDescribe(target);
+}
+
+/* Dispatch: every index (Pinecone) or collection (Milvus) of a server */
+List *
+RemoteListIndexes(RemoteTarget *target)
+{
+	if (target->provider == REMOTE_PINECONE)
+		return PineconeListIndexes(target);
+	return MilvusListCollections(target);
+}

@@ -1,0 +1,1104 @@
+/*
+ * remote_milvus.c: the Milvus client (RESTful API v2, see
+ * ../shared/specs/milvus-rest.md), and the translation of our filters into
+ * Milvus boolean expressions.
+ *
+ * Every endpoint is POST <url>/v2/vectordb/<category>/<action> with a JSON
+ * body, and almost every error is an HTTP 200 whose body has a non-zero
+ * "code": each answer goes through CheckEnvelope, and the transport's
+ * is_retryable hook (MilvusRetryable) makes it retry the codes Milvus calls
+ * retriable (1, 2, 4, 8, 1807).
+ *
+ * Int64 primary keys travel as decimal strings in both directions (we do
+ * not send Accept-Type-Allow-Int64): cJSON keeps numbers as doubles, which
+ * would corrupt keys above 2^53.  Ids we send are printed by us from
+ * validated digits, never through a double.
+ *
+ * A collection is described once per backend (remote_client.c caches it):
+ * primary key field and type, the vector field searched, its dimension and
+ * the index metric, the scalar fields, whether it has a dynamic field.  A
+ * collection that is not loaded is loaded first when the server option
+ * load_collection is on; otherwise the error says how to fix it.
+ *
+ * Distances: L2 is the squared distance (lower first), IP and COSINE are
+ * similarities (higher first); RemoteScoreToDistance converts.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "remote_client.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/memutils.h"
+
+/* HTTP statuses whose bodies we read ourselves (authentication, routes) */
+static const long milvus_accept[] = {401, 403, 404, 0};
+
+/* Pause between load-state polls */
+#define MILVUS_LOAD_POLL_MS 100
+
+/*
+ * The transport's hook: is this 200 answer a retriable Milvus error?
+ * Errors are short bodies, so a large body is a result and is not parsed.
+ */
+static bool
+MilvusRetryable(long status, const char *body, size_t len)
+{
+	cJSON	   *json;
+	cJSON	   *code;
+	bool		result = false;
+
+	if (status != 200 || len > 65536)
+		return false;
+	json = cJSON_ParseWithLength(body, len);
+	if (json == NULL)
+		return false;
+	code = cJSON_GetObjectItemCaseSensitive(json, "code");
+	if (cJSON_IsNumber(code))
+	{
+		int			c = code->valueint;
+
+		result = (c == 1 || c == 2 || c == 4 || c == 8 || c == 1807);
+	}
+	cJSON_Delete(json);
+	return result;
+}
+
+/* Map a Milvus metric name */
+static RemoteMetric
+ParseMetric(const char *name)
+{
+	if (name == NULL)
+		return REMOTE_METRIC_UNKNOWN;
+	if (pg_strcasecmp(name, "COSINE") == 0)
+		return REMOTE_METRIC_COSINE;
+	if (pg_strcasecmp(name, "L2") == 0)
+		return REMOTE_METRIC_L2;
+	if (pg_strcasecmp(name, "IP") == 0)
+		return REMOTE_METRIC_IP;
+	return REMOTE_METRIC_UNKNOWN;
+}
+
+/*
+ * Raise the error for a Milvus error code, with a SQLSTATE by code class
+ * (doc/fdw.md lists them) and the remote text in the detail.
+ */
+static void
+FailCode(RemoteTarget *target, const char *operation, long status, int code,
+		 const char *message)
+{
+	char	   *detail = psprintf("HTTP %ld, code %d: %s", status, code,
+								  message ? message : "(no message)");
+	const char *coll = target->index ? target->index : "";
+
+	switch (code)
+	{
+		case 100:
+			RemoteCacheForget(target);
+			RemoteReportError(target, operation, ERRCODE_FDW_TABLE_NOT_FOUND,
+							  psprintf("Milvus collection \"%s\" not found", coll), detail);
+		case 200:
+			RemoteCacheForget(target);
+			RemoteReportError(target, operation, ERRCODE_FDW_TABLE_NOT_FOUND,
+							  psprintf("Milvus partition \"%s\" not found",
+									   target->namespace_ ? target->namespace_ : ""), detail);
+		case 800:
+			RemoteReportError(target, operation, ERRCODE_FDW_SCHEMA_NOT_FOUND,
+							  psprintf("Milvus database \"%s\" not found",
+									   target->db_name ? target->db_name : "default"), detail);
+		case 101:
+		case 201:
+			RemoteCacheForget(target);
+			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION,
+							  psprintf("Milvus collection \"%s\" is not loaded", coll), detail);
+		case 1800:
+		case 1401:
+			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+							  psprintf("Milvus refused the credentials of server \"%s\"",
+									   target->servername), detail);
+		case 1:
+		case 2:
+		case 4:
+		case 8:
+		case 9:
+		case 1807:
+			RemoteReportError(target, operation, ERRCODE_FDW_ERROR,
+							  pstrdup("Milvus is unavailable or over its limits"), detail);
+		default:
+			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION,
+							  pstrdup("Milvus rejected the request"), detail);
+	}
+}
+
+/*
+ * Check the envelope of an answer and return its "data"; raises the error
+ * for a non-zero code (200 is success in very old servers) and for the
+ * non-2xx statuses we accepted.
+ */
+static cJSON *
+CheckEnvelope(RemoteTarget *target, const char *operation, RemoteResponse *resp)
+{
+	cJSON	   *json;
+	cJSON	   *code;
+	cJSON	   *message;
+
+	if (resp->status == 404)
+		FailCode(target, operation, resp->status, 404,
+				 "the endpoint does not exist; is url the Milvus REST address?");
+	json = RemoteJsonParse(target, operation, resp);
+	if (!cJSON_IsObject(json))
+		RemoteBadResponse(target, operation, "the response is not a JSON object");
+	code = cJSON_GetObjectItemCaseSensitive(json, "code");
+	message = cJSON_GetObjectItemCaseSensitive(json, "message");
+	if (!cJSON_IsNumber(code))
+		RemoteBadResponse(target, operation, "the response has no code");
+	if ((code->valueint != 0 && code->valueint != 200) ||
+		resp->status < 200 || resp->status > 299)
+		FailCode(target, operation, resp->status, code->valueint,
+				 cJSON_IsString(message) ? message->valuestring : NULL);
+	return json;
+}
+
+/* POST one request and return the checked envelope */
+static cJSON *
+Call(RemoteTarget *target, const char *operation, const char *path,
+	 const char *body)
+{
+	RemoteRequest req;
+	RemoteResponse *resp;
+	char	   *base = pstrdup(target->url ? target->url : "");
+	int			len = strlen(base);
+
+	if (target->url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("server \"%s\" has no option \"url\"", target->servername),
+				 errhint("Set url to the Milvus REST address, e.g. https://milvus.example.com:19530.")));
+	while (len > 0 && base[len - 1] == '/')
+		base[--len] = '\0';
+
+	req.operation = operation;
+	req.method = "POST";
+	req.url = psprintf("%s/v2/vectordb/%s", base, path);
+	req.body = body;
+	req.accept_status = milvus_accept;
+	req.is_retryable = MilvusRetryable;
+	resp = RemoteHttpCall(target, &req);
+	return CheckEnvelope(target, operation, resp);
+}
+
+/* Start a request body with the database and the collection */
+static void
+BeginBody(StringInfo buf, RemoteTarget *target, bool with_collection)
+{
+	initStringInfo(buf);
+	appendStringInfoChar(buf, '{');
+	if (target->db_name)
+	{
+		appendStringInfoString(buf, "\"dbName\":");
+		escape_json(buf, target->db_name);
+		if (with_collection)
+			appendStringInfoChar(buf, ',');
+	}
+	if (with_collection)
+	{
+		appendStringInfoString(buf, "\"collectionName\":");
+		escape_json(buf, target->index);
+	}
+}
+
+/* Append "partitionNames":[...] when the table names a partition */
+static void
+AppendPartition(StringInfo buf, RemoteTarget *target)
+{
+	if (target->namespace_)
+	{
+		appendStringInfoString(buf, ",\"partitionNames\":[");
+		escape_json(buf, target->namespace_);
+		appendStringInfoChar(buf, ']');
+	}
+}
+
+/* The current load state of the collection, e.g. "LoadStateLoaded" */
+static char *
+GetLoadState(RemoteTarget *target)
+{
+	StringInfoData body;
+	cJSON	   *json,
+			   *data,
+			   *state;
+
+	BeginBody(&body, target, true);
+	appendStringInfoChar(&body, '}');
+	json = Call(target, "get_load_state", "collections/get_load_state", body.data);
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	state = cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, "loadState") : NULL;
+	if (!cJSON_IsString(state))
+		RemoteBadResponse(target, "get_load_state", "no loadState in the answer");
+	return pstrdup(state->valuestring);
+}
+
+/*
+ * Make sure the collection is loaded: load it (and wait, within the
+ * server's timeout, interruptibly) when load_collection is on, else fail
+ * with a hint.
+ */
+static void
+EnsureLoaded(RemoteTarget *target, const char *state)
+{
+	StringInfoData body;
+	instr_time	start,
+				now;
+
+	if (strcmp(state, "LoadStateLoaded") == 0)
+		return;
+	if (!target->load_collection)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("Milvus collection \"%s\" is not loaded", target->index),
+				 errdetail("Its load state is %s.", state),
+				 errhint("Load the collection in Milvus, or set the option load_collection of server \"%s\" to true.",
+						 target->servername)));
+	if (strcmp(state, "LoadStateLoading") != 0)
+	{
+		BeginBody(&body, target, true);
+		appendStringInfoChar(&body, '}');
+		Call(target, "load", "collections/load", body.data);
+	}
+	INSTR_TIME_SET_CURRENT(start);
+	for (;;)
+	{
+		char	   *s = GetLoadState(target);
+
+		if (strcmp(s, "LoadStateLoaded") == 0)
+			return;
+		INSTR_TIME_SET_CURRENT(now);
+		INSTR_TIME_SUBTRACT(now, start);
+		if (INSTR_TIME_GET_MILLISEC(now) > target->timeout_ms)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+					 errmsg("Milvus collection \"%s\" did not finish loading", target->index),
+					 errdetail("The load state was still %s after %d ms.", s, target->timeout_ms)));
+		pg_usleep(MILVUS_LOAD_POLL_MS * 1000L);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Every partition of the collection (for the partition check and docs) */
+List *
+MilvusListPartitions(RemoteTarget *target)
+{
+	StringInfoData body;
+	cJSON	   *json,
+			   *data,
+			   *item;
+	List	   *result = NIL;
+
+	BeginBody(&body, target, true);
+	appendStringInfoChar(&body, '}');
+	json = Call(target, "list_partitions", "partitions/list", body.data);
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	cJSON_ArrayForEach(item, data)
+	{
+		if (cJSON_IsString(item))
+			result = lappend(result, pstrdup(item->valuestring));
+	}
+	return result;
+}
+
+/* Parse the "dim" type parameter of a vector field */
+static int
+FieldDim(cJSON *field)
+{
+	cJSON	   *params = cJSON_GetObjectItemCaseSensitive(field, "params");
+	cJSON	   *p;
+
+	cJSON_ArrayForEach(p, params)
+	{
+		cJSON	   *key = cJSON_GetObjectItemCaseSensitive(p, "key");
+		cJSON	   *value = cJSON_GetObjectItemCaseSensitive(p, "value");
+
+		if (cJSON_IsString(key) && strcmp(key->valuestring, "dim") == 0)
+		{
+			if (cJSON_IsString(value))
+				return atoi(value->valuestring);
+			if (cJSON_IsNumber(value))
+				return value->valueint;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Describe a collection without touching the cache or its load state; for
+ * IMPORT FOREIGN SCHEMA (all collections) and MilvusDescribe.
+ */
+static RemoteIndexInfo *
+DescribeCollection(RemoteTarget *target, const char *name, char **pk_field,
+				   bool *pk_is_int, char **vector_field, bool *dynamic,
+				   char **load)
+{
+	StringInfoData body;
+	cJSON	   *json,
+			   *data,
+			   *fields,
+			   *field,
+			   *indexes,
+			   *idx,
+			   *dyn,
+			   *ld;
+	RemoteIndexInfo *info = palloc0(sizeof(RemoteIndexInfo));
+	char	   *vfield = NULL;
+	int			nvector = 0;
+	RemoteTarget tmp = *target;
+
+	tmp.index = (char *) name;
+	BeginBody(&body, &tmp, true);
+	appendStringInfoChar(&body, '}');
+	json = Call(&tmp, "describe_collection", "collections/describe", body.data);
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	if (!cJSON_IsObject(data))
+		RemoteBadResponse(target, "describe_collection", "no collection description");
+	info->name = pstrdup(name);
+	info->count = -1;
+	*pk_field = NULL;
+	*pk_is_int = false;
+
+	fields = cJSON_GetObjectItemCaseSensitive(data, "fields");
+	cJSON_ArrayForEach(field, fields)
+	{
+		cJSON	   *fname = cJSON_GetObjectItemCaseSensitive(field, "name");
+		cJSON	   *ftype = cJSON_GetObjectItemCaseSensitive(field, "type");
+		cJSON	   *pk = cJSON_GetObjectItemCaseSensitive(field, "primaryKey");
+		RemoteField *f;
+
+		if (!cJSON_IsString(fname) || !cJSON_IsString(ftype))
+			RemoteBadResponse(target, "describe_collection", "a field has no name or type");
+		if (strcmp(ftype->valuestring, "FloatVector") == 0)
+		{
+			nvector++;
+			if ((target->vector_field && strcmp(target->vector_field, fname->valuestring) == 0) ||
+				(target->vector_field == NULL && vfield == NULL))
+			{
+				vfield = pstrdup(fname->valuestring);
+				info->dimension = FieldDim(field);
+			}
+			continue;
+		}
+		if (strstr(ftype->valuestring, "Vector") != NULL)
+			continue;			/* other vector kinds are not columns */
+		f = palloc(sizeof(RemoteField));
+		f->name = pstrdup(fname->valuestring);
+		f->type = pstrdup(ftype->valuestring);
+		f->primary = cJSON_IsTrue(pk);
+		if ((target->id_field && strcmp(target->id_field, f->name) == 0) ||
+			(target->id_field == NULL && f->primary))
+		{
+			*pk_field = f->name;
+			*pk_is_int = strcmp(f->type, "Int64") == 0;
+		}
+		info->fields = lappend(info->fields, f);
+	}
+	if (vfield == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("Milvus collection \"%s\" has no float vector field%s%s",
+						name, target->vector_field ? " named " : "",
+						target->vector_field ? target->vector_field : "")));
+	if (nvector > 1 && target->vector_field == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+				 errmsg("Milvus collection \"%s\" has %d vector fields", name, nvector),
+				 errhint("Set the table option vector_field.")));
+	if (*pk_field == NULL)
+		RemoteBadResponse(target, "describe_collection", "the collection has no primary key");
+
+	indexes = cJSON_GetObjectItemCaseSensitive(data, "indexes");
+	cJSON_ArrayForEach(idx, indexes)
+	{
+		cJSON	   *fname = cJSON_GetObjectItemCaseSensitive(idx, "fieldName");
+		cJSON	   *metric = cJSON_GetObjectItemCaseSensitive(idx, "metricType");
+
+		if (cJSON_IsString(fname) && strcmp(fname->valuestring, vfield) == 0 &&
+			cJSON_IsString(metric))
+			info->metric = ParseMetric(metric->valuestring);
+	}
+	dyn = cJSON_GetObjectItemCaseSensitive(data, "enableDynamicField");
+	*dynamic = cJSON_IsTrue(dyn);
+	ld = cJSON_GetObjectItemCaseSensitive(data, "load");
+	*load = cJSON_IsString(ld) ? pstrdup(ld->valuestring) : NULL;
+	info->loaded = *load && strcmp(*load, "LoadStateLoaded") == 0;
+	*vector_field = vfield;
+	return info;
+}
+
+/*
+ * Describe the table's collection, check (or make) it loaded and its
+ * partition present, and cache the result.
+ */
+RemoteIndexInfo *
+MilvusDescribe(RemoteTarget *target)
+{
+	RemoteIndexInfo *info;
+	RemoteCachedIndex *c;
+	char	   *pk_field,
+			   *vector_field,
+			   *load;
+	bool		pk_is_int,
+				dynamic;
+	MemoryContext cxt;
+
+	info = DescribeCollection(target, target->index, &pk_field, &pk_is_int,
+							  &vector_field, &dynamic, &load);
+	if (load == NULL)
+		load = GetLoadState(target);
+	EnsureLoaded(target, load);
+	info->loaded = true;
+	if (target->namespace_)
+	{
+		List	   *parts = MilvusListPartitions(target);
+		ListCell   *lc;
+		bool		found = false;
+
+		foreach(lc, parts)
+			found |= strcmp(lfirst(lc), target->namespace_) == 0;
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("Milvus partition \"%s\" not found in collection \"%s\"",
+							target->namespace_, target->index)));
+	}
+	c = RemoteCacheStore(target, info);
+	cxt = GetMemoryChunkContext(c);
+	c->pk_field = MemoryContextStrdup(cxt, pk_field);
+	c->pk_is_int = pk_is_int;
+	c->vector_field = MemoryContextStrdup(cxt, vector_field);
+	c->dynamic = dynamic;
+	return c->info;
+}
+
+/* The cached description, describing first when needed */
+static RemoteCachedIndex *
+Described(RemoteTarget *target)
+{
+	RemoteCachedIndex *c = RemoteCacheLookup(target);
+
+	if (c == NULL)
+	{
+		MilvusDescribe(target);
+		c = RemoteCacheLookup(target);
+	}
+	return c;
+}
+
+/* Every collection of the database, described, for IMPORT FOREIGN SCHEMA */
+List *
+MilvusListCollections(RemoteTarget *target)
+{
+	StringInfoData body;
+	cJSON	   *json,
+			   *data,
+			   *item;
+	List	   *result = NIL;
+
+	BeginBody(&body, target, false);
+	appendStringInfoChar(&body, '}');
+	json = Call(target, "list_collections", "collections/list", body.data);
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	cJSON_ArrayForEach(item, data)
+	{
+		char	   *pk,
+				   *vf,
+				   *load;
+		bool		isint,
+					dyn;
+		RemoteTarget tmp = *target;
+
+		if (!cJSON_IsString(item))
+			continue;
+		tmp.vector_field = NULL;
+		tmp.id_field = NULL;
+		result = lappend(result,
+						 DescribeCollection(&tmp, item->valuestring, &pk, &isint,
+											&vf, &dyn, &load));
+	}
+	return result;
+}
+
+/* Is this a field of the given schema type (Int64 ...)? */
+static bool
+FieldIsInteger(RemoteCachedIndex *c, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, c->info->fields)
+	{
+		RemoteField *f = lfirst(lc);
+
+		if (strcmp(f->name, name) == 0)
+			return strcmp(f->type, "Int64") == 0 || strcmp(f->type, "Int32") == 0 ||
+				strcmp(f->type, "Int16") == 0 || strcmp(f->type, "Int8") == 0;
+	}
+	return false;
+}
+
+/*
+ * Fill one match from a row or a hit: the key (string or number), the
+ * distance for hits, the vector, and as metadata every other field (Int64
+ * fields, which arrive as strings, go back to JSON numbers digit for digit).
+ */
+static void
+ParseRow(RemoteTarget *target, const char *operation, RemoteCachedIndex *c,
+		 cJSON *row, RemoteMatch *m, RemoteMetric metric, bool scored,
+		 bool include_values, bool include_metadata)
+{
+	cJSON	   *pk = cJSON_GetObjectItemCaseSensitive(row, c->pk_field);
+	cJSON	   *item;
+
+	if (pk == NULL)
+		pk = cJSON_GetObjectItemCaseSensitive(row, "id");	/* 2.x hits */
+	if (cJSON_IsString(pk))
+		m->id = pstrdup(pk->valuestring);
+	else if (cJSON_IsNumber(pk))
+		m->id = psprintf("%.0f", pk->valuedouble);
+	else
+		RemoteBadResponse(target, operation, "a row has no primary key");
+
+	if (scored)
+	{
+		cJSON	   *d = cJSON_GetObjectItemCaseSensitive(row, "distance");
+
+		if (!cJSON_IsNumber(d))
+			RemoteBadResponse(target, operation, "a hit has no distance");
+		m->score = d->valuedouble;
+		m->distance = RemoteScoreToDistance(metric, m->score);
+	}
+	if (include_values)
+	{
+		cJSON	   *v = cJSON_GetObjectItemCaseSensitive(row, c->vector_field);
+
+		if (v)
+			m->values = RemoteJsonVector(target, operation, v, &m->dim);
+	}
+	if (include_metadata)
+	{
+		cJSON	   *meta = cJSON_CreateObject();
+		char	   *s;
+
+		cJSON_ArrayForEach(item, row)
+		{
+			cJSON	   *copy;
+
+			if (item->string == NULL ||
+				strcmp(item->string, c->pk_field) == 0 ||
+				strcmp(item->string, c->vector_field) == 0 ||
+				(scored && strcmp(item->string, "distance") == 0) ||
+				strcmp(item->string, "$meta") == 0)
+				continue;
+			if (cJSON_IsString(item) && FieldIsInteger(c, item->string))
+				copy = cJSON_CreateRaw(item->valuestring);
+			else
+				copy = cJSON_Duplicate(item, true);
+			cJSON_AddItemToObject(meta, item->string, copy);
+		}
+		/* a dynamic field returned whole, as by some servers */
+		item = cJSON_GetObjectItemCaseSensitive(row, "$meta");
+		if (cJSON_IsObject(item))
+		{
+			cJSON	   *sub;
+
+			cJSON_ArrayForEach(sub, item)
+				cJSON_AddItemToObject(meta, sub->string, cJSON_Duplicate(sub, true));
+		}
+		s = cJSON_PrintUnformatted(meta);
+		m->metadata_json = pstrdup(s);
+		cJSON_free(s);
+		cJSON_Delete(meta);
+	}
+}
+
+/* Append the outputFields a read needs */
+static void
+AppendOutputFields(StringInfo buf, RemoteCachedIndex *c, const RemoteSearch *search,
+				   bool include_values, bool include_metadata)
+{
+	ListCell   *lc;
+	bool		first = true;
+
+	appendStringInfoString(buf, ",\"outputFields\":[");
+	if (include_metadata)
+	{
+		appendStringInfoString(buf, "\"*\"");
+		first = false;
+	}
+	else
+	{
+		if (search)
+		{
+			foreach(lc, search->output_fields)
+			{
+				if (!first)
+					appendStringInfoChar(buf, ',');
+				escape_json(buf, lfirst(lc));
+				first = false;
+			}
+		}
+		if (include_values)
+		{
+			if (!first)
+				appendStringInfoChar(buf, ',');
+			escape_json(buf, c->vector_field);
+			first = false;
+		}
+	}
+	if (first)
+		escape_json(buf, c->pk_field);
+	appendStringInfoChar(buf, ']');
+}
+
+/* Parse the "data" array of a search, query or get into matches */
+static RemoteResult *
+ParseRows(RemoteTarget *target, const char *operation, RemoteCachedIndex *c,
+		  cJSON *json, RemoteMetric metric, bool scored,
+		  bool include_values, bool include_metadata)
+{
+	cJSON	   *data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	cJSON	   *row;
+	RemoteResult *result = palloc0(sizeof(RemoteResult));
+	int			i = 0;
+
+	if (data != NULL && !cJSON_IsArray(data))
+		RemoteBadResponse(target, operation, "\"data\" is not an array");
+	result->matches = palloc0(sizeof(RemoteMatch) * Max(cJSON_GetArraySize(data), 1));
+	cJSON_ArrayForEach(row, data)
+	{
+		if (!cJSON_IsObject(row))
+			RemoteBadResponse(target, operation, "a row is not an object");
+		ParseRow(target, operation, c, row, &result->matches[i++], metric, scored,
+				 include_values, include_metadata);
+	}
+	result->nmatches = i;
+	return result;
+}
+
+/* Append the filter expression and the consistency level */
+static void
+AppendFilterAndConsistency(StringInfo buf, RemoteTarget *target, const char *filter_json)
+{
+	if (filter_json)
+	{
+		appendStringInfoString(buf, ",\"filter\":");
+		escape_json(buf, RemoteFilterToMilvus(filter_json, NULL));
+	}
+	if (target->consistency_level)
+	{
+		appendStringInfoString(buf, ",\"consistencyLevel\":");
+		escape_json(buf, target->consistency_level);
+	}
+}
+
+/* /entities/search: the top-k hits of one vector, best first */
+RemoteResult *
+MilvusSearch(RemoteTarget *target, const RemoteSearch *search)
+{
+	RemoteCachedIndex *c = Described(target);
+	RemoteMetric metric = target->metric != REMOTE_METRIC_UNKNOWN ?
+		target->metric : c->info->metric;
+	StringInfoData body;
+	cJSON	   *json;
+
+	if (search->top_k < 1 || (int64) search->top_k + search->offset > REMOTE_MILVUS_MAX_WINDOW)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("top-k %d with offset %d is out of range for Milvus",
+						search->top_k, search->offset),
+				 errdetail("Milvus returns between 1 and %d hits per search, offset included.",
+						   REMOTE_MILVUS_MAX_WINDOW)));
+	BeginBody(&body, target, true);
+	appendStringInfoString(&body, ",\"data\":[");
+	RemoteAppendVector(&body, search->vector, search->dim);
+	appendStringInfoString(&body, "],\"annsField\":");
+	escape_json(&body, c->vector_field);
+	appendStringInfo(&body, ",\"limit\":%d", search->top_k);
+	if (search->offset > 0)
+		appendStringInfo(&body, ",\"offset\":%d", search->offset);
+	AppendOutputFields(&body, c, search, search->include_values, search->include_metadata);
+	AppendFilterAndConsistency(&body, target, search->filter_json);
+	AppendPartition(&body, target);
+	appendStringInfoChar(&body, '}');
+
+	json = Call(target, "search", "entities/search", body.data);
+	return ParseRows(target, "search", c, json, metric, true,
+					 search->include_values, search->include_metadata);
+}
+
+/*
+ * Print a primary key for a request: Int64 keys as validated digits
+ * (false when the text is no int64, which then matches nothing), VarChar
+ * keys as JSON strings.
+ */
+static bool
+AppendKey(StringInfo buf, RemoteCachedIndex *c, const char *id)
+{
+	if (c->pk_is_int)
+	{
+		char	   *end;
+		long long	v;
+
+		errno = 0;
+		v = strtoll(id, &end, 10);
+		if (errno != 0 || end == id || *end != '\0')
+			return false;
+		appendStringInfo(buf, "%lld", v);
+	}
+	else
+		escape_json(buf, id);
+	return true;
+}
+
+/*
+ * /entities/get: the rows with these keys, in the order asked for (the
+ * server's order is arbitrary); missing keys are left out.
+ */
+RemoteResult *
+MilvusGet(RemoteTarget *target, char **ids, int nids,
+		  bool include_values, bool include_metadata)
+{
+	RemoteCachedIndex *c = Described(target);
+	StringInfoData body;
+	cJSON	   *json;
+	RemoteResult *rows,
+			   *result;
+	int			nsent = 0;
+
+	result = palloc0(sizeof(RemoteResult));
+	result->matches = palloc0(sizeof(RemoteMatch) * Max(nids, 1));
+
+	BeginBody(&body, target, true);
+	appendStringInfoString(&body, ",\"id\":[");
+	for (int i = 0; i < nids; i++)
+	{
+		int			mark = body.len;
+
+		if (nsent > 0)
+			appendStringInfoChar(&body, ',');
+		if (AppendKey(&body, c, ids[i]))
+			nsent++;
+		else
+		{
+			body.len = mark;
+			body.data[mark] = '\0';
+		}
+	}
+	appendStringInfoChar(&body, ']');
+	if (nsent == 0)
+		return result;
+	AppendOutputFields(&body, c, NULL, include_values, include_metadata);
+	AppendPartition(&body, target);
+	if (target->consistency_level)
+	{
+		appendStringInfoString(&body, ",\"consistencyLevel\":");
+		escape_json(&body, target->consistency_level);
+	}
+	appendStringInfoChar(&body, '}');
+
+	json = Call(target, "get", "entities/get", body.data);
+	rows = ParseRows(target, "get", c, json, REMOTE_METRIC_UNKNOWN, false,
+					 include_values, include_metadata);
+
+	/* the order asked for; an Int64 key compares by value */
+	for (int i = 0; i < nids; i++)
+	{
+		StringInfoData key;
+
+		initStringInfo(&key);
+		if (c->pk_is_int)
+		{
+			if (!AppendKey(&key, c, ids[i]))
+				continue;
+		}
+		else
+			appendStringInfoString(&key, ids[i]);
+		for (int j = 0; j < rows->nmatches; j++)
+		{
+			if (rows->matches[j].id && strcmp(rows->matches[j].id, key.data) == 0)
+			{
+				result->matches[result->nmatches++] = rows->matches[j];
+				rows->matches[j].id = NULL; /* each row once */
+				break;
+			}
+		}
+	}
+	return result;
+}
+
+/*
+ * One page of a full scan: /entities/query with the filter, paged by
+ * offset (the token is the next offset).  Milvus allows offset + limit up
+ * to 16384, so a full scan stops there with an error rather than return a
+ * partial table.
+ */
+RemoteResult *
+MilvusScan(RemoteTarget *target, const RemoteSearch *search)
+{
+	RemoteCachedIndex *c = Described(target);
+	StringInfoData body;
+	cJSON	   *json;
+	RemoteResult *result;
+	long		offset = search->page_token ? atol(search->page_token) : 0;
+	int			page = REMOTE_MILVUS_QUERY_PAGE;
+
+	if (offset >= REMOTE_MILVUS_MAX_WINDOW)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Milvus collection \"%s\" is too large for a full scan", target->index),
+				 errdetail("A Milvus query reads at most %d rows, and the scan has reached that many.",
+						   REMOTE_MILVUS_MAX_WINDOW),
+				 errhint("Add ORDER BY with a vector distance and a LIMIT, or a condition on id.")));
+	page = Min(page, REMOTE_MILVUS_MAX_WINDOW - (int) offset);
+
+	BeginBody(&body, target, true);
+	appendStringInfo(&body, ",\"limit\":%d,\"offset\":%ld", page, offset);
+	if (search->filter_json == NULL)
+		appendStringInfoString(&body, ",\"filter\":\"\"");
+	AppendOutputFields(&body, c, search, search->include_values, search->include_metadata);
+	AppendFilterAndConsistency(&body, target, search->filter_json);
+	AppendPartition(&body, target);
+	appendStringInfoChar(&body, '}');
+
+	json = Call(target, "query", "entities/query", body.data);
+	result = ParseRows(target, "query", c, json, REMOTE_METRIC_UNKNOWN, false,
+					   search->include_values, search->include_metadata);
+	if (result->nmatches == page)
+		result->next_token = psprintf("%ld", offset + page);
+	return result;
+}
+
+/* ---- Filter translation ---- */
+
+/* Is this a plain Milvus identifier ([A-Za-z_][A-Za-z0-9_]*)? */
+static bool
+IsIdentifier(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+			  (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+/* Print a string literal in double quotes with C escapes */
+static void
+AppendMilvusString(StringInfo buf, const char *s)
+{
+	appendStringInfoChar(buf, '"');
+	for (; *s; s++)
+	{
+		unsigned char ch = (unsigned char) *s;
+
+		if (ch == '"' || ch == '\\')
+		{
+			appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, (char) ch);
+		}
+		else if (ch == '\n')
+			appendStringInfoString(buf, "\\n");
+		else if (ch == '\t')
+			appendStringInfoString(buf, "\\t");
+		else if (ch == '\r')
+			appendStringInfoString(buf, "\\r");
+		else if (ch < 0x20)
+			appendStringInfo(buf, "\\x%02x", ch);
+		else
+			appendStringInfoChar(buf, (char) ch);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/* Print a field reference: name, metadata_field["name"] or $meta["name"] */
+static void
+AppendField(StringInfo buf, const char *name, const char *metadata_field)
+{
+	if (metadata_field)
+	{
+		appendStringInfoString(buf, metadata_field);
+		appendStringInfoChar(buf, '[');
+		AppendMilvusString(buf, name);
+		appendStringInfoChar(buf, ']');
+	}
+	else if (IsIdentifier(name))
+		appendStringInfoString(buf, name);
+	else
+	{
+		appendStringInfoString(buf, "$meta[");
+		AppendMilvusString(buf, name);
+		appendStringInfoChar(buf, ']');
+	}
+}
+
+/* Print one literal (string, number or boolean) of a filter */
+static void
+AppendLiteral(StringInfo buf, const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		AppendMilvusString(buf, v->valuestring);
+	else if (cJSON_IsBool(v))
+		appendStringInfoString(buf, cJSON_IsTrue(v) ? "true" : "false");
+	else if (cJSON_IsNumber(v))
+		appendStringInfoString(buf, RemoteJsonNumberText(v));
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("unsupported value in a Milvus filter")));
+}
+
+static void TranslateFilter(StringInfo buf, const cJSON *filter, const char *mf);
+
+/* Translate the conditions on one field: {"$op": value, ...} or a value */
+static void
+TranslateField(StringInfo buf, const char *name, const cJSON *cond, const char *mf)
+{
+	const cJSON *op;
+	bool		first = true;
+
+	if (!cJSON_IsObject(cond))
+	{
+		appendStringInfoChar(buf, '(');
+		AppendField(buf, name, mf);
+		appendStringInfoString(buf, " == ");
+		AppendLiteral(buf, cond);
+		appendStringInfoChar(buf, ')');
+		return;
+	}
+	appendStringInfoChar(buf, '(');
+	cJSON_ArrayForEach(op, cond)
+	{
+		const char *o = op->string;
+
+		if (!first)
+			appendStringInfoString(buf, " and ");
+		first = false;
+		if (strcmp(o, "$exists") == 0)
+		{
+			AppendField(buf, name, mf);
+			appendStringInfoString(buf, cJSON_IsTrue(op) ? " is not null" : " is null");
+			continue;
+		}
+		if (strcmp(o, "$in") == 0 || strcmp(o, "$nin") == 0)
+		{
+			const cJSON *v;
+			bool		f = true;
+
+			AppendField(buf, name, mf);
+			appendStringInfoString(buf, strcmp(o, "$in") == 0 ? " in [" : " not in [");
+			cJSON_ArrayForEach(v, op)
+			{
+				if (!f)
+					appendStringInfoString(buf, ", ");
+				AppendLiteral(buf, v);
+				f = false;
+			}
+			appendStringInfoChar(buf, ']');
+			continue;
+		}
+		AppendField(buf, name, mf);
+		if (strcmp(o, "$eq") == 0)
+			appendStringInfoString(buf, " == ");
+		else if (strcmp(o, "$ne") == 0)
+			appendStringInfoString(buf, " != ");
+		else if (strcmp(o, "$gt") == 0)
+			appendStringInfoString(buf, " > ");
+		else if (strcmp(o, "$gte") == 0)
+			appendStringInfoString(buf, " >= ");
+		else if (strcmp(o, "$lt") == 0)
+			appendStringInfoString(buf, " < ");
+		else if (strcmp(o, "$lte") == 0)
+			appendStringInfoString(buf, " <= ");
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+					 errmsg("unsupported filter operator \"%s\"", o)));
+		AppendLiteral(buf, op);
+	}
+	if (first)
+		appendStringInfoString(buf, "true");
+	appendStringInfoChar(buf, ')');
+}
+
+/* Translate a filter object: fields ANDed, $and / $or lists */
+static void
+TranslateFilter(StringInfo buf, const cJSON *filter, const char *mf)
+{
+	const cJSON *item;
+	bool		first = true;
+
+	if (!cJSON_IsObject(filter))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("a filter must be a JSON object")));
+	appendStringInfoChar(buf, '(');
+	cJSON_ArrayForEach(item, filter)
+	{
+		if (!first)
+			appendStringInfoString(buf, " and ");
+		first = false;
+		if (strcmp(item->string, "$and") == 0 || strcmp(item->string, "$or") == 0)
+		{
+			const cJSON *sub;
+			bool		f = true;
+			const char *conj = item->string[1] == 'a' ? " and " : " or ";
+
+			appendStringInfoChar(buf, '(');
+			cJSON_ArrayForEach(sub, item)
+			{
+				if (!f)
+					appendStringInfoString(buf, conj);
+				TranslateFilter(buf, sub, mf);
+				f = false;
+			}
+			if (f)
+				appendStringInfoString(buf, item->string[1] == 'a' ? "true" : "false");
+			appendStringInfoChar(buf, ')');
+		}
+		else
+			TranslateField(buf, item->string, item, mf);
+	}
+	if (first)
+		appendStringInfoString(buf, "true");
+	appendStringInfoChar(buf, ')');
+}
+
+/*
+ * Translate a filter in the Pinecone language into a Milvus boolean
+ * expression.  Fields are referred to by name (Milvus reads names that are
+ * not in the schema from the dynamic field), or as metadata_field["name"]
+ * when the metadata lives in one JSON field, or as $meta["name"] when the
+ * name is no identifier.
+ */
+char *
+RemoteFilterToMilvus(const char *filter_json, const char *metadata_field)
+{
+	StringInfoData buf;
+	cJSON	   *filter = cJSON_Parse(filter_json);
+
+	if (filter == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid filter: not JSON")));
+	initStringInfo(&buf);
+	PG_TRY();
+	{
+		TranslateFilter(&buf, filter, metadata_field);
+	}
+	PG_FINALLY();
+	{
+		cJSON_Delete(filter);
+	}
+	PG_END_TRY();
+	return buf.data;
+}
