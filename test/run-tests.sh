@@ -13,7 +13,12 @@
 
 source "$(dirname "$0")/lib.sh"
 
-vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" libipc-run-perl
+# The fake Pinecone/Milvus servers need python3 with numpy, their TLS test
+# openssl, and the SDK conformance test node and npm (Debian's, unless a
+# node is already installed, e.g. from nodesource)
+test_packages=(libipc-run-perl python3 python3-numpy openssl)
+command -v node >/dev/null && command -v npm >/dev/null || test_packages+=(nodejs npm)
+vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" "${test_packages[@]}"
 [ -n "${VPG_SKIP_BUILD:-}" ] || vpg_build_install "$VPG_TEST_CFLAGS"
 
 workdir=$(vpg_make_workdir)
