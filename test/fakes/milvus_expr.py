@@ -202,12 +202,13 @@ class Parser:
             self.take()
             right = self.arith()
             node = ('cmp', kind, left, right)
+            self.type_check(node)
             if self.peek() in ('<', '<=', '>', '>=') and \
                     kind in ('<', '<=', '>', '>='):
                 op2 = self.take()[0]
-                third = self.arith()
-                node = ('and', node, ('cmp', op2, right, third))
-            self.type_check(node)
+                second = ('cmp', op2, right, self.arith())
+                self.type_check(second)
+                node = ('and', node, second)
             return node
         if kind == 'IN' or (kind == 'NOT' and self.peek(1) == 'IN'):
             negate = kind == 'NOT'
