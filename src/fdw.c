@@ -39,9 +39,12 @@
 
 #include <limits.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/reloptions.h"
 #include "catalog/namespace.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type.h"
@@ -67,6 +70,7 @@
 #include "remote_client.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -176,6 +180,32 @@ static Oid	vector_type_oid = InvalidOid;
 VECTORPG_FUNCTION(vectorpg_fdw_handler);
 
 /*
+ * The schema of the extension (PostgreSQL 15 does not export
+ * get_extension_schema): where the vector type lives.
+ */
+Oid
+FdwExtensionSchema(void)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			result = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("vectorpg"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		result = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(result))
+		elog(ERROR, "extension vectorpg is not installed");
+	return result;
+}
+
+/*
  * The OID of our vector type, found through the extension so that another
  * "vector" type in the search path does not confuse the column rules.
  */
@@ -184,8 +214,7 @@ FdwVectorTypeOid(void)
 {
 	if (!OidIsValid(vector_type_oid))
 	{
-		Oid			ext = get_extension_oid("vectorpg", false);
-		Oid			nsp = get_extension_schema(ext);
+		Oid			nsp = FdwExtensionSchema();
 
 		vector_type_oid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										  CStringGetDatum("vector"),

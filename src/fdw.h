@@ -77,6 +77,7 @@ typedef enum FdwScanKind
 /* fdw.c */
 extern FdwTable *FdwGetTable(Oid relid);
 extern Oid	FdwVectorTypeOid(void);
+extern Oid	FdwExtensionSchema(void);
 
 /* fdw_deparse.c */
 extern bool FdwIsFilterable(Expr *clause, Index relid, FdwTable *table);

@@ -25,6 +25,7 @@
 #include "nodes/parsenodes.h"
 #include "remote_client.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 /* Is this remote name selected by LIMIT TO / EXCEPT? */
 static bool
@@ -99,11 +100,11 @@ TableStatement(ImportForeignSchemaStmt *stmt, RemoteTarget *target,
 					 quote_identifier(info->name), idtype);
 	if (info->dimension > 0)
 		appendStringInfo(&buf, ",\n  embedding %s.vector(%d)",
-						 quote_identifier(get_namespace_name(get_extension_schema(get_extension_oid("vectorpg", false)))),
+						 quote_identifier(get_namespace_name(FdwExtensionSchema())),
 						 info->dimension);
 	else
 		appendStringInfo(&buf, ",\n  embedding %s.vector",
-						 quote_identifier(get_namespace_name(get_extension_schema(get_extension_oid("vectorpg", false)))));
+						 quote_identifier(get_namespace_name(FdwExtensionSchema())));
 	appendStringInfoString(&buf, ",\n  score float8,\n  distance float8,\n  metadata jsonb");
 	foreach(lc, info->fields)
 	{
@@ -119,12 +120,16 @@ TableStatement(ImportForeignSchemaStmt *stmt, RemoteTarget *target,
 		else
 			appendStringInfo(&buf, ",\n  %s %s", quote_identifier(f->name), type);
 	}
-	appendStringInfo(&buf, "\n) SERVER %s OPTIONS (index %s",
+	appendStringInfo(&buf, "\n) SERVER %s OPTIONS (%s %s",
 					 quote_identifier(target->servername),
+					 target->provider == REMOTE_PINECONE ? "index" : "collection",
 					 quote_literal_cstr(info->name));
 	if (info->metric != REMOTE_METRIC_UNKNOWN)
 		appendStringInfo(&buf, ", metric %s",
-						 quote_literal_cstr(RemoteMetricName(target->provider, info->metric)));
+						 info->metric == REMOTE_METRIC_COSINE ? "'cosine'" :
+						 info->metric == REMOTE_METRIC_L2 ?
+						 (target->provider == REMOTE_PINECONE ? "'euclidean'" : "'l2'") :
+						 (target->provider == REMOTE_PINECONE ? "'dotproduct'" : "'ip'"));
 	if (info->dimension > 0)
 		appendStringInfo(&buf, ", dimension '%d'", info->dimension);
 	appendStringInfoString(&buf, ")");

@@ -117,8 +117,7 @@ FailCode(RemoteTarget *target, const char *operation, long status, int code,
 		case 1800:
 		case 1401:
 			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-							  psprintf("Milvus refused the credentials of server \"%s\"",
-									   target->servername), detail);
+							  pstrdup("Milvus refused the credentials"), detail);
 		case 1:
 		case 2:
 		case 4:
@@ -167,7 +166,7 @@ static cJSON *
 Call(RemoteTarget *target, const char *operation, const char *path,
 	 const char *body)
 {
-	RemoteRequest req;
+	RemoteRequest req = {0};
 	RemoteResponse *resp;
 	char	   *base = pstrdup(target->url ? target->url : "");
 	int			len = strlen(base);
@@ -966,16 +965,17 @@ TranslateField(StringInfo buf, const char *name, const cJSON *cond, const char *
 	const cJSON *op;
 	bool		first = true;
 
+	bool		several = cJSON_GetArraySize(cond) > 1;
+
 	if (!cJSON_IsObject(cond))
 	{
-		appendStringInfoChar(buf, '(');
 		AppendField(buf, name, mf);
 		appendStringInfoString(buf, " == ");
 		AppendLiteral(buf, cond);
-		appendStringInfoChar(buf, ')');
 		return;
 	}
-	appendStringInfoChar(buf, '(');
+	if (several)
+		appendStringInfoChar(buf, '(');
 	cJSON_ArrayForEach(op, cond)
 	{
 		const char *o = op->string;
@@ -1027,7 +1027,8 @@ TranslateField(StringInfo buf, const char *name, const cJSON *cond, const char *
 	}
 	if (first)
 		appendStringInfoString(buf, "true");
-	appendStringInfoChar(buf, ')');
+	if (several)
+		appendStringInfoChar(buf, ')');
 }
 
 /* Translate a filter object: fields ANDed, $and / $or lists */
@@ -1036,12 +1037,15 @@ TranslateFilter(StringInfo buf, const cJSON *filter, const char *mf)
 {
 	const cJSON *item;
 	bool		first = true;
+	bool		several;
 
 	if (!cJSON_IsObject(filter))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("a filter must be a JSON object")));
-	appendStringInfoChar(buf, '(');
+	several = cJSON_GetArraySize(filter) > 1;
+	if (several)
+		appendStringInfoChar(buf, '(');
 	cJSON_ArrayForEach(item, filter)
 	{
 		if (!first)
@@ -1070,7 +1074,8 @@ TranslateFilter(StringInfo buf, const cJSON *filter, const char *mf)
 	}
 	if (first)
 		appendStringInfoString(buf, "true");
-	appendStringInfoChar(buf, ')');
+	if (several)
+		appendStringInfoChar(buf, ')');
 }
 
 /*

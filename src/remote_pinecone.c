@@ -27,6 +27,7 @@
 #include "remote_client.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 
 /* The 4xx statuses whose bodies we read to explain the error */
 static const long pinecone_accept[] = {400, 401, 402, 403, 404, 409, 412, 413, 422, 0};
@@ -115,8 +116,7 @@ FailStatus(RemoteTarget *target, const char *operation, const RemoteResponse *re
 		case 401:
 		case 403:
 			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-							  psprintf("Pinecone refused the credentials of server \"%s\"",
-									   target->servername), detail);
+							  pstrdup("Pinecone refused the credentials"), detail);
 		case 404:
 			RemoteCacheForget(target);
 			RemoteReportError(target, operation, ERRCODE_FDW_TABLE_NOT_FOUND,
@@ -134,7 +134,7 @@ static RemoteResponse *
 Call(RemoteTarget *target, const char *operation, const char *method,
 	 const char *url, const char *body)
 {
-	RemoteRequest req;
+	RemoteRequest req = {0};
 	RemoteResponse *resp;
 
 	req.operation = operation;
