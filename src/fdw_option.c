@@ -481,7 +481,15 @@ CheckOptionValue(const RemoteOption *opt, DefElem *def, bool allow_insecure)
 						 errmsg("option \"%s\" must not be empty", opt->name)));
 			break;
 		case ROPT_BOOL:
-			(void) defGetBoolean(def);
+			{
+				bool		b;
+
+				if (!parse_bool(value, &b))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for boolean option \"%s\": %s",
+									opt->name, value)));
+			}
 			break;
 		case ROPT_INT:
 			(void) ParseIntOption(opt, value);
@@ -565,6 +573,8 @@ fdw_validator(PG_FUNCTION_ARGS)
 					 errhint("%s", ValidOptionsHint(catalog))));
 		}
 
+		if (opt->kind == ROPT_BOOL || opt->kind == ROPT_ENUM)
+			CheckOptionValue(opt, def, true);
 		if (OptionLoosensSecurity(opt, def) && !superuser())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
