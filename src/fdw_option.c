@@ -342,12 +342,15 @@ RemoteAddressIsPrivate(int family, const void *addr)
 
 /*
  * Split an http(s) URL into its parts and check its shape: scheme http or
- * https, a host, an optional port, no user information, no query or
- * fragment.  On success returns true and sets *https and *host (palloc'd,
- * without port); on failure returns false with *why set.
+ * https, a host, an optional port, no user information, no fragment, no
+ * white space or backslash, and a query only when allow_query (request
+ * URLs have them, option URLs do not).  On success returns true and sets
+ * *https and *host (palloc'd, without port); on failure returns false with
+ * *why set.
  */
 bool
-RemoteParseUrl(const char *url, bool *https, char **host, const char **why)
+RemoteParseUrl(const char *url, bool allow_query, bool *https, char **host,
+			   const char **why)
 {
 	const char *p;
 	const char *hstart;
@@ -375,9 +378,11 @@ RemoteParseUrl(const char *url, bool *https, char **host, const char **why)
 		*why = "The URL must not contain user information.";
 		return false;
 	}
-	if (*hend == '?' || *hend == '#' || strpbrk(p, "?# \t\r\n\\") != NULL)
+	if (strpbrk(p, "# \t\r\n\\") != NULL || (!allow_query && strchr(p, '?') != NULL))
 	{
-		*why = "The URL must not contain a query, a fragment, white space or backslashes.";
+		*why = allow_query ?
+			"The URL must not contain a fragment, white space or backslashes." :
+			"The URL must not contain a query, a fragment, white space or backslashes.";
 		return false;
 	}
 	/* the host: a [v6] literal, or up to the port separator */
@@ -435,7 +440,7 @@ CheckUrlOption(const char *optname, const char *value, bool allow_insecure)
 	char	   *host;
 	const char *why;
 
-	if (!RemoteParseUrl(value, &https, &host, &why))
+	if (!RemoteParseUrl(value, false, &https, &host, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid URL in option \"%s\": \"%s\"", optname, value),

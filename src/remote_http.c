@@ -743,7 +743,7 @@ CheckRequestUrl(RemoteTarget *target, const RemoteRequest *req)
 	char	   *host;
 	const char *why;
 
-	if (!RemoteParseUrl(req->url, &https, &host, &why))
+	if (!RemoteParseUrl(req->url, true, &https, &host, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("invalid URL for %s request to server \"%s\"",
@@ -940,9 +940,12 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 	if (cs->outcome == ATTEMPT_RETRY && cs->message == NULL)
 		cs->outcome = ATTEMPT_OK;
 
-	/* record what the remote answered (not transport failures) */
-	if (remote_mode == REMOTE_MODE_RECORD && cs->res.rc == CURLE_OK &&
-		cs->res.status != 0 && !cs->t->too_big && !cs->t->oom)
+	/*
+	 * Record what the remote answered.  Only answers returned to the caller:
+	 * an error raised below would roll the recording back with the
+	 * statement anyway.
+	 */
+	if (remote_mode == REMOTE_MODE_RECORD && cs->outcome == ATTEMPT_OK)
 	{
 		PG_TRY();
 		{

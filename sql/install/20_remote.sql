@@ -72,6 +72,9 @@ COMMENT ON FUNCTION vectorpg.remote_metrics_read() IS
 CREATE VIEW vectorpg.remote_metrics AS
 	SELECT * FROM vectorpg.remote_metrics_read();
 
+-- Each session sees only its own counters
+GRANT SELECT ON vectorpg.remote_metrics TO PUBLIC;
+
 COMMENT ON VIEW vectorpg.remote_metrics IS
 	'calls, errors, retries, connections, bytes and latency of remote requests per server and operation, in this session';
 
