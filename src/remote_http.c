@@ -41,11 +41,14 @@
  *	  parses it), within max_retries and retry_budget_ms; the wait is a
  *	  WaitLatch that cancel interrupts.
  *
- * SQLSTATEs (documented in doc/remote.md; keep them stable):
- *	HV00N could not connect (refused, DNS, TLS, address not allowed)
+ * SQLSTATEs (documented in doc/remote.md, shared with the clients; keep
+ * them stable):
+ *	HV00N could not connect (refused, DNS, TLS, address not allowed) or the
+ *	      credentials were refused (401, 403)
  *	HV00M no complete reply (timeout, stall, reset, truncated body)
- *	HV00B 401/403, HV00R 404, HV00L 429/5xx after retries,
- *	HV090 response too large, HV000 any other HTTP error status.
+ *	HV00R 404
+ *	HV00L any other HTTP error status (4xx, and 429/5xx after retries)
+ *	HV090 response larger than max_response_bytes
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -380,12 +383,10 @@ static int
 StatusSqlstate(long status)
 {
 	if (status == 401 || status == 403)
-		return ERRCODE_FDW_INVALID_HANDLE;
+		return ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 	if (status == 404)
 		return ERRCODE_FDW_TABLE_NOT_FOUND;
-	if (StatusIsRetryable(status))
-		return ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
-	return ERRCODE_FDW_ERROR;
+	return ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
 }
 
 /* A hint for an HTTP error status, or NULL */

@@ -8,7 +8,7 @@
 # 502, 503, 504 and connection resets are retried and then succeed, or end
 # in HV00L when the retries run out, and a Retry-After beyond the retry
 # budget fails at once; 400, 401 (plain text), 403 and 404 are not retried
-# and map to their SQLSTATEs; a malformed body and a Milvus 200-with-error
+# and map to their SQLSTATEs (401/403 HV00N, 404 HV00R, others HV00L); a malformed body and a Milvus 200-with-error
 # envelope are handed back as they came (the clients judge them); the
 # metrics view counts calls, errors and retries.  Finally the server log,
 # written at log_min_messages = debug5, and every error text seen contain
@@ -195,7 +195,7 @@ is($out, '200|2', 'reset: retried, then 200');
 $pc->clear_faults;
 
 # --- 4xx: not retried ----------------------------------------------------------
-my %code = (400 => 'HV000', 401 => 'HV00B', 403 => 'HV00B', 404 => 'HV00R', 409 => 'HV000');
+my %code = (400 => 'HV00L', 401 => 'HV00N', 403 => 'HV00N', 404 => 'HV00R', 409 => 'HV00L', 422 => 'HV00L');
 for my $status (sort keys %code)
 {
 	$pc->reset_log;
@@ -210,7 +210,7 @@ for my $status (sort keys %code)
 $node->safe_psql('postgres',
 	q{ALTER USER MAPPING FOR CURRENT_USER SERVER pc OPTIONS (SET api_key 'wrong-key')});
 ($out, $err) = run_sql($stats_sql);
-like($err, qr/HV00B: .*HTTP status 401.*DETAIL:  Remote message: Unauthorized.*HINT:  Check the api_key option/s,
+like($err, qr/HV00N: .*HTTP status 401.*DETAIL:  Remote message: Unauthorized.*HINT:  Check the api_key option/s,
 	'401 plain text: detail and hint');
 $node->safe_psql('postgres',
 	qq{ALTER USER MAPPING FOR CURRENT_USER SERVER pc OPTIONS (SET api_key '$key')});

@@ -118,7 +118,7 @@ $pc->clear_faults;
 	$call
 }, on_error_stop => 0);
 is($stdout, "200\n200", 'the right key works before and after');
-like($stderr, qr/HV00B: .*HTTP status 401/, 'the wrong key was used at once');
+like($stderr, qr/HV00N: .*HTTP status 401/, 'the wrong key was used at once');
 unlike($stderr, qr/\Q$key\E|wrong-key/, 'no key in the error');
 
 # DROP SERVER with a cached handle: no error, the handle goes away
