@@ -160,6 +160,12 @@ SELECT * FROM vectorpg.remote_request('no_such_server', 'GET', '/indexes');
 SELECT * FROM vectorpg.remote_request('pc2', 'GET', '/indexes');
 CREATE USER MAPPING FOR CURRENT_USER SERVER pc2;
 SELECT * FROM vectorpg.remote_request('pc2', 'GET', '/indexes');
+-- a server of another wrapper is refused
+CREATE FOREIGN DATA WRAPPER other_fdw;
+CREATE SERVER other FOREIGN DATA WRAPPER other_fdw OPTIONS (url 'https://x.example.com');
+CREATE USER MAPPING FOR CURRENT_USER SERVER other OPTIONS (password 'secret');
+SELECT * FROM vectorpg.remote_request('other', 'GET', '/indexes');
+DROP FOREIGN DATA WRAPPER other_fdw CASCADE;
 -- no USAGE on the server
 GRANT USAGE ON SCHEMA vectorpg TO regress_remote_owner;
 SET ROLE regress_remote_owner;

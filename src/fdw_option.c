@@ -698,11 +698,35 @@ CheckProvider(RemoteTarget *target, const RemoteOption *opt)
 					 opt->provider == RPROV_PINECONE ? "pinecone" : "milvus")));
 }
 
+/*
+ * Refuse a server of another wrapper (a postgres_fdw server, say): its
+ * options were never checked by our validator, and its user mappings hold
+ * secrets meant for somewhere else.
+ */
+static void
+CheckOurServer(ForeignServer *server)
+{
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	Oid			v = fdw->fdwvalidator;
+	char	   *name = OidIsValid(v) ? get_func_name(v) : NULL;
+	char	   *nsp = OidIsValid(v) ? get_namespace_name(get_func_namespace(v)) : NULL;
+
+	if (name == NULL || nsp == NULL ||
+		strcmp(name, "fdw_validator") != 0 || strcmp(nsp, "vectorpg") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_HANDLE),
+				 errmsg("server \"%s\" is not a server of vectorpg_fdw", server->servername),
+				 errdetail("Its foreign-data wrapper \"%s\" does not use vectorpg.fdw_validator.",
+						   fdw->fdwname)));
+}
+
 /* Read the server options into a fresh target */
 static void
 ApplyServerOptions(RemoteTarget *target, ForeignServer *server)
 {
 	ListCell   *lc;
+
+	CheckOurServer(server);
 
 	target->serverid = server->serverid;
 	target->servername = pstrdup(server->servername);

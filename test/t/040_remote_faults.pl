@@ -2,7 +2,7 @@
 # servers, one fault at a time, each with an exact expectation.
 #
 # What it proves, through vectorpg.remote_request (the path every client
-# request takes): a plain request works; a refused connection, a hung
+# request takes): a plain request works; a redirect is not followed; a refused connection, a hung
 # server, a slow drip, truncated and oversized bodies end in their
 # documented SQLSTATEs; 429 (with Retry-After, which is waited for), 500,
 # 502, 503, 504 and connection resets are retried and then succeed, or end
@@ -24,6 +24,8 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IO::Socket::INET;
+use POSIX ();
 use Time::HiRes qw(time);
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
@@ -105,6 +107,39 @@ $node->safe_psql(
 like($err, qr/ERROR:  HV00N: could not connect to server "dead"/, 'connection refused: HV00N');
 like($err, qr/Gave up after 3 attempts/, 'connection refused: retried max_retries times');
 cmp_ok($secs, '<', 5, 'connection refused: fails fast');
+
+# --- a redirect is not followed ------------------------------------------------
+# A one-line server that answers every request with 302 to the fake
+my $redir = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+	Listen => 5, ReuseAddr => 1) or die "cannot listen: $!";
+my $redir_port = $redir->sockport;
+my $redir_pid = fork();
+die "fork failed" unless defined $redir_pid;
+if ($redir_pid == 0)
+{
+	while (my $c = $redir->accept)
+	{
+		local $/ = "\r\n\r\n";
+		my $head = <$c>;
+		print $c "HTTP/1.1 302 Found\r\nLocation: $host/describe_index_stats\r\n"
+		  . "Content-Length: 0\r\nConnection: close\r\n\r\n";
+		close $c;
+	}
+	POSIX::_exit(0);
+}
+close $redir;
+$node->safe_psql(
+	'postgres', qq{
+	CREATE SERVER redir FOREIGN DATA WRAPPER test_fdw OPTIONS (provider 'pinecone',
+		url 'http://127.0.0.1:$redir_port', allow_insecure 'true', max_retries '0');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER redir OPTIONS (api_key '$key');});
+$pc->reset_log;
+($out, $err) = run_sql(q{SELECT * FROM vectorpg.remote_request('redir', 'GET', '/describe_index_stats')});
+like($err, qr/ERROR:  HV00L: raw request to server "redir" failed with HTTP status 302/,
+	'a redirect is an error (HV00L), not followed');
+is(logged(), 0, 'the redirect target saw no request');
+kill 'TERM', $redir_pid;
+waitpid($redir_pid, 0);
 
 # --- accept and hang: the total timeout fires --------------------------------
 $node->safe_psql('postgres',

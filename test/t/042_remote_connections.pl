@@ -6,8 +6,9 @@
 # mapping gets its own connection; ALTER SERVER and ALTER USER MAPPING
 # close the cached connection, so the next request opens a new one and uses
 # the new options at once (a smaller max_response_bytes, a wrong and then
-# the right key), all within one session; a second session has its own
-# connection.
+# the right key), all within one session; a dropped server's handle is
+# invalidated.  The metrics view is per session without preloading, and
+# instance-wide (superuser reset) with vectorpg in shared_preload_libraries.
 #
 # Why: a new TCP and TLS handshake per request would cost more than the
 # whole request on a nearby service, and a connection kept across a change
@@ -135,6 +136,41 @@ unlike($stderr, qr/\Q$key\E|wrong-key/, 'no key in the error');
 like($stdout, qr/^conns\|0$/m, 'the dropped server\'s handle is no longer valid');
 like($stdout, qr/200\Z/, 'requests to other servers go on');
 
+# metrics are per session without preloading ...
+$out = $node->safe_psql('postgres', "$call SELECT scope, calls FROM vectorpg.remote_metrics;");
+is($out, "200\nsession|1", 'not preloaded: metrics per session');
 $node->stop;
+
+# ... and instance-wide with vectorpg in shared_preload_libraries
+my $pre = PostgreSQL::Test::Cluster->new('remote_preload');
+$pre->init;
+$pre->append_conf('postgresql.conf',
+	"fsync = off\nlog_statement = none\nshared_preload_libraries = 'vectorpg'\n");
+$pre->start;
+$pre->safe_psql(
+	'postgres', qq{
+	CREATE EXTENSION vectorpg;
+	CREATE FOREIGN DATA WRAPPER test_fdw VALIDATOR vectorpg.fdw_validator;
+	CREATE SERVER pc FOREIGN DATA WRAPPER test_fdw OPTIONS (provider 'pinecone',
+		url '$host', allow_insecure 'true');
+	CREATE USER MAPPING FOR PUBLIC SERVER pc OPTIONS (api_key '$key');
+	CREATE ROLE carol LOGIN;
+	GRANT USAGE ON SCHEMA vectorpg TO carol;
+	GRANT USAGE ON FOREIGN SERVER pc TO carol;
+});
+$pre->safe_psql('postgres', $call) for 1 .. 3;
+$pre->psql('postgres', $call, extra_params => [ '-U', 'carol' ]);
+is($pre->safe_psql('postgres',
+		'SELECT scope, server, operation, calls, connections FROM vectorpg.remote_metrics'),
+	'instance|pc|raw|4|4', 'preloaded: metrics of all sessions (four sessions, four connections)');
+($ret, $stdout, $stderr) = $pre->psql('postgres', 'SELECT vectorpg.remote_metrics_reset()',
+	extra_params => [ '-U', 'carol' ]);
+like($stderr, qr/permission denied to reset the instance's remote metrics/,
+	'preloaded: only a superuser resets');
+$pre->safe_psql('postgres', 'SELECT vectorpg.remote_metrics_reset()');
+is($pre->safe_psql('postgres', 'SELECT count(*) FROM vectorpg.remote_metrics'), '0',
+	'preloaded: reset clears');
+$pre->stop;
+
 $pc->stop;
 done_testing();
