@@ -466,6 +466,8 @@ class FakeCore:
         self.fault_seq = 0
         self.log = []
         self.log_seq = 0
+        self.log_enabled = True
+        self.log_limit = args.log_limit
         self.listeners = []
         self.conn_seq = 0
         self.stats = self.fresh_stats()
@@ -540,6 +542,13 @@ class FakeCore:
         return None
 
     def log_request(self, req, conn_id, fault):
+        """Append a request to the log (secrets masked) and count it."""
+        if not self.log_enabled:
+            with self.meta_lock:
+                self.stats['requests'] += 1
+                rp = self.stats['requests_by_path']
+                rp[req.path] = rp.get(req.path, 0) + 1
+            return None
         headers = {}
         for k, v in req.headers.items():
             headers[k] = '***' if k in SECRET_HEADERS else v
@@ -552,6 +561,11 @@ class FakeCore:
             except ValueError:
                 logged = text
         with self.meta_lock:
+            self.stats['requests'] += 1
+            rp = self.stats['requests_by_path']
+            rp[req.path] = rp.get(req.path, 0) + 1
+            if not self.log_enabled:
+                return None
             self.log_seq += 1
             entry = {'seq': self.log_seq, 'time': time.time(),
                      'method': req.method, 'path': req.path,
@@ -563,9 +577,8 @@ class FakeCore:
                      'handler_us': None,
                      'fault': fault.mode if fault else None}
             self.log.append(entry)
-            self.stats['requests'] += 1
-            rp = self.stats['requests_by_path']
-            rp[req.path] = rp.get(req.path, 0) + 1
+            if len(self.log) > self.log_limit:
+                del self.log[:len(self.log) - self.log_limit]
         return entry
 
     def finish_log(self, entry, status, elapsed):
@@ -636,6 +649,14 @@ class FakeCore:
             with self.meta_lock:
                 self.stats = self.fresh_stats()
             return json_response(200, {})
+        if path == '/_fake/config' and req.method == 'POST':
+            with self.meta_lock:
+                if 'log' in body:
+                    self.log_enabled = bool(body['log'])
+                if 'log_limit' in body:
+                    self.log_limit = max(1, int(body['log_limit']))
+                return json_response(200, {'log': self.log_enabled,
+                                           'log_limit': self.log_limit})
         if path == '/_fake/shutdown' and req.method == 'POST':
             threading.Thread(target=self.shutdown_soon, daemon=True).start()
             return json_response(200, {})
@@ -681,6 +702,8 @@ def parse_args(description, extra=None):
     ap.add_argument('--port-file', help='write the chosen port here')
     ap.add_argument('--tls-cert', help='serve https with this certificate')
     ap.add_argument('--tls-key', help='private key of --tls-cert')
+    ap.add_argument('--log-limit', type=int, default=100000,
+                    help='keep at most this many requests in the log')
     ap.add_argument('--verbose', action='store_true')
     if extra:
         extra(ap)

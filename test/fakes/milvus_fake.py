@@ -248,6 +248,13 @@ class MilvusFake(FakeCore):
 
     # --- dispatch ------------------------------------------------------------
 
+    def run_handler(self, req):
+        """JSON answers are labelled as gin labels them."""
+        resp = super().run_handler(req)
+        if resp.content_type == 'application/json':
+            resp.content_type = 'application/json; charset=utf-8'
+        return resp
+
     def check_auth(self, req):
         token = self.args.token
         if token is None:

@@ -345,6 +345,7 @@ class PineconeFake(FakeCore):
     def __init__(self, args):
         super().__init__(args)
         self.indexes = {}
+        self.request_seq = 0
 
     # --- error shapes -----------------------------------------------------
 
@@ -371,6 +372,15 @@ class PineconeFake(FakeCore):
         return self.error_response(req, ApiError(status, None, msg))
 
     # --- dispatch ------------------------------------------------------------
+
+    def run_handler(self, req):
+        """Every answer carries a request id, as Pinecone's do."""
+        resp = super().run_handler(req)
+        with self.meta_lock:
+            self.request_seq += 1
+            resp.headers['x-pinecone-request-id'] = 'fake-%d' % \
+                self.request_seq
+        return resp
 
     def handle(self, req):
         key = req.header('api-key')
@@ -692,29 +702,21 @@ class PineconeFake(FakeCore):
 
     def scores(self, idx, space, vec, sparse):
         """(ids, scores) of every record against a query, unsorted."""
+        if sparse is None:
+            # Dense only: the cached matrix holds exactly the scorable records
+            dids, m = space.matrix(idx.dimension)
+            if not dids:
+                return [], np.zeros(0)
+            return dids, self.dense_scores(idx.metric, m, vec)
         ids = sorted(space.records)
         total = np.zeros(len(ids))
         if vec is not None:
             dids, m = space.matrix(idx.dimension)
             pos = {r: i for i, r in enumerate(ids)}
-            q = vec.astype(np.float64)
-            if idx.metric == 'euclidean':
-                part = ((m - q) ** 2).sum(axis=1) if len(dids) else np.zeros(0)
-            elif idx.metric == 'dotproduct':
-                part = m @ q if len(dids) else np.zeros(0)
-            else:
-                norms = np.linalg.norm(m, axis=1) * np.linalg.norm(q) \
-                    if len(dids) else np.zeros(0)
-                with np.errstate(divide='ignore', invalid='ignore'):
-                    part = np.where(norms > 0, (m @ q) / norms, 0.0) \
-                        if len(dids) else np.zeros(0)
-            keep = np.zeros(len(ids), dtype=bool)
+            part = self.dense_scores(idx.metric, m, vec) if dids \
+                else np.zeros(0)
             for j, r in enumerate(dids):
                 total[pos[r]] += part[j]
-                keep[pos[r]] = True
-            if sparse is None:
-                ids = [r for j, r in enumerate(ids) if keep[j]]
-                total = total[keep]
         if sparse is not None:
             qmap = dict(zip(sparse[0], sparse[1].astype(np.float64)))
             for j, r in enumerate(ids):
@@ -723,6 +725,19 @@ class PineconeFake(FakeCore):
                     total[j] += sum(qmap.get(i, 0.0) * float(x) for i, x in
                                     zip(rec.sparse[0], rec.sparse[1]))
         return ids, total
+
+    @staticmethod
+    def dense_scores(metric, m, vec):
+        """Spec section 4: squared euclidean distance, dot product or cosine
+        similarity of every row of m against vec, in float64."""
+        q = vec.astype(np.float64)
+        if metric == 'euclidean':
+            return ((m - q) ** 2).sum(axis=1)
+        if metric == 'dotproduct':
+            return m @ q
+        norms = np.linalg.norm(m, axis=1) * np.linalg.norm(q)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.where(norms > 0, (m @ q) / norms, 0.0)
 
     def query(self, req, idx):
         body = self.json_body(req)
@@ -772,16 +787,21 @@ class PineconeFake(FakeCore):
                 qvec, qsparse = rec.values, rec.sparse
         if space is not None and space.records:
             ids, sc = self.scores(idx, space, qvec, qsparse)
-            cand = []
-            for r, s in zip(ids, sc):
-                rec = space.records[r]
-                if flt and not match_filter(rec.metadata or {}, flt):
-                    continue
-                cand.append((float(np.float32(s)), r))
-            if idx.metric == 'euclidean':
-                cand.sort(key=lambda t: (t[0], t[1]))
+            sc32 = np.asarray(sc, dtype=np.float32).astype(np.float64)
+            if flt:
+                keep = [j for j, r in enumerate(ids)
+                        if match_filter(space.records[r].metadata or {}, flt)]
             else:
-                cand.sort(key=lambda t: (-t[0], t[1]))
+                keep = range(len(ids))
+            # Best first by the float32 score, ties by id
+            sign = 1.0 if idx.metric == 'euclidean' else -1.0
+            keep = np.asarray(list(keep), dtype=np.int64)
+            cand = []
+            if len(keep):
+                order = np.lexsort((np.asarray(ids, dtype=object)[keep]
+                                    .astype(str), sign * sc32[keep]))
+                cand = [(sc32[keep[o]], ids[keep[o]])
+                        for o in order[:top_k]]
             for s, r in cand[:top_k]:
                 rec = space.records[r]
                 m = {'id': r, 'score': f32_scalar(s),

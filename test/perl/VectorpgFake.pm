@@ -435,6 +435,16 @@ sub stats { return $_[0]->_control('GET', 'stats'); }
 
 sub reset_stats { $_[0]->_control('POST', 'reset_stats', {}); return; }
 
+# config(log => 0|1, log_limit => N): switch the request log off (e.g. for a
+# benchmark) or bound it; returns the settings now in force.
+sub config
+{
+	my ($self, %c) = @_;
+	$c{log} = $c{log} ? JSON::PP::true : JSON::PP::false if exists $c{log};
+	$c{log_limit} += 0 if defined $c{log_limit};
+	return $self->_control('POST', 'config', \%c);
+}
+
 # stop(): terminate the server and wait for it (idempotent).
 sub stop
 {
