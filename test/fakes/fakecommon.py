@@ -223,6 +223,12 @@ class FakeHandler(BaseHTTPRequestHandler):
 
     def setup(self):
         core = self.server.core
+        # Answers go out in one write; no Nagle delay behind the client's
+        # delayed ACK
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if core.tls_context is not None:
             self.request.settimeout(10)
             self.request = core.tls_context.wrap_socket(self.request,
@@ -342,9 +348,12 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.send_header('X-Fake-Connection-Id', str(self.connection_id))
         for k, v in resp.headers.items():
             self.send_header(k, v)
-        self.end_headers()
+        # Headers and body in a single write (end_headers would send the
+        # headers on their own)
+        self._headers_buffer.append(b'\r\n')
         if self.command != 'HEAD':
-            self.wfile.write(resp.body if body is None else body)
+            self._headers_buffer.append(resp.body if body is None else body)
+        self.flush_headers()
         self.wfile.flush()
 
     def abort_connection(self, reset):
