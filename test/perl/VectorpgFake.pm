@@ -272,12 +272,29 @@ sub delete_index
 	return;
 }
 
-# upsert(index, namespace, vectors): in batches of 1000.
+# Perl scalars that were ever used as strings are encoded as JSON strings;
+# vectors must go out as numbers, so copy them numified.
+sub _num
+{
+	my ($list) = @_;
+	return [ map { $_ + 0 } @$list ];
+}
+
+# upsert(index, namespace, vectors): in batches of 1000 (values and sparse
+# values are sent as numbers whatever their Perl type).
 sub upsert
 {
 	my ($self, %a) = @_;
 	my $host = $self->index_host($a{index});
-	my @v = @{ $a{vectors} };
+	my @v = map {
+		my %r = %$_;
+		$r{values} = _num($r{values}) if ref $r{values};
+		$r{sparseValues} = {
+			indices => _num($r{sparseValues}{indices}),
+			values => _num($r{sparseValues}{values}) }
+		  if ref $r{sparseValues};
+		\%r;
+	} @{ $a{vectors} };
 	my $n = 0;
 	while (my @batch = splice(@v, 0, 1000))
 	{
@@ -357,16 +374,24 @@ sub create_collection
 		],
 	};
 	$self->_milvus('collections/create', $body);
+	$self->{vector_field}{ $a{name} } = $vec_name;
 	$self->_milvus('collections/release', { collectionName => $a{name} })
 	  if defined $a{load} && !$a{load};
 	return;
 }
 
-# insert(collection, partition, rows): returns the inserted ids.
+# insert(collection, partition, rows): returns the inserted ids (strings for
+# Int64 keys); the vector field is sent as numbers.
 sub insert
 {
 	my ($self, %a) = @_;
-	my $body = { collectionName => $a{collection}, data => $a{rows} };
+	my $vf = $self->{vector_field}{ $a{collection} } // 'vector';
+	my @rows = map {
+		my %r = %$_;
+		$r{$vf} = _num($r{$vf}) if ref $r{$vf} eq 'ARRAY';
+		\%r;
+	} @{ $a{rows} };
+	my $body = { collectionName => $a{collection}, data => \@rows };
 	$body->{partitionName} = $a{partition} if defined $a{partition};
 	my $out = $self->_milvus('entities/insert', $body);
 	return $out->{insertIds};
