@@ -825,7 +825,8 @@ class MilvusFake(FakeCore):
             raise err(CODE_MISSING_REQUIRED, 'missing required parameters, '
                       'error: data is required')
         if not isinstance(data, list):
-            data = [data]
+            raise err(CODE_BAD_JSON, 'can only accept json format request, '
+                      'error: data must be an array of rows')
         pname = body.get('partitionName') or '_default'
         self.check_partitions(c, [pname])
         rows = []
