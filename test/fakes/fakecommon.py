@@ -152,8 +152,13 @@ class Fault:
         self.released = threading.Event()
         # Whether the request is processed (state changed) before the fault
         # spoils the answer: by default only for faults that keep the answer
-        default_apply = mode in ('latency', 'drip', 'truncated', 'oversized')
-        self.apply = bool(spec.get('apply', default_apply))
+        # (always for faults that spoil a real answer, never for hang)
+        if mode in ('latency', 'drip', 'truncated', 'oversized'):
+            self.apply = True
+        elif mode == 'hang':
+            self.apply = False
+        else:
+            self.apply = bool(spec.get('apply', False))
 
     def matches(self, method, path):
         if self.remaining is not None and self.remaining <= 0:
