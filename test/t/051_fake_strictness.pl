@@ -202,6 +202,11 @@ $pc->fault(mode => 'reset', count => 1, path => '^/vectors/upsert$');
 is($st, 599, 'reset: connection closed without an answer');
 ok(!exists $pc->state->{indexes}{strict}{namespaces}{''}{'reset-me'},
 	'reset: the request was not applied');
+$pc->fault(mode => 'reset', count => 1, path => '^/vectors/upsert$', apply => 1);
+($st) = call(HTTP::Tiny->new(timeout => 5), 'POST', "$host/vectors/upsert",
+	{ vectors => [ { id => 'stored-then-reset', values => [ 1, 2, 3 ] } ] }, %pch);
+ok($st == 599 && exists $pc->state->{indexes}{strict}{namespaces}{''}{'stored-then-reset'},
+	'reset with apply: stored, but the answer was lost');
 
 $pc->fault(mode => 'oversized', size => 5_000_000, count => 1, path => '^/query$');
 ($st, $b, $res) = call($http, 'POST', "$host/query", $q, %pch);
