@@ -172,8 +172,28 @@ class Parser:
         if self.peek() != 'EOF':
             raise ExprError('cannot parse expression: %s, error: unexpected '
                             'token %r' % (self.text, self.toks[self.i][1]))
-        check_boolean(node, self.text)
+        self.check_boolean(node)
         return node
+
+    def check_boolean(self, node):
+        """The filter and every operand of and/or/not must be predicates:
+        not a number, a string or a non-Bool field."""
+        kind = node[0]
+        if kind in ('and', 'or'):
+            self.check_boolean(node[1])
+            self.check_boolean(node[2])
+        elif kind == 'not':
+            self.check_boolean(node[1])
+        elif kind == 'lit':
+            if not isinstance(node[1], bool):
+                raise ExprError('%r in %s is not a boolean expression'
+                                % (node[1], self.text))
+        elif kind == 'arith' or (kind == 'func' and node[1] == 'array_length'):
+            raise ExprError('%s is not a boolean expression' % self.text)
+        elif kind == 'field' and len(node) == 2 and \
+                self.schema.get(node[1]) != 'Bool':
+            raise ExprError('field %s of type %s is not a boolean expression'
+                            % (node[1], self.schema.get(node[1])))
 
     def or_expr(self):
         node = self.and_expr()
@@ -368,18 +388,6 @@ class Parser:
                                 % (name, self.schema[name]))
             return ('field', name, tuple(path))
         return ('field', name)
-
-
-def check_boolean(node, text):
-    """The whole filter must be a predicate, not a bare value."""
-    if node[0] in ('lit', 'arith'):
-        if node[0] == 'lit' and isinstance(node[1], bool):
-            return
-        raise ExprError('filter %s is not a boolean expression' % text)
-    if node[0] == 'field' and len(node) == 2:
-        return      # a Bool field; checked at run time
-    if node[0] == 'func' and node[1] == 'array_length':
-        raise ExprError('filter %s is not a boolean expression' % text)
 
 
 def like_regex(pattern):
