@@ -144,6 +144,11 @@ class Collection:
         self.partitions = {'_default': {}}       # name -> {pk: row}
         self.loaded = set()                      # loaded partition names
         self.auto_seq = itertools.count(460000000000000001)
+        # Row list and vector matrices of the last search, valid while
+        # write_seq (bumped by every insert, upsert and delete) is unchanged
+        self.write_seq = 0
+        self.rows_cache = None
+        self.matrix_cache = {}
         self.created = time.time()
 
     def vector_fields(self):
@@ -843,6 +848,7 @@ class MilvusFake(FakeCore):
                 if old is not None and old != pname:
                     del c.partitions[old][pk]
             c.partitions[pname][pk] = row
+        c.write_seq += 1
         ids = [self.id_out(c, pk, allow64) for pk in pks]
         if upsert:
             return {'upsertCount': len(ids), 'upsertIds': ids}
@@ -890,11 +896,32 @@ class MilvusFake(FakeCore):
                     raise err(201, 'partition not loaded[partition=%s]' % p)
         chosen = pnames or [p for p in c.partitions
                             if not require_loaded or p in c.loaded]
+        key = (c.write_seq, tuple(chosen))
+        if c.rows_cache is not None and c.rows_cache[0] == key:
+            return c.rows_cache[1]
         out = []
         for p in chosen:
             out.extend(c.partitions[p].items())
         out.sort(key=lambda t: t[0])
+        c.rows_cache = (key, out)
+        c.matrix_cache = {}
         return out
+
+    def vectors_of(self, c, vf, rows):
+        """(positions of rows having the vector, float64 matrix), cached
+        with the row list of rows_in."""
+        hit = c.matrix_cache.get(vf.name)
+        if hit is not None and hit[0] is rows:
+            return hit[1], hit[2]
+        pos = [i for i, (_, r) in enumerate(rows)
+               if r.get(vf.name) is not None]
+        if pos:
+            m = np.vstack([rows[i][1][vf.name] for i in pos]) \
+                .astype(np.float64)
+        else:
+            m = np.zeros((0, vf.dim or 0))
+        c.matrix_cache[vf.name] = (rows, pos, m)
+        return pos, m
 
     def output_fields(self, c, names, default_all):
         """Resolve outputFields to (schema field names, dynamic keys,
@@ -1030,6 +1057,7 @@ class MilvusFake(FakeCore):
             for pk in [pk for pk, r in rows.items() if self.eval_row(node, r)]:
                 del rows[pk]
                 n += 1
+        c.write_seq += 1
         return {'deleteCount': n}
 
     def search_params(self, body, metric):
@@ -1093,14 +1121,24 @@ class MilvusFake(FakeCore):
                       % (len(data), MAX_NQ))
         fields, dyn, all_dyn = self.output_fields(c, body.get('outputFields'),
                                                   False)
-        cand = [(pk, r) for pk, r in rows
-                if r.get(vf.name) is not None and
-                (node is None or self.eval_row(node, r))]
+        if vf.type == 'FloatVector':
+            pos, mat = self.vectors_of(c, vf, rows)
+            if node is not None:
+                keep = [j for j, i in enumerate(pos)
+                        if self.eval_row(node, rows[i][1])]
+                pos = [pos[j] for j in keep]
+                mat = mat[keep] if keep else mat[:0]
+            cand = ([rows[i] for i in pos], mat)
+        else:
+            cand = [(pk, r) for pk, r in rows
+                    if r.get(vf.name) is not None and
+                    (node is None or self.eval_row(node, r))]
         radius = params.get('radius')
         range_filter = params.get('range_filter')
         hits_all, topks = [], []
         for q in data:
-            hits = self.rank(c, vf, metric, q, cand, radius, range_filter)
+            hits = self.rank(c, vf, metric, q, cand, radius, range_filter,
+                             top=offset + eff)
             page = hits[offset:offset + eff]
             topks.append(len(page))
             for dist, pk, r in page:
@@ -1122,9 +1160,16 @@ class MilvusFake(FakeCore):
                       'fieldName(%s) not found' % name)
         return f
 
-    def rank(self, c, vf, metric, q, cand, radius, range_filter):
-        """Sorted (distance, pk, row), best first, within the range."""
+    def rank(self, c, vf, metric, q, cand, radius, range_filter, top=None):
+        """Sorted (distance, pk, row), best first, within the range; only the
+        first ``top`` when given.  Candidates come in primary-key order, so a
+        stable sort breaks ties by primary key."""
         if vf.type == 'FloatVector':
+            if isinstance(cand, tuple):
+                cand, m = cand
+            else:
+                m = np.vstack([r[vf.name] for _, r in cand]) \
+                    .astype(np.float64) if cand else None
             if not isinstance(q, list) or not all(is_number(x) for x in q):
                 raise err(CODE_INVALID, 'a query vector must be an array of '
                           'numbers')
@@ -1135,7 +1180,6 @@ class MilvusFake(FakeCore):
             if not cand:
                 return []
             qv = f32_array(q).astype(np.float64)
-            m = np.vstack([r[vf.name] for _, r in cand]).astype(np.float64)
             if metric == 'L2':
                 d = ((m - qv) ** 2).sum(axis=1)
             elif metric == 'IP':
@@ -1144,7 +1188,13 @@ class MilvusFake(FakeCore):
                 norms = np.linalg.norm(m, axis=1) * np.linalg.norm(qv)
                 with np.errstate(divide='ignore', invalid='ignore'):
                     d = np.where(norms > 0, (m @ qv) / norms, 0.0)
-            dists = [float(np.float32(x)) for x in d]
+            d32 = np.asarray(d, dtype=np.float32).astype(np.float64)
+            if radius is None and top is not None:
+                sign = 1.0 if metric == 'L2' else -1.0
+                order = np.argsort(sign * d32, kind='stable')[:top]
+                return [(float(d32[i]), cand[i][0], cand[i][1])
+                        for i in order]
+            dists = d32.tolist()
         else:
             if not isinstance(q, dict):
                 raise err(CODE_INVALID, 'a sparse query must be an object')
