@@ -22,6 +22,8 @@
 #   X-Fake-Handler-Us excludes the deliberate delay.
 # * Keep-alive: 100 queries from one client use one TCP connection, as the
 #   stats and the request log both show.
+# * Brute force is exact: on 300 random vectors the top 10 of each metric,
+#   ids and scores, equal a computation in Perl, for both fakes.
 # * TLS: with a throwaway CA and server certificate, a client that trusts
 #   the CA connects and one that does not is refused.
 #
@@ -341,6 +343,86 @@ $mv->fault(mode => 'status', status => 408, count => 1);
 ($st, $b) = call($http, 'POST', "$base/collections/list", {}, %auth);
 ok($st == 408 && $b->{code} == 10001, 'status 408: Milvus timeout body');
 $mv->stop;
+
+# ---------------------------------------------------------------------------
+# Brute force is exact: 300 random vectors, 10 queries per metric, both fakes
+# ---------------------------------------------------------------------------
+
+srand(51);
+my $dim = 8;
+my @data = map { [ map { sprintf('%.4f', rand() * 2 - 1) + 0 } 1 .. $dim ] } 1 .. 300;
+my @queries = map { [ map { sprintf('%.4f', rand() * 2 - 1) + 0 } 1 .. $dim ] } 1 .. 10;
+
+# float32 rounding, and each metric's score computed here
+sub f32 { return unpack('f', pack('f', $_[0])); }
+
+sub score
+{
+	my ($metric, $u, $v) = @_;
+	my ($dot, $na, $nb, $l2) = (0, 0, 0, 0);
+	for my $i (0 .. $#$u)
+	{
+		my ($x, $y) = (f32($u->[$i]), f32($v->[$i]));
+		$dot += $x * $y;
+		$na += $x * $x;
+		$nb += $y * $y;
+		$l2 += ($x - $y)**2;
+	}
+	return $l2 if $metric =~ /^(euclidean|L2)$/;
+	return $dot if $metric =~ /^(dotproduct|IP)$/;
+	return $dot / sqrt($na * $nb);
+}
+
+# Compare one answer (list of [id, score]) with the local ranking
+sub exact
+{
+	my ($label, $metric, $q, $got, $id_of) = @_;
+	my $asc = $metric =~ /^(euclidean|L2)$/;
+	# ($main::a and $main::b: the file has a lexical $b)
+	my @want = sort {
+		$asc
+		  ? $main::a->[1] <=> $main::b->[1]
+		  : $main::b->[1] <=> $main::a->[1]
+	}
+	  map { [ $id_of->($_), score($metric, $q, $data[$_]) ] } 0 .. $#data;
+	my $bad = '';
+	for my $i (0 .. 9)
+	{
+		my ($gid, $gs) = @{ $got->[$i] // [ 'none', 'NaN' ] };
+		my ($wid, $ws) = @{ $want[$i] };
+		$bad .= "rank $i: got $gid $gs, want $wid $ws; "
+		  if $gid ne $wid || abs($gs - $ws) > 1e-6 * (1 + abs($ws));
+	}
+	return $bad;
+}
+
+my $epc = VectorpgFake->new('pinecone', api_key => $key);
+my $emv = VectorpgFake->new('milvus');
+for my $pair ([ cosine => 'COSINE' ], [ euclidean => 'L2' ], [ dotproduct => 'IP' ])
+{
+	my ($pm, $mm) = @$pair;
+	my $h = $epc->create_index(name => "exact-$pm", dimension => $dim, metric => $pm);
+	$epc->upsert(index => "exact-$pm",
+		vectors => [ map { { id => "r$_", values => $data[$_] } } 0 .. $#data ]);
+	$emv->create_collection(name => "exact_$pm", dimension => $dim, metric => $mm);
+	$emv->insert(collection => "exact_$pm",
+		rows => [ map { { id => $_, vector => $data[$_] } } 0 .. $#data ]);
+	my ($pbad, $mbad) = ('', '');
+	for my $q (@queries)
+	{
+		my ($s1, $b1) = call($http, 'POST', "$h/query", { vector => $q, topK => 10 }, %pch);
+		$pbad .= exact('pinecone', $pm, $q,
+			[ map { [ $_->{id}, $_->{score} ] } @{ $b1->{matches} } ], sub { "r$_[0]" });
+		my ($s2, $b2) = call($http, 'POST', $emv->url . '/v2/vectordb/entities/search',
+			{ collectionName => "exact_$pm", data => [$q], limit => 10 });
+		$mbad .= exact('milvus', $mm, $q,
+			[ map { [ $_->{id}, $_->{distance} ] } @{ $b2->{data} } ], sub { "$_[0]" });
+	}
+	is($pbad, '', "pinecone $pm: top 10 of 300 exact for 10 queries");
+	is($mbad, '', "milvus $mm: top 10 of 300 exact for 10 queries");
+}
+$epc->stop;
+$emv->stop;
 
 # ---------------------------------------------------------------------------
 # TLS with a throwaway CA
