@@ -32,6 +32,11 @@ use IPC::Run qw(run timeout);
 use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
+
+# test/perl is on prove's include path only when PROVE_FLAGS is not
+# overridden on make's command line (run-tests.sh overrides it)
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
 use VectorpgFake;
 
 my $root = File::Spec->rel2abs(File::Spec->catdir(dirname(__FILE__), '..', '..'));
