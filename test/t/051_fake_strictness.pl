@@ -40,6 +40,11 @@ use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+
+# test/perl is on prove's include path only when PROVE_FLAGS is not
+# overridden on make's command line (run-tests.sh overrides it)
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
 use VectorpgFake;
 
 my $json = JSON::PP->new->utf8->canonical;
