@@ -326,7 +326,16 @@ class FakeHandler(BaseHTTPRequestHandler):
             core.finish_log(entry, None, 0)
             return
         if fault is not None and fault.mode == 'latency':
-            time.sleep(float(fault.spec.get('delay_ms', 1000)) / 1000.0)
+            delay = float(fault.spec.get('delay_ms', 1000)) / 1000.0
+            limit = core.server_timeout(req)
+            if limit is not None and delay > limit:
+                # The service gives up first (Milvus' Request-Timeout)
+                time.sleep(limit)
+                resp = core.timeout_response(req)
+                core.finish_log(entry, resp.status, 0)
+                self.write_response(resp, 0)
+                return
+            time.sleep(delay)
 
         t0 = time.perf_counter()
         resp = None
@@ -700,6 +709,15 @@ class FakeCore:
         raise NotImplementedError
 
     def status_fault_response(self, req, status, spec):
+        raise NotImplementedError
+
+    def server_timeout(self, req):
+        """Seconds after which the service itself would time a request out
+        (None: never); a latency fault longer than that ends in
+        timeout_response instead."""
+        return None
+
+    def timeout_response(self, req):
         raise NotImplementedError
 
     def envelope_fault_response(self, req, spec):

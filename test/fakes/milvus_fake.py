@@ -251,6 +251,19 @@ class MilvusFake(FakeCore):
         return Response(status, msg or '%d scripted fault' % status,
                         'text/plain')
 
+    def server_timeout(self, req):
+        """Request-Timeout (integer seconds, spec 1) bounds a latency fault:
+        past it Milvus answers HTTP 408 code 10001."""
+        value = req.header('request-timeout')
+        try:
+            return float(int(value)) if value is not None else None
+        except ValueError:
+            return None
+
+    def timeout_response(self, req):
+        return json_response(408, {'code': 10001,
+                                   'message': 'request timeout'})
+
     # --- dispatch ------------------------------------------------------------
 
     def run_handler(self, req):

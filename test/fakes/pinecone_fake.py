@@ -632,14 +632,25 @@ class PineconeFake(FakeCore):
         return (list(ind), f32_array(vals))
 
     def check_metadata(self, md, what='metadata'):
+        """Validate metadata (spec 2.9) and return it as stored: numbers
+        become 64-bit floats, as Pinecone stores them (an integer above 2^53
+        loses precision there too); integral ones print without a fraction."""
         if not isinstance(md, dict):
             raise bad('%s must be a JSON object' % what)
+        md = dict(md)
         for k, v in md.items():
             if k.startswith('$'):
                 raise bad('metadata key %s must not start with $' % k)
-            if isinstance(v, (str, bool)) or is_number(v):
-                if isinstance(v, float) and v != v:
+            if is_number(v):
+                try:
+                    f = float(v)
+                except OverflowError:
+                    raise bad('metadata value for %s is out of range' % k)
+                if f != f or f in (float('inf'), float('-inf')):
                     raise bad('metadata value for %s is not a number' % k)
+                md[k] = int(f) if f.is_integer() and abs(f) < 2.0 ** 63 else f
+                continue
+            if isinstance(v, (str, bool)):
                 continue
             if isinstance(v, list) and all(isinstance(x, str) for x in v):
                 continue
@@ -879,7 +890,7 @@ class PineconeFake(FakeCore):
             raise bad('Sparse values are supported only for indexes with '
                       'the dotproduct metric')
         if md is not None:
-            self.check_metadata(md, 'setMetadata')
+            md = self.check_metadata(md, 'setMetadata')
         space = idx.ns(ns)
         if flt is not None:
             if not isinstance(flt, dict) or not flt:
@@ -892,11 +903,14 @@ class PineconeFake(FakeCore):
             hits = [r for r in (space.records.values() if space else [])
                     if match_filter(r.metadata or {}, flt)]
             if not dry and md:
+                # Validate every merge first: all records change or none
+                merged = []
                 for r in hits:
-                    merged = dict(r.metadata or {})
-                    merged.update(md)
-                    self.check_metadata(merged)
-                    r.metadata = merged
+                    m = dict(r.metadata or {})
+                    m.update(md)
+                    merged.append(self.check_metadata(m))
+                for r, m in zip(hits, merged):
+                    r.metadata = m
             return json_response(200, {'matchedRecords': len(hits)})
         check_ascii_id(rid, 'id')
         rec = space.records.get(rid) if space else None
@@ -904,8 +918,7 @@ class PineconeFake(FakeCore):
             if md:
                 merged = dict(rec.metadata or {})
                 merged.update(md)
-                self.check_metadata(merged)
-                rec.metadata = merged
+                rec.metadata = self.check_metadata(merged)
             if arr is not None:
                 rec.values = arr
                 rec._out = None

@@ -146,6 +146,11 @@ is($st, 400, 'delete with ids and deleteAll: 400');
 is($st, 400, 'stats with a filter on serverless: 400');
 
 # Scores, namespaces
+$pc->upsert(index => 'strict', namespace => 'md', vectors => [
+	{ id => 'm', values => [ 1, 1, 1 ], metadata => { big => 9007199254740993, half => 0.5, n => 3.0 } } ]);
+($st, $b, $res) = call($http, 'GET', "$host/vectors/fetch?ids=m&namespace=md", undef, %pch);
+like($res->{content}, qr/"big":9007199254740992,"half":0.5,"n":3\b/,
+	'metadata numbers are stored as 64-bit floats (2^53+1 rounds), integral ones print as integers');
 $pc->upsert(index => 'strict', vectors => [
 	{ id => 'near', values => [ 1, 1, 1 ] },
 	{ id => 'far', values => [ 3, 1, 1 ] } ]);
@@ -344,6 +349,11 @@ $mv->fault(mode => 'envelope_error', code => 8, message => 'rate limit exceeded'
 	{ collectionName => 'docs', data => [ [ 1, 1 ] ] }, %auth);
 ok($st == 200 && $b->{code} == 8 && $b->{message} eq 'rate limit exceeded',
 	'envelope_error: HTTP 200 with the scripted code');
+$mv->fault(mode => 'latency', delay_ms => 5000, count => 1, path => 'collections/list');
+$t0 = time;
+($st, $b) = call($http, 'POST', "$base/collections/list", {}, %auth, 'Request-Timeout' => '1');
+ok($st == 408 && $b->{code} == 10001 && time - $t0 < 3,
+	'latency beyond Request-Timeout: HTTP 408 code 10001 after the timeout');
 $mv->fault(mode => 'status', status => 408, count => 1);
 ($st, $b) = call($http, 'POST', "$base/collections/list", {}, %auth);
 ok($st == 408 && $b->{code} == 10001, 'status 408: Milvus timeout body');
