@@ -754,6 +754,33 @@ class MilvusFake(FakeCore):
             out['$meta'] = meta
         return out[c.pk.name], out
 
+    def partial_row(self, c, row):
+        """3.0 upsert with partialUpdate: the listed fields of an existing
+        row change, the others keep their values; a new key needs a full
+        row."""
+        if not isinstance(row, dict) or c.pk.name not in row:
+            raise err(CODE_BAD_DATA, 'fail to deal the insert data, error: '
+                      'a partial update needs the primary key %s'
+                      % c.pk.name)
+        pk = self.check_value(c.pk, row[c.pk.name])
+        where = c.find(pk)
+        if where is None:
+            return self.check_row(c, row, True)
+        out = dict(c.partitions[where][pk])
+        meta = dict(out.get('$meta') or {})
+        for k, v in row.items():
+            f = c.by_name.get(k)
+            if f is not None:
+                out[k] = self.check_value(f, v)
+            elif c.dynamic and k != '$meta':
+                meta[k] = v
+            else:
+                raise err(CODE_BAD_DATA, 'fail to deal the insert data, '
+                          'error: field %s does not exist in the schema' % k)
+        if c.dynamic:
+            out['$meta'] = meta
+        return pk, out
+
     def check_value(self, f, v):
         bad = lambda why: err(CODE_BAD_DATA, 'fail to deal the insert data, '
                               'error: field %s: %s' % (f.name, why))
@@ -847,9 +874,15 @@ class MilvusFake(FakeCore):
                       'error: data must be an array of rows')
         pname = body.get('partitionName') or '_default'
         self.check_partitions(c, [pname])
+        partial = body.get('partialUpdate', False)
+        if not isinstance(partial, bool):
+            raise err(CODE_INVALID, 'partialUpdate must be a boolean')
         rows = []
         for r in data:
-            rows.append(self.check_row(c, r, upsert))
+            if upsert and partial:
+                rows.append(self.partial_row(c, r))
+            else:
+                rows.append(self.check_row(c, r, upsert))
         pks = [pk for pk, _ in rows]
         for pk, row in rows:
             if upsert:

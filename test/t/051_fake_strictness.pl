@@ -337,6 +337,15 @@ is($b->{code}, 1806, 'get with a key of the wrong type: code 1806');
 	{ collectionName => 'docs', data => [ [ 1, 1 ] ], limit => 2 }, %auth);
 is_deeply([ map { [ $_->{id}, $_->{distance} ] } @{ $b->{data} } ],
 	[ [ '2', 0 ], [ '9223372036854775807', 2 ] ], 'search: L2 squared, ascending');
+($st, $b) = call($http, 'POST', "$base/entities/upsert",
+	{ collectionName => 'docs', partialUpdate => JSON::PP::true, data => [ { id => 2, title => 'deux' } ] }, %auth);
+($st, $b) = call($http, 'POST', "$base/entities/get",
+	{ collectionName => 'docs', id => [2], outputFields => [ '*' ] }, %auth);
+is_deeply($b->{data}, [ { id => '2', vector => [ 1, 1 ], title => 'deux', extra => 7 } ],
+	'upsert with partialUpdate changes only the listed field');
+($st, $b) = call($http, 'POST', "$base/entities/upsert",
+	{ collectionName => 'docs', data => [ { id => 2, title => 'deux' } ] }, %auth);
+is($b->{code}, 1804, 'upsert without partialUpdate needs the whole row: code 1804');
 $mv->release('docs');
 ($st, $b) = call($http, 'POST', "$base/entities/search",
 	{ collectionName => 'docs', data => [ [ 1, 1 ] ] }, %auth);
