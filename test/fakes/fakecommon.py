@@ -64,6 +64,7 @@ class ApiError(Exception):
     provider's error body by ``FakeCore.error_response``."""
 
     def __init__(self, status, code, message, **extra):
+        """Keep the HTTP status, the provider code and the message."""
         super().__init__(message)
         self.status = status
         self.code = code
@@ -75,6 +76,7 @@ class Request:
     """One parsed HTTP request, as handlers see it."""
 
     def __init__(self, method, path, query, headers, body, listener):
+        """Parse the query string once; header names are lower-case."""
         self.method = method
         self.path = path
         self.query_string = query
@@ -84,6 +86,7 @@ class Request:
         self.listener = listener
 
     def header(self, name, default=None):
+        """A header by case-insensitive name."""
         return self.headers.get(name.lower(), default)
 
 
@@ -92,6 +95,7 @@ class Response:
 
     def __init__(self, status, body=b'', content_type='application/json',
                  headers=None):
+        """Text bodies are encoded as UTF-8."""
         self.status = status
         if isinstance(body, str):
             body = body.encode('utf-8')
@@ -138,6 +142,7 @@ class Fault:
     """One scripted fault; ``count`` None means until cleared."""
 
     def __init__(self, spec, seq):
+        """Validate the mode and compile the path regex."""
         mode = spec.get('mode')
         if mode not in FAULT_MODES:
             raise ValueError('unknown fault mode %r' % (mode,))
@@ -161,6 +166,7 @@ class Fault:
             self.apply = bool(spec.get('apply', False))
 
     def matches(self, method, path):
+        """Whether this fault fires for a request (and has firings left)."""
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.method and self.method.upper() != method:
@@ -170,6 +176,7 @@ class Fault:
         return True
 
     def describe(self):
+        """The fault as GET /_fake/faults shows it."""
         d = dict(self.spec)
         d['id'] = self.seq
         d['remaining'] = self.remaining
@@ -186,6 +193,7 @@ class Listener(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, core, role, port, index=None):
+        """Bind 127.0.0.1:port (0: a free port) for one role."""
         self.core = core
         self.role = role
         self.index = index
@@ -198,6 +206,7 @@ class Listener(ThreadingHTTPServer):
                                        daemon=True)
 
     def start(self):
+        """Serve in a daemon thread."""
         self.thread.start()
 
     def stop(self):
@@ -214,6 +223,7 @@ class Listener(ThreadingHTTPServer):
                 pass
 
     def base_url(self):
+        """The URL clients use: http or https, 127.0.0.1, the port."""
         scheme = 'https' if self.core.tls_context else 'http'
         return '%s://127.0.0.1:%d' % (scheme, self.port)
 
@@ -227,6 +237,7 @@ class FakeHandler(BaseHTTPRequestHandler):
     sys_version = ''
 
     def setup(self):
+        """Per connection: TCP_NODELAY, TLS handshake, a connection id."""
         core = self.server.core
         # Answers go out in one write; no Nagle delay behind the client's
         # delayed ACK
@@ -246,6 +257,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         super().setup()
 
     def finish(self):
+        """Forget the socket once the connection ends."""
         try:
             super().finish()
         finally:
@@ -253,10 +265,12 @@ class FakeHandler(BaseHTTPRequestHandler):
                 self.server.open_sockets.discard(self.request)
 
     def log_message(self, fmt, *args):
+        """Access log on stderr only with --verbose."""
         if self.server.core.verbose:
             sys.stderr.write('[%s] %s\n' % (self.server.port, fmt % args))
 
     def do_GET(self):
+        """Every method goes through dispatch (unknown ones are the provider's 404)."""
         self.dispatch()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
@@ -286,6 +300,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b''
 
     def dispatch(self):
+        """One request: read it, serve the control API, apply faults, run the provider, answer."""
         core = self.server.core
         try:
             body = self.read_body()
@@ -480,6 +495,7 @@ class FakeCore:
     provider = 'fake'
 
     def __init__(self, args):
+        """Empty state; the TLS context when --tls-cert is given."""
         self.args = args
         self.verbose = args.verbose
         self.lock = threading.RLock()
@@ -502,6 +518,7 @@ class FakeCore:
 
     @staticmethod
     def fresh_stats():
+        """The counters of GET /_fake/stats, zeroed."""
         return {'connections': 0, 'connections_by_port': {},
                 'connections_total': 0, 'requests': 0,
                 'requests_by_path': {}, 'handler_us': 0, 'faults_fired': 0,
@@ -510,6 +527,7 @@ class FakeCore:
     # --- listeners -------------------------------------------------------
 
     def start_listener(self, role, port=0, index=None):
+        """Open and start one more listener (Pinecone: one per index)."""
         lst = Listener(self, role, port, index)
         lst.start()
         with self.meta_lock:
@@ -517,12 +535,14 @@ class FakeCore:
         return lst
 
     def stop_listener(self, lst):
+        """Close a listener so that its port refuses connections."""
         with self.meta_lock:
             if lst in self.listeners:
                 self.listeners.remove(lst)
         lst.stop()
 
     def stop_all(self):
+        """Release hung requests and close every listener (server shutdown)."""
         self.stopping.set()
         with self.meta_lock:
             for f in self.faults:
@@ -537,12 +557,14 @@ class FakeCore:
     # --- accounting ------------------------------------------------------
 
     def new_connection(self):
+        """Number each TCP connection for the request log."""
         with self.meta_lock:
             self.conn_seq += 1
             self.stats['connections_total'] += 1
             return self.conn_seq
 
     def count_connection(self, port):
+        """Count a connection once it carries a logged request."""
         with self.meta_lock:
             self.stats['connections'] += 1
             key = str(port)
@@ -550,10 +572,12 @@ class FakeCore:
             byport[key] = byport.get(key, 0) + 1
 
     def add_handler_time(self, seconds):
+        """Sum of handler time for the stats."""
         with self.meta_lock:
             self.stats['handler_us'] += int(seconds * 1e6)
 
     def take_fault(self, method, path):
+        """The first fault matching a request, consuming one of its firings."""
         with self.meta_lock:
             for f in self.faults:
                 if f.matches(method, path):
@@ -605,6 +629,7 @@ class FakeCore:
         return entry
 
     def finish_log(self, entry, status, elapsed):
+        """Record the status sent and the handler time in the log entry."""
         if entry is not None:
             entry['status'] = status
             entry['handler_us'] = int(elapsed * 1e6)
@@ -612,6 +637,7 @@ class FakeCore:
     # --- dispatch ----------------------------------------------------------
 
     def run_handler(self, req):
+        """Call the provider, turning ApiError (and bugs) into error answers."""
         try:
             return self.handle(req)
         except ApiError as e:
@@ -693,6 +719,7 @@ class FakeCore:
         return None
 
     def shutdown_soon(self):
+        """POST /_fake/shutdown: answer first, then exit."""
         time.sleep(0.05)
         self.stop_all()
         os._exit(0)
@@ -700,15 +727,19 @@ class FakeCore:
     # --- provider hooks ----------------------------------------------------
 
     def handle(self, req):
+        """Provider hook: one request to one Response."""
         raise NotImplementedError
 
     def state_dump(self):
+        """Provider hook: the whole state for GET /_fake/state."""
         raise NotImplementedError
 
     def error_response(self, req, err):
+        """Provider hook: an ApiError in the provider's error shape."""
         raise NotImplementedError
 
     def status_fault_response(self, req, status, spec):
+        """Provider hook: the body of a scripted HTTP status."""
         raise NotImplementedError
 
     def server_timeout(self, req):
@@ -718,9 +749,11 @@ class FakeCore:
         return None
 
     def timeout_response(self, req):
+        """Provider hook: the answer when the service itself times out."""
         raise NotImplementedError
 
     def envelope_fault_response(self, req, spec):
+        """A Milvus-style HTTP 200 error envelope with the scripted code."""
         return json_response(200, {'code': int(spec.get('code', 65535)),
                                    'message': spec.get('message',
                                                        'scripted error')})
@@ -756,6 +789,7 @@ def serve(core, role):
     done = threading.Event()
 
     def on_signal(signum, frame):
+        """SIGTERM/SIGINT end the serving loop."""
         done.set()
 
     signal.signal(signal.SIGTERM, on_signal)

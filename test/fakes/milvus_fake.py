@@ -91,6 +91,7 @@ class Field:
                  dim=None, max_length=None, nullable=False,
                  element_type=None, max_capacity=None, default=None,
                  description=''):
+        """A field as the schema declared it."""
         self.id = fid
         self.name = name
         self.type = dtype
@@ -105,6 +106,7 @@ class Field:
         self.description = description
 
     def describe(self):
+        """The field as describe_collection reports it (type params as strings)."""
         d = {'name': self.name, 'id': self.id, 'type': self.type,
              'primaryKey': self.primary, 'partitionKey': False,
              'clusteringKey': False, 'autoId': self.auto_id,
@@ -132,6 +134,7 @@ class Collection:
     id_seq = itertools.count(449000000000000001)
 
     def __init__(self, name, fields, dynamic, consistency, description=''):
+        """Schema, no rows, unloaded, and an id like Milvus' big int64 ids."""
         self.name = name
         self.id = next(Collection.id_seq)
         self.fields = fields                     # list of Field
@@ -152,15 +155,18 @@ class Collection:
         self.created = time.time()
 
     def vector_fields(self):
+        """The vector fields, in schema order."""
         return [f for f in self.fields if f.type in VECTOR_TYPES]
 
     def index_on(self, field_name):
+        """The index on a field, or None."""
         for ix in self.indexes.values():
             if ix['fieldName'] == field_name:
                 return ix
         return None
 
     def load_state(self):
+        """LoadStateLoaded when any partition is loaded."""
         if not self.loaded:
             return 'LoadStateNotLoad'
         return 'LoadStateLoaded'
@@ -170,16 +176,19 @@ class Collection:
         return {f.name: f.type for f in self.fields}
 
     def find(self, pk):
+        """The partition holding a primary key, or None."""
         for pname, rows in self.partitions.items():
             if pk in rows:
                 return pname
         return None
 
     def row_count(self):
+        """Rows in all partitions."""
         return sum(len(r) for r in self.partitions.values())
 
 
 def get_str(body, key, required=True):
+    """A required (or optional) string member; missing is code 1802."""
     v = body.get(key)
     if v is None or v == '':
         if required:
@@ -194,6 +203,7 @@ def get_str(body, key, required=True):
 
 
 def get_int(body, key, default):
+    """An optional integer member."""
     v = body.get(key, default)
     if v is None:
         return default
@@ -219,18 +229,21 @@ class MilvusFake(FakeCore):
     provider = 'milvus'
 
     def __init__(self, args):
+        """No collections yet."""
         super().__init__(args)
         self.collections = {}
 
     # --- errors -----------------------------------------------------------
 
     def error_response(self, req, e):
+        """The envelope {code, message} with the HTTP status (200 for business errors); 404 as gin's text."""
         if e.status == 404:
             return Response(404, '404 page not found', 'text/plain')
         code = e.code if e.code is not None else CODE_UNEXPECTED
         return json_response(e.status, {'code': code, 'message': e.message})
 
     def status_fault_response(self, req, status, spec):
+        """A scripted status with the body Milvus (or a proxy in front of it) sends."""
         msg = spec.get('message')
         if status == 401:
             return json_response(401, {'code': CODE_UNAUTHENTICATED,
@@ -261,6 +274,7 @@ class MilvusFake(FakeCore):
             return None
 
     def timeout_response(self, req):
+        """HTTP 408 code 10001, as the timeout middleware answers."""
         return json_response(408, {'code': 10001,
                                    'message': 'request timeout'})
 
@@ -274,6 +288,7 @@ class MilvusFake(FakeCore):
         return resp
 
     def check_auth(self, req):
+        """With --token: Bearer token or Basic user:password, else 401 code 1800."""
         token = self.args.token
         if token is None:
             return
@@ -288,6 +303,7 @@ class MilvusFake(FakeCore):
                            "user hasn't authenticated")
 
     def handle(self, req):
+        """Route, authenticate, check the body and the common members, run, wrap in the envelope."""
         if req.method != 'POST' or not req.path.startswith('/v2/vectordb/'):
             raise ApiError(404, None, 'not found')
         route = req.path[len('/v2/vectordb/'):]
@@ -336,6 +352,7 @@ class MilvusFake(FakeCore):
         return json_response(200, env)
 
     def coll(self, body):
+        """The collection named by collectionName; code 100 when unknown."""
         name = get_str(body, 'collectionName')
         c = self.collections.get(name)
         if c is None:
@@ -346,6 +363,7 @@ class MilvusFake(FakeCore):
     # --- collections ---------------------------------------------------------
 
     def create_collection(self, body, allow64):
+        """collections/create, quick-setup or schema form."""
         name = get_str(body, 'collectionName')
         check_name(name, 'collection')
         if name in self.collections:
@@ -415,6 +433,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def parse_field(self, fid, fd, auto):
+        """One field of a schema-form create, with its type parameters."""
         if not isinstance(fd, dict):
             raise err(CODE_SCHEMA, 'fail to marshal collection schema')
         name = fd.get('fieldName')
@@ -474,6 +493,7 @@ class MilvusFake(FakeCore):
         return f
 
     def build_collection(self, name, fields, dynamic, consistency, desc):
+        """Schema-level checks: unique names, one primary key, a vector field."""
         names = [f.name for f in fields]
         if len(set(names)) != len(names):
             raise err(CODE_INVALID, 'duplicated field name')
@@ -485,6 +505,7 @@ class MilvusFake(FakeCore):
         return Collection(name, fields, dynamic, consistency, desc)
 
     def add_indexes(self, c, index_params):
+        """indexParams of create or indexes/create; one index per field."""
         if not isinstance(index_params, list):
             raise err(CODE_INVALID, 'indexParams must be an array')
         new = {}
@@ -525,6 +546,7 @@ class MilvusFake(FakeCore):
         c.indexes.update(new)
 
     def describe_collection(self, body, allow64):
+        """collections/describe in the 3.0 shape."""
         c = self.coll(body)
         vec = c.vector_fields()[0]
         ix = c.index_on(vec.name)
@@ -542,18 +564,22 @@ class MilvusFake(FakeCore):
                 'createdTime': int(c.created * 1000)}
 
     def list_collections(self, body, allow64):
+        """collections/list."""
         return sorted(self.collections)
 
     def has_collection(self, body, allow64):
+        """collections/has."""
         name = get_str(body, 'collectionName')
         return {'has': name in self.collections}
 
     def drop_collection(self, body, allow64):
+        """collections/drop."""
         c = self.coll(body)
         del self.collections[c.name]
         return {}
 
     def rename_collection(self, body, allow64):
+        """collections/rename."""
         c = self.coll(body)
         new = get_str(body, 'newCollectionName')
         check_name(new, 'collection')
@@ -565,6 +591,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def load_collection(self, body, allow64):
+        """collections/load; every vector field needs an index (code 700)."""
         c = self.coll(body)
         for f in c.vector_fields():
             if c.index_on(f.name) is None:
@@ -575,11 +602,13 @@ class MilvusFake(FakeCore):
         return {}
 
     def release_collection(self, body, allow64):
+        """collections/release."""
         c = self.coll(body)
         c.loaded = set()
         return {}
 
     def get_load_state(self, body, allow64):
+        """collections/get_load_state, optionally for some partitions."""
         c = self.coll(body)
         pnames = body.get('partitionNames')
         if pnames:
@@ -592,16 +621,19 @@ class MilvusFake(FakeCore):
         return {'loadState': 'LoadStateNotLoad'}
 
     def collection_stats(self, body, allow64):
+        """collections/get_stats."""
         c = self.coll(body)
         return {'rowCount': c.row_count()}
 
     def flush(self, body, allow64):
+        """collections/flush (nothing to flush here)."""
         self.coll(body)
         return {}
 
     # --- partitions --------------------------------------------------------------
 
     def check_partitions(self, c, names):
+        """Every named partition exists, else code 200."""
         if not isinstance(names, list):
             raise err(CODE_INVALID, 'partitionNames must be an array')
         for p in names:
@@ -610,10 +642,12 @@ class MilvusFake(FakeCore):
                           '[partition=%s]' % p)
 
     def partition_list(self, body, allow64):
+        """partitions/list."""
         c = self.coll(body)
         return list(c.partitions)
 
     def partition_create(self, body, allow64):
+        """partitions/create; loaded at once in a loaded collection."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         check_name(p, 'partition')
@@ -625,11 +659,13 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_has(self, body, allow64):
+        """partitions/has."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         return {'has': p in c.partitions}
 
     def partition_drop(self, body, allow64):
+        """partitions/drop: released only, never _default."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         self.check_partitions(c, [p])
@@ -642,6 +678,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_load(self, body, allow64):
+        """partitions/load."""
         c = self.coll(body)
         names = body.get('partitionNames')
         if not names:
@@ -655,6 +692,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_release(self, body, allow64):
+        """partitions/release."""
         c = self.coll(body)
         names = body.get('partitionNames')
         if not names:
@@ -665,6 +703,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_stats(self, body, allow64):
+        """partitions/get_stats."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         self.check_partitions(c, [p])
@@ -673,6 +712,7 @@ class MilvusFake(FakeCore):
     # --- indexes ------------------------------------------------------------------
 
     def index_create(self, body, allow64):
+        """indexes/create."""
         c = self.coll(body)
         ips = body.get('indexParams')
         if not ips:
@@ -682,6 +722,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def index_describe(self, body, allow64):
+        """indexes/describe."""
         c = self.coll(body)
         name = get_str(body, 'indexName')
         ix = c.indexes.get(name)
@@ -696,10 +737,12 @@ class MilvusFake(FakeCore):
                  'indexState': 'Finished', 'failReason': ''}]
 
     def index_list(self, body, allow64):
+        """indexes/list."""
         c = self.coll(body)
         return sorted(c.indexes)
 
     def index_drop(self, body, allow64):
+        """indexes/drop: the collection must be released."""
         c = self.coll(body)
         name = get_str(body, 'indexName')
         if name not in c.indexes:
@@ -782,6 +825,7 @@ class MilvusFake(FakeCore):
         return pk, out
 
     def check_value(self, f, v):
+        """One value of a row against its field; code 1804 when it does not fit."""
         bad = lambda why: err(CODE_BAD_DATA, 'fail to deal the insert data, '
                               'error: field %s: %s' % (f.name, why))
         if v is None:
@@ -812,6 +856,7 @@ class MilvusFake(FakeCore):
         return self.check_scalar(f.name, t, v, f, bad)
 
     def check_scalar(self, name, t, v, f, bad):
+        """Scalar types (also Array elements): ranges, lengths, kinds."""
         if t in INT_RANGES:
             if isinstance(v, str) and t == 'Int64':
                 try:
@@ -859,11 +904,13 @@ class MilvusFake(FakeCore):
         raise bad('unsupported type %s' % t)
 
     def id_out(self, c, pk, allow64):
+        """A primary key as the answer shows it (Int64 as a string by default)."""
         if c.pk.type == 'Int64' and not allow64:
             return str(pk)
         return pk
 
     def insert(self, body, allow64, upsert=False):
+        """entities/insert and entities/upsert."""
         c = self.coll(body)
         data = body.get('data')
         if data is None:
@@ -901,9 +948,11 @@ class MilvusFake(FakeCore):
         return {'insertCount': len(ids), 'insertIds': ids}
 
     def upsert(self, body, allow64):
+        """entities/upsert."""
         return self.insert(body, allow64, upsert=True)
 
     def compile(self, c, body, key='filter'):
+        """The filter member parsed for this collection; code 1100 when invalid."""
         text = body.get(key)
         if text is None or text == '':
             return None
@@ -920,6 +969,7 @@ class MilvusFake(FakeCore):
             raise err(CODE_INVALID, 'failed to create query plan: %s' % e)
 
     def eval_row(self, node, row):
+        """A compiled filter on one stored row."""
         view = dict(row)
         meta = view.pop('$meta', None)
         if meta:
@@ -996,6 +1046,7 @@ class MilvusFake(FakeCore):
         return fields, dyn, all_dyn
 
     def render(self, c, row, fields, dyn, all_dyn, allow64):
+        """A stored row as query/get/search return it."""
         out = {}
         for n in fields:
             f = c.by_name[n]
@@ -1026,6 +1077,7 @@ class MilvusFake(FakeCore):
         return out
 
     def window(self, body):
+        """limit/offset with the defaults and the 16384 window."""
         limit = get_int(body, 'limit', None)
         offset = get_int(body, 'offset', 0)
         if offset < 0:
@@ -1042,6 +1094,7 @@ class MilvusFake(FakeCore):
         return limit, eff, offset
 
     def query(self, body, allow64):
+        """entities/query, including count(*)."""
         c = self.coll(body)
         limit, eff, offset = self.window(body)
         node = self.compile(c, body)
@@ -1061,6 +1114,7 @@ class MilvusFake(FakeCore):
                 for _, r in page]
 
     def get(self, body, allow64):
+        """entities/get by primary keys."""
         c = self.coll(body)
         ids = body.get('id')
         if ids is None:
@@ -1077,6 +1131,7 @@ class MilvusFake(FakeCore):
                 for pk, r in rows if pk in want]
 
     def pk_value(self, c, v):
+        """A primary key from a request, of the collection's key type (else 1806)."""
         if c.pk.type == 'Int64':
             if isinstance(v, str):
                 try:
@@ -1091,6 +1146,7 @@ class MilvusFake(FakeCore):
                   'key type %s' % (v, c.pk.type))
 
     def delete(self, body, allow64):
+        """entities/delete by filter; returns deleteCount."""
         c = self.coll(body)
         get_str(body, 'filter')
         node = self.compile(c, body)
@@ -1107,6 +1163,7 @@ class MilvusFake(FakeCore):
         return {'deleteCount': n}
 
     def search_params(self, body, metric):
+        """searchParams flat or nested; metricType must match the index."""
         sp = body.get('searchParams')
         if sp is None:
             sp = {}
@@ -1128,6 +1185,7 @@ class MilvusFake(FakeCore):
         return flat
 
     def search(self, body, allow64):
+        """entities/search: brute force per query vector, flat data plus topks."""
         c = self.coll(body)
         data = body.get('data')
         qids = body.get('ids')
@@ -1194,6 +1252,7 @@ class MilvusFake(FakeCore):
         return hits_all, {'topks': topks}
 
     def anns_field(self, c, name):
+        """The vector field to search (annsField, or the only one)."""
         vfs = c.vector_fields()
         if name is None or name == '':
             if len(vfs) != 1:
@@ -1269,6 +1328,7 @@ class MilvusFake(FakeCore):
         return out
 
     def hybrid_search(self, body, allow64):
+        """entities/hybrid_search with rrf or weighted reranking."""
         c = self.coll(body)
         subs = body.get('search')
         if not isinstance(subs, list) or not subs:
@@ -1332,6 +1392,7 @@ class MilvusFake(FakeCore):
     # --- control API ----------------------------------------------------------
 
     def state_dump(self):
+        """Every collection, partition and row for GET /_fake/state."""
         out = {'provider': 'milvus', 'collections': {}}
         for name, c in sorted(self.collections.items()):
             parts = {}
@@ -1410,6 +1471,7 @@ ROUTES = {
 
 
 def main():
+    """Command line: the common options plus --token."""
     args = parse_args('strict fake Milvus REST v2 server',
                       lambda ap: ap.add_argument(
                           '--token', help='require Authorization with this '

@@ -219,6 +219,7 @@ class Record:
     __slots__ = ('id', 'values', 'sparse', 'metadata', '_out')
 
     def __init__(self, rid, values, sparse, metadata):
+        """Values are float32 arrays; the printable form is made lazily."""
         self.id = rid
         self.values = values          # np.float32 array or None
         self.sparse = sparse          # (indices list, float32 array) or None
@@ -226,6 +227,7 @@ class Record:
         self._out = None
 
     def values_out(self):
+        """Dense values as JSON numbers in shortest float32 form (cached)."""
         if self.values is None:
             return []
         if self._out is None:
@@ -233,12 +235,14 @@ class Record:
         return self._out
 
     def sparse_out(self):
+        """Sparse values as {indices, values}, or None."""
         if self.sparse is None:
             return None
         return {'indices': list(self.sparse[0]),
                 'values': f32_out(self.sparse[1])}
 
     def as_vector(self):
+        """The record as fetch returns it."""
         d = {'id': self.id, 'values': self.values_out()}
         if self.sparse is not None:
             d['sparseValues'] = self.sparse_out()
@@ -251,10 +255,12 @@ class Namespace:
     """Records of one namespace plus a cached matrix for brute force."""
 
     def __init__(self):
+        """No records, no cached matrix."""
         self.records = {}
         self._matrix = None
 
     def invalidate(self):
+        """Drop the cached matrix after a write."""
         self._matrix = None
 
     def matrix(self, dim):
@@ -275,6 +281,7 @@ class Index:
     """One index: its model and namespaces; served by its own listener."""
 
     def __init__(self, name, dimension, metric, vector_type, body, version):
+        """The index model from a create body of either API version."""
         self.name = name
         self.dimension = dimension
         self.metric = metric
@@ -290,6 +297,7 @@ class Index:
         self.created_version = version
 
     def ns(self, name, create=False):
+        """A namespace by (normalised) name, created on demand for writes."""
         if name in self.namespaces:
             return self.namespaces[name]
         if create:
@@ -298,6 +306,7 @@ class Index:
         return None
 
     def model(self, version, ready=True):
+        """The IndexModel in the shape of the requested API version."""
         status = {'ready': True, 'state': 'Ready'} if ready else \
             {'ready': False, 'state': 'Initializing'}
         host = self.listener.base_url() if self.listener else None
@@ -343,6 +352,7 @@ class PineconeFake(FakeCore):
     provider = 'pinecone'
 
     def __init__(self, args):
+        """No indexes yet."""
         super().__init__(args)
         self.indexes = {}
         self.request_seq = 0
@@ -350,6 +360,7 @@ class PineconeFake(FakeCore):
     # --- error shapes -----------------------------------------------------
 
     def error_response(self, req, err):
+        """rpcStatus on the data plane, the error object on the control plane, plain text for 401."""
         if err.status == 401:
             return Response(401, 'Unauthorized', 'text/plain')
         if req.listener.role == 'data':
@@ -365,6 +376,7 @@ class PineconeFake(FakeCore):
                                           'status': err.status})
 
     def status_fault_response(self, req, status, spec):
+        """A scripted status in the body shape Pinecone uses for it."""
         msg = spec.get('message', 'scripted fault: HTTP %d' % status)
         if status == 401 or spec.get('shape') == 'text':
             return Response(status, 'Unauthorized' if status == 401 else msg,
@@ -383,6 +395,7 @@ class PineconeFake(FakeCore):
         return resp
 
     def handle(self, req):
+        """Authentication and version header first (gateway), then the plane of the listener."""
         key = req.header('api-key')
         if not key or (self.args.api_key is not None
                        and key != self.args.api_key):
@@ -421,6 +434,7 @@ class PineconeFake(FakeCore):
     # --- control plane ----------------------------------------------------------
 
     def control_plane(self, req, version):
+        """Routes of the control plane: /indexes and /indexes/{name}."""
         path = req.path
         if path == '/indexes':
             if req.method == 'GET':
@@ -469,6 +483,7 @@ class PineconeFake(FakeCore):
         raise control_error(404, 'Not found: %s %s' % (req.method, path))
 
     def create_index(self, req, version):
+        """POST /indexes in the 2026-07 schema form or the older dimension/metric/spec form."""
         body = self.json_body(req, control=True)
         name = body.get('name')
         if not isinstance(name, str) or not INDEX_NAME_RE.match(name):
@@ -560,6 +575,7 @@ class PineconeFake(FakeCore):
     # --- data plane ---------------------------------------------------------------
 
     def data_plane(self, req, version):
+        """Routes of an index host."""
         idx = self.indexes.get(req.listener.index)
         if idx is None or idx.listener is not req.listener:
             raise ApiError(404, NOT_FOUND, 'index not found')
@@ -580,6 +596,7 @@ class PineconeFake(FakeCore):
         return fn(req, idx)
 
     def body_namespace(self, body):
+        """The namespace member of a body, validated and normalised."""
         ns = body.get('namespace')
         if ns is not None:
             check_ascii_id(ns, 'namespace', MAX_NAMESPACE_LEN,
@@ -587,6 +604,7 @@ class PineconeFake(FakeCore):
         return ns_key(ns)
 
     def query_namespace(self, req):
+        """The namespace query parameter, validated and normalised."""
         vals = req.query.get('namespace')
         ns = vals[-1] if vals else None
         if ns is not None:
@@ -595,6 +613,7 @@ class PineconeFake(FakeCore):
         return ns_key(ns)
 
     def check_dense(self, idx, values, what='vector'):
+        """Dense values: numbers, the index dimension, finite in float32."""
         if not isinstance(values, list) or \
                 not all(is_number(v) for v in values):
             raise bad('%s values must be an array of numbers' % what)
@@ -610,6 +629,7 @@ class PineconeFake(FakeCore):
         return arr
 
     def check_sparse(self, sv, what='sparseValues'):
+        """Sparse values: equal-length arrays of 1-2048 unique uint32 indices and numbers."""
         if not isinstance(sv, dict) or \
                 not isinstance(sv.get('indices'), list) or \
                 not isinstance(sv.get('values'), list):
@@ -663,6 +683,7 @@ class PineconeFake(FakeCore):
         return md
 
     def upsert(self, req, idx):
+        """POST /vectors/upsert with every limit of spec 2.1."""
         if len(req.body) > MAX_REQUEST_BYTES:
             raise bad('Request size %d bytes exceeds the maximum supported '
                       'size of %d bytes' % (len(req.body), MAX_REQUEST_BYTES))
@@ -751,6 +772,7 @@ class PineconeFake(FakeCore):
             return np.where(norms > 0, (m @ q) / norms, 0.0)
 
     def query(self, req, idx):
+        """POST /query: one query source, filter, top K by the metric, include flags, 4 MB cap."""
         body = self.json_body(req)
         top_k = body.get('topK')
         if top_k is None:
@@ -831,6 +853,7 @@ class PineconeFake(FakeCore):
         return Response(200, text)
 
     def fetch(self, req, idx):
+        """GET /vectors/fetch: present ids only."""
         ids = req.query.get('ids')
         if not ids:
             raise bad('ids is required')
@@ -850,6 +873,7 @@ class PineconeFake(FakeCore):
                                    'usage': {'readUnits': 1}})
 
     def fetch_by_metadata(self, req, idx):
+        """POST /vectors/fetch_by_metadata with pagination."""
         body = self.json_body(req)
         flt = body.get('filter')
         if not isinstance(flt, dict) or not flt:
@@ -873,6 +897,7 @@ class PineconeFake(FakeCore):
         return json_response(200, out)
 
     def update(self, req, idx):
+        """POST /vectors/update by id or by filter (merge of setMetadata)."""
         body = self.json_body(req)
         ns = self.body_namespace(body)
         rid = body.get('id')
@@ -928,6 +953,7 @@ class PineconeFake(FakeCore):
         return json_response(200, {})
 
     def delete(self, req, idx):
+        """POST /vectors/delete by ids, by filter or all."""
         body = self.json_body(req)
         ns = self.body_namespace(body)
         ids = body.get('ids')
@@ -969,11 +995,13 @@ class PineconeFake(FakeCore):
 
     @staticmethod
     def encode_token(last_id):
+        """An opaque pagination token naming the last id of a page."""
         return base64.urlsafe_b64encode(
             json.dumps({'after': last_id}).encode()).decode().rstrip('=')
 
     @staticmethod
     def decode_token(token):
+        """The last id of the previous page; 400 for a token we did not make."""
         if token is None:
             return None
         try:
@@ -983,6 +1011,7 @@ class PineconeFake(FakeCore):
             raise bad('invalid pagination token')
 
     def list_ids(self, req, idx):
+        """GET /vectors/list: ids in byte order, paginated."""
         q = req.query
         prefix = q.get('prefix', [None])[-1]
         if prefix is not None:
@@ -1008,6 +1037,7 @@ class PineconeFake(FakeCore):
         return json_response(200, out)
 
     def stats_call(self, req, idx):
+        """POST /describe_index_stats."""
         body = self.json_body(req, required=False)
         flt = body.get('filter')
         if flt:
@@ -1025,6 +1055,7 @@ class PineconeFake(FakeCore):
     # --- control API ----------------------------------------------------------------
 
     def state_dump(self):
+        """Every index, namespace and record for GET /_fake/state."""
         out = {'provider': 'pinecone', 'indexes': {}}
         for name, idx in sorted(self.indexes.items()):
             nss = {}
@@ -1042,6 +1073,7 @@ class PineconeFake(FakeCore):
 
 
 def main():
+    """Command line: the common options plus --api-key."""
     args = parse_args('strict fake Pinecone server',
                       lambda ap: ap.add_argument(
                           '--api-key', help='the only accepted Api-Key '

@@ -151,10 +151,13 @@ sub url
 	return ($self->{tls} ? 'https' : 'http') . "://127.0.0.1:$self->{port}";
 }
 
+# The main listener's port.
 sub port { return $_[0]->{port}; }
 
+# 'pinecone' or 'milvus'.
 sub provider { return $_[0]->{provider}; }
 
+# Process id of the server (undef once stopped).
 sub pid { return $_[0]->{pid}; }
 
 # Path of the server's stderr log.
@@ -406,7 +409,7 @@ sub create_partition
 	return;
 }
 
-# load(collection) / release(collection)
+# load(collection): make a Milvus collection searchable
 sub load
 {
 	my ($self, $name) = @_;
@@ -414,6 +417,7 @@ sub load
 	return;
 }
 
+# release(collection): searches on it then fail with code 101
 sub release
 {
 	my ($self, $name) = @_;
@@ -446,18 +450,25 @@ sub fault
 	return $self->_control('POST', 'fault', \%spec)->{ids}[0];
 }
 
+# The faults in force, with remaining and fired counts.
 sub faults { return $_[0]->_control('GET', 'faults'); }
 
+# Remove every fault; hung requests are released (their connections closed).
 sub clear_faults { $_[0]->_control('POST', 'clear', {}); return; }
 
+# Full dump of indexes/collections, namespaces/partitions and records.
 sub state { return $_[0]->_control('GET', 'state'); }
 
+# The request log: what the client under test sent, secrets masked.
 sub requests { return $_[0]->_control('GET', 'requests'); }
 
+# Empty the request log.
 sub reset_log { $_[0]->_control('POST', 'reset_log', {}); return; }
 
+# Counters: connections, requests, handler time, faults fired.
 sub stats { return $_[0]->_control('GET', 'stats'); }
 
+# Zero the counters.
 sub reset_stats { $_[0]->_control('POST', 'reset_stats', {}); return; }
 
 # config(log => 0|1, log_limit => N): switch the request log off (e.g. for a
@@ -489,6 +500,7 @@ sub stop
 	return;
 }
 
+# A fake never outlives its object.
 sub DESTROY
 {
 	my ($self) = @_;
@@ -497,6 +509,7 @@ sub DESTROY
 	return;
 }
 
+# Nor the test script.
 END
 {
 	local $?;
