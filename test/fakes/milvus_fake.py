@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(__file__))
 from fakecommon import (ApiError, FakeCore, Response, basic_auth_pair, dumps,
                         f32_array, f32_out, f32_scalar, is_number,

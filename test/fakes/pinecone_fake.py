@@ -33,6 +33,7 @@ import threading
 
 import numpy as np
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, __import__('os').path.dirname(__file__))
 from fakecommon import (ApiError, FakeCore, Response, dumps, f32_array,
                         f32_out, f32_scalar, is_number, json_response,
