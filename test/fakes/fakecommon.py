@@ -151,6 +151,7 @@ class Fault:
         self.spec = dict(spec)
         self.path_re = re.compile(spec['path']) if spec.get('path') else None
         self.method = spec.get('method')
+        self.index = spec.get('index')
         count = spec.get('count')
         self.remaining = int(count) if count is not None else None
         self.fired = 0
@@ -165,13 +166,15 @@ class Fault:
         else:
             self.apply = bool(spec.get('apply', False))
 
-    def matches(self, method, path):
+    def matches(self, method, path, index=None):
         """Whether this fault fires for a request (and has firings left)."""
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.method and self.method.upper() != method:
             return False
         if self.path_re and not self.path_re.search(path):
+            return False
+        if self.index is not None and self.index != index:
             return False
         return True
 
@@ -325,7 +328,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             if not self.counted:
                 self.counted = True
                 core.count_connection(self.server.port)
-            fault = core.take_fault(self.command, path)
+            fault = core.take_fault(self.command, path, self.server.index)
 
         entry = None
         if not internal:
@@ -576,11 +579,11 @@ class FakeCore:
         with self.meta_lock:
             self.stats['handler_us'] += int(seconds * 1e6)
 
-    def take_fault(self, method, path):
+    def take_fault(self, method, path, index=None):
         """The first fault matching a request, consuming one of its firings."""
         with self.meta_lock:
             for f in self.faults:
-                if f.matches(method, path):
+                if f.matches(method, path, index):
                     if f.remaining is not None:
                         f.remaining -= 1
                     f.fired += 1

@@ -198,6 +198,11 @@ $pc->fault(mode => 'status', status => 500, count => 1, path => '^/indexes');
 ($st, $b) = call($http, 'GET', $pc->url . '/indexes', undef, %pch);
 is($b->{status}, 500, 'status on the control plane: error shape with status');
 
+$pc->fault(mode => 'status', status => 500, count => 1, index => 'other-index');
+($st) = call($http, 'POST', "$host/query", $q, %pch);
+is($st, 200, 'status: a fault for another index leaves this one alone');
+$pc->clear_faults;
+
 $pc->fault(mode => 'malformed', count => 1, path => '^/query$');
 ($st, $b, $res) = call($http, 'POST', "$host/query", $q, %pch);
 ok($st == 200 && !ref $b, 'malformed: 200 with a body that is not JSON');
