@@ -76,13 +76,47 @@ for my $attempt (1 .. 2)
 ok($installed, 'npm ci installed the pinned official SDKs')
   or diag("npm ci failed: $out\n$err");
 
+# The node that runs the SDKs: the system's when it is 20 or newer (the
+# Pinecone SDK declares node >= 22 but works on 20); otherwise, e.g. Debian
+# 12's node 18, a pinned node 22 from the npm registry's node-linux-<arch>
+# package.  VPG_CONFORMANCE_NODE=download forces the download.
+my $node = 'node';
+my $system_major = 0;
+my ($v, $e) = ('', '');
+if (eval { run([ 'node', '--version' ], '>', \$v, '2>', \$e) } && $v =~ /^v(\d+)\./)
+{
+	$system_major = $1;
+}
+if ($system_major < 20 || ($ENV{VPG_CONFORMANCE_NODE} // '') eq 'download')
+{
+	my %arch = (x86_64 => 'x64', aarch64 => 'arm64');
+	my $machine = `uname -m`;
+	chomp $machine;
+	my $pkg = 'node-linux-' . ($arch{$machine} // $machine);
+	my @get = ('npm', 'install', '--no-save', '--no-audit', '--no-fund',
+		'--ignore-scripts', '--prefer-offline', '--cache', $cache,
+		'--loglevel', 'error', '--prefix', "$dir/runtime", "$pkg\@22.12.0");
+	for my $attempt (1 .. 2)
+	{
+		last if eval {
+			run(\@get, '<', \undef, '>', \$out, '2>', \$err, timeout(150));
+		};
+	}
+	$node = "$dir/runtime/node_modules/$pkg/bin/node";
+}
+my $node_version = '';
+eval { run([ $node, '--version' ], '>', \$node_version, '2>', \$err) };
+chomp $node_version;
+like($node_version, qr/^v(2\d|[3-9]\d)\./, "node 20 or newer runs the SDKs ($node_version)")
+  or diag("node: $node; system node major $system_major; $out $err");
+
 # Run one conformance script; report each of its checks as a TAP line
 sub run_sdk
 {
 	my ($label, $script, @args) = @_;
 	my ($stdout, $stderr) = ('', '');
 	my $ok = eval {
-		run([ 'node', "$dir/$script", @args ],
+		run([ $node, "$dir/$script", @args ],
 			'<', \undef, '>', \$stdout, '2>', \$stderr, timeout(120));
 	};
 	my $checks = 0;
