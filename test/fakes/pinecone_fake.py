@@ -487,6 +487,12 @@ class PineconeFake(FakeCore):
         """POST /indexes in the 2026-07 schema form or the older dimension/metric/spec form."""
         body = self.json_body(req, control=True)
         name = body.get('name')
+        if name is None and version in NEW_SHAPE_VERSIONS:
+            # 2026-07 makes the name optional: the server picks one
+            n = 1
+            while 'index-%d' % n in self.indexes:
+                n += 1
+            name = 'index-%d' % n
         if not isinstance(name, str) or not INDEX_NAME_RE.match(name):
             raise control_error(400, 'Index name must be 1 to 45 characters '
                                 'of lower-case letters, digits and hyphens, '
