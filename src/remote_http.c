@@ -573,6 +573,7 @@ RunAttempt(RemoteTarget *target, const RemoteRequest *req, Transfer *t,
 		pgstat_report_wait_end();
 		/* aborts the transfer; libcurl closes the half-used connection */
 		curl_multi_remove_handle(multi, easy);
+		curl_easy_reset(easy);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -594,6 +595,12 @@ RunAttempt(RemoteTarget *target, const RemoteRequest *req, Transfer *t,
 		res->bytes_received = (double) down;
 	}
 	curl_multi_remove_handle(multi, easy);
+
+	/*
+	 * Drop every option, so that the cached handle keeps no pointer to the
+	 * headers (the secret), the body or our buffers; live connections stay.
+	 */
+	curl_easy_reset(easy);
 
 	if (mc != CURLM_OK)
 	{
