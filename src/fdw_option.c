@@ -342,12 +342,15 @@ RemoteAddressIsPrivate(int family, const void *addr)
 
 /*
  * Split an http(s) URL into its parts and check its shape: scheme http or
- * https, a host, an optional port, no user information, no query or
- * fragment.  On success returns true and sets *https and *host (palloc'd,
- * without port); on failure returns false with *why set.
+ * https, a host, an optional port, no user information, no fragment, no
+ * white space or backslash, and a query only when allow_query (request
+ * URLs have them, option URLs do not).  On success returns true and sets
+ * *https and *host (palloc'd, without port); on failure returns false with
+ * *why set.
  */
 bool
-RemoteParseUrl(const char *url, bool *https, char **host, const char **why)
+RemoteParseUrl(const char *url, bool allow_query, bool *https, char **host,
+			   const char **why)
 {
 	const char *p;
 	const char *hstart;
@@ -375,9 +378,11 @@ RemoteParseUrl(const char *url, bool *https, char **host, const char **why)
 		*why = "The URL must not contain user information.";
 		return false;
 	}
-	if (*hend == '?' || *hend == '#' || strpbrk(p, "?# \t\r\n\\") != NULL)
+	if (strpbrk(p, "# \t\r\n\\") != NULL || (!allow_query && strchr(p, '?') != NULL))
 	{
-		*why = "The URL must not contain a query, a fragment, white space or backslashes.";
+		*why = allow_query ?
+			"The URL must not contain a fragment, white space or backslashes." :
+			"The URL must not contain a query, a fragment, white space or backslashes.";
 		return false;
 	}
 	/* the host: a [v6] literal, or up to the port separator */
@@ -435,7 +440,7 @@ CheckUrlOption(const char *optname, const char *value, bool allow_insecure)
 	char	   *host;
 	const char *why;
 
-	if (!RemoteParseUrl(value, &https, &host, &why))
+	if (!RemoteParseUrl(value, false, &https, &host, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid URL in option \"%s\": \"%s\"", optname, value),
@@ -481,7 +486,15 @@ CheckOptionValue(const RemoteOption *opt, DefElem *def, bool allow_insecure)
 						 errmsg("option \"%s\" must not be empty", opt->name)));
 			break;
 		case ROPT_BOOL:
-			(void) defGetBoolean(def);
+			{
+				bool		b;
+
+				if (!parse_bool(value, &b))
+					ereport(ERROR,
+							(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+							 errmsg("invalid value for boolean option \"%s\": %s",
+									opt->name, value)));
+			}
 			break;
 		case ROPT_INT:
 			(void) ParseIntOption(opt, value);
@@ -565,6 +578,8 @@ fdw_validator(PG_FUNCTION_ARGS)
 					 errhint("%s", ValidOptionsHint(catalog))));
 		}
 
+		if (opt->kind == ROPT_BOOL || opt->kind == ROPT_ENUM)
+			CheckOptionValue(opt, def, true);
 		if (OptionLoosensSecurity(opt, def) && !superuser())
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -683,11 +698,35 @@ CheckProvider(RemoteTarget *target, const RemoteOption *opt)
 					 opt->provider == RPROV_PINECONE ? "pinecone" : "milvus")));
 }
 
+/*
+ * Refuse a server of another wrapper (a postgres_fdw server, say): its
+ * options were never checked by our validator, and its user mappings hold
+ * secrets meant for somewhere else.
+ */
+static void
+CheckOurServer(ForeignServer *server)
+{
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(server->fdwid);
+	Oid			v = fdw->fdwvalidator;
+	char	   *name = OidIsValid(v) ? get_func_name(v) : NULL;
+	char	   *nsp = OidIsValid(v) ? get_namespace_name(get_func_namespace(v)) : NULL;
+
+	if (name == NULL || nsp == NULL ||
+		strcmp(name, "fdw_validator") != 0 || strcmp(nsp, "vectorpg") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_HANDLE),
+				 errmsg("server \"%s\" is not a server of vectorpg_fdw", server->servername),
+				 errdetail("Its foreign-data wrapper \"%s\" does not use vectorpg.fdw_validator.",
+						   fdw->fdwname)));
+}
+
 /* Read the server options into a fresh target */
 static void
 ApplyServerOptions(RemoteTarget *target, ForeignServer *server)
 {
 	ListCell   *lc;
+
+	CheckOurServer(server);
 
 	target->serverid = server->serverid;
 	target->servername = pstrdup(server->servername);

@@ -151,7 +151,8 @@ extern RemoteTarget *RemoteTargetFromServer(Oid serverid, Oid userid);
 extern const char *RemoteMetricName(RemoteProvider provider, RemoteMetric metric);
 extern RemoteMetric RemoteMetricFromName(const char *name);
 /* URL checks shared by the validator and the transport */
-extern bool RemoteParseUrl(const char *url, bool *https, char **host, const char **why);
+extern bool RemoteParseUrl(const char *url, bool allow_query, bool *https,
+						   char **host, const char **why);
 extern bool RemoteHostIsPrivate(const char *host);
 extern bool RemoteAddressIsPrivate(int family, const void *addr);
 extern char *RemoteHostUrl(const char *host);

@@ -41,11 +41,14 @@
  *	  parses it), within max_retries and retry_budget_ms; the wait is a
  *	  WaitLatch that cancel interrupts.
  *
- * SQLSTATEs (documented in doc/remote.md; keep them stable):
- *	HV00N could not connect (refused, DNS, TLS, address not allowed)
+ * SQLSTATEs (documented in doc/remote.md, shared with the clients; keep
+ * them stable):
+ *	HV00N could not connect (refused, DNS, TLS, address not allowed) or the
+ *	      credentials were refused (401, 403)
  *	HV00M no complete reply (timeout, stall, reset, truncated body)
- *	HV00B 401/403, HV00R 404, HV00L 429/5xx after retries,
- *	HV090 response too large, HV000 any other HTTP error status.
+ *	HV00R 404
+ *	HV00L any other HTTP error status (4xx, and 429/5xx after retries)
+ *	HV090 response larger than max_response_bytes
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -380,12 +383,10 @@ static int
 StatusSqlstate(long status)
 {
 	if (status == 401 || status == 403)
-		return ERRCODE_FDW_INVALID_HANDLE;
+		return ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 	if (status == 404)
 		return ERRCODE_FDW_TABLE_NOT_FOUND;
-	if (StatusIsRetryable(status))
-		return ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
-	return ERRCODE_FDW_ERROR;
+	return ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION;
 }
 
 /* A hint for an HTTP error status, or NULL */
@@ -572,6 +573,7 @@ RunAttempt(RemoteTarget *target, const RemoteRequest *req, Transfer *t,
 		pgstat_report_wait_end();
 		/* aborts the transfer; libcurl closes the half-used connection */
 		curl_multi_remove_handle(multi, easy);
+		curl_easy_reset(easy);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -593,6 +595,12 @@ RunAttempt(RemoteTarget *target, const RemoteRequest *req, Transfer *t,
 		res->bytes_received = (double) down;
 	}
 	curl_multi_remove_handle(multi, easy);
+
+	/*
+	 * Drop every option, so that the cached handle keeps no pointer to the
+	 * headers (the secret), the body or our buffers; live connections stay.
+	 */
+	curl_easy_reset(easy);
 
 	if (mc != CURLM_OK)
 	{
@@ -743,7 +751,7 @@ CheckRequestUrl(RemoteTarget *target, const RemoteRequest *req)
 	char	   *host;
 	const char *why;
 
-	if (!RemoteParseUrl(req->url, &https, &host, &why))
+	if (!RemoteParseUrl(req->url, true, &https, &host, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 				 errmsg("invalid URL for %s request to server \"%s\"",
@@ -940,9 +948,12 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 	if (cs->outcome == ATTEMPT_RETRY && cs->message == NULL)
 		cs->outcome = ATTEMPT_OK;
 
-	/* record what the remote answered (not transport failures) */
-	if (remote_mode == REMOTE_MODE_RECORD && cs->res.rc == CURLE_OK &&
-		cs->res.status != 0 && !cs->t->too_big && !cs->t->oom)
+	/*
+	 * Record what the remote answered.  Only answers returned to the caller:
+	 * an error raised below would roll the recording back with the
+	 * statement anyway.
+	 */
+	if (remote_mode == REMOTE_MODE_RECORD && cs->outcome == ATTEMPT_OK)
 	{
 		PG_TRY();
 		{

@@ -58,11 +58,11 @@ CREATE FUNCTION vectorpg.remote_fingerprint(provider text, index text, method te
 COMMENT ON FUNCTION vectorpg.remote_fingerprint(text, text, text, text, text) IS
 	'SHA-256 fingerprint of a request as vectorpg.remote_recordings keys it';
 
--- Metrics of this session's remote requests
+-- Metrics of remote requests: shared when vectorpg is preloaded, per session otherwise
 CREATE FUNCTION vectorpg.remote_metrics_read(OUT server text, OUT operation text,
 		OUT calls bigint, OUT errors bigint, OUT retries bigint, OUT connections bigint,
 		OUT bytes_sent bigint, OUT bytes_received bigint, OUT total_ms double precision,
-		OUT mean_ms double precision, OUT max_ms double precision)
+		OUT mean_ms double precision, OUT max_ms double precision, OUT scope text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'remote_metrics' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
@@ -72,11 +72,14 @@ COMMENT ON FUNCTION vectorpg.remote_metrics_read() IS
 CREATE VIEW vectorpg.remote_metrics AS
 	SELECT * FROM vectorpg.remote_metrics_read();
 
+-- Counts and latencies only, no request contents: readable by everyone
+GRANT SELECT ON vectorpg.remote_metrics TO PUBLIC;
+
 COMMENT ON VIEW vectorpg.remote_metrics IS
-	'calls, errors, retries, connections, bytes and latency of remote requests per server and operation, in this session';
+	'calls, errors, retries, connections, bytes and latency of remote requests per server and operation (instance-wide when preloaded, else this session)';
 
 CREATE FUNCTION vectorpg.remote_metrics_reset() RETURNS void
 	AS 'MODULE_PATHNAME', 'remote_metrics_reset' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION vectorpg.remote_metrics_reset() IS
-	'clears the remote request metrics of this session';
+	'clears the remote request metrics (the instance''s when preloaded, superuser only; else this session''s)';

@@ -39,12 +39,14 @@ export function f32(x) {
 	return Math.fround(x);
 }
 
+// GET a control-API path of a fake, decoded
 export async function fakeGet(base, path) {
 	const r = await fetch(base + path);
 	if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
 	return r.json();
 }
 
+// POST to a control-API path of a fake, decoded
 export async function fakePost(base, path, body) {
 	const r = await fetch(base + path, { method: 'POST', body: JSON.stringify(body) });
 	if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);

@@ -230,6 +230,34 @@ async function main() {
 		}
 	});
 
+	// --- sparse and hybrid -------------------------------------------------------
+	await check('sparse index: create, upsert sparse values, query by sparseVector', async () => {
+		await pc.createIndex({ name: 'idx-sparse', metric: 'dotproduct', vectorType: 'sparse',
+			spec: { serverless: { cloud: 'aws', region: 'us-east-1' } }, waitUntilReady: true });
+		const m = await pc.describeIndex('idx-sparse');
+		if (m.schema?.fields?._values) throw new Error(JSON.stringify(m.schema));
+		const sp = pc.index({ name: 'idx-sparse' });
+		await sp.upsert({ records: [
+			{ id: 's1', sparseValues: { indices: [1, 7], values: [0.5, 0.25] } },
+			{ id: 's2', sparseValues: { indices: [7, 9], values: [2, 1] } }] });
+		const r = await sp.query({ sparseVector: { indices: [7], values: [4] }, topK: 2 });
+		const got = r.matches.map((x) => `${x.id}:${x.score}`).join(',');
+		if (got !== 's2:8,s1:1') throw new Error(got);
+		await pc.deleteIndex('idx-sparse');
+	});
+	await check('hybrid query on a dotproduct index adds the sparse part', async () => {
+		const dp = pc.index({ name: 'idx-dotproduct' });
+		await dp.upsert({ namespace: 'hy', records: [
+			{ id: 'h1', values: [1, 0, 0], sparseValues: { indices: [3], values: [2] } },
+			{ id: 'h2', values: [0, 1, 0] }] });
+		const r = await dp.query({ namespace: 'hy', vector: [1, 1, 0], sparseVector: { indices: [3], values: [0.5] }, topK: 2, includeValues: true });
+		const got = r.matches.map((x) => `${x.id}:${x.score}`).join(',');
+		if (got !== 'h1:2,h2:1') throw new Error(got);
+		if (!r.matches[0].sparseValues || r.matches[0].sparseValues.indices[0] !== 3) throw new Error(JSON.stringify(r.matches[0]));
+	});
+	await checkThrows('sparse values on a cosine index are a bad request', 'PineconeBadRequestError', () =>
+		index.upsert({ records: [{ id: 'sp', values: [1, 2, 3], sparseValues: { indices: [1], values: [1] } }] }));
+
 	// --- errors and retries ---------------------------------------------------
 	await check('503 twice: the SDK retries and succeeds', async () => {
 		await fakePost(controlUrl, '/_fake/reset_log', {});

@@ -64,6 +64,7 @@ class ApiError(Exception):
     provider's error body by ``FakeCore.error_response``."""
 
     def __init__(self, status, code, message, **extra):
+        """Keep the HTTP status, the provider code and the message."""
         super().__init__(message)
         self.status = status
         self.code = code
@@ -75,6 +76,7 @@ class Request:
     """One parsed HTTP request, as handlers see it."""
 
     def __init__(self, method, path, query, headers, body, listener):
+        """Parse the query string once; header names are lower-case."""
         self.method = method
         self.path = path
         self.query_string = query
@@ -84,6 +86,7 @@ class Request:
         self.listener = listener
 
     def header(self, name, default=None):
+        """A header by case-insensitive name."""
         return self.headers.get(name.lower(), default)
 
 
@@ -92,6 +95,7 @@ class Response:
 
     def __init__(self, status, body=b'', content_type='application/json',
                  headers=None):
+        """Text bodies are encoded as UTF-8."""
         self.status = status
         if isinstance(body, str):
             body = body.encode('utf-8')
@@ -138,6 +142,7 @@ class Fault:
     """One scripted fault; ``count`` None means until cleared."""
 
     def __init__(self, spec, seq):
+        """Validate the mode and compile the path regex."""
         mode = spec.get('mode')
         if mode not in FAULT_MODES:
             raise ValueError('unknown fault mode %r' % (mode,))
@@ -146,25 +151,35 @@ class Fault:
         self.spec = dict(spec)
         self.path_re = re.compile(spec['path']) if spec.get('path') else None
         self.method = spec.get('method')
+        self.index = spec.get('index')
         count = spec.get('count')
         self.remaining = int(count) if count is not None else None
         self.fired = 0
         self.released = threading.Event()
         # Whether the request is processed (state changed) before the fault
         # spoils the answer: by default only for faults that keep the answer
-        default_apply = mode in ('latency', 'drip', 'truncated', 'oversized')
-        self.apply = bool(spec.get('apply', default_apply))
+        # (always for faults that spoil a real answer, never for hang)
+        if mode in ('latency', 'drip', 'truncated', 'oversized'):
+            self.apply = True
+        elif mode == 'hang':
+            self.apply = False
+        else:
+            self.apply = bool(spec.get('apply', False))
 
-    def matches(self, method, path):
+    def matches(self, method, path, index=None):
+        """Whether this fault fires for a request (and has firings left)."""
         if self.remaining is not None and self.remaining <= 0:
             return False
         if self.method and self.method.upper() != method:
             return False
         if self.path_re and not self.path_re.search(path):
             return False
+        if self.index is not None and self.index != index:
+            return False
         return True
 
     def describe(self):
+        """The fault as GET /_fake/faults shows it."""
         d = dict(self.spec)
         d['id'] = self.seq
         d['remaining'] = self.remaining
@@ -181,6 +196,7 @@ class Listener(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(self, core, role, port, index=None):
+        """Bind 127.0.0.1:port (0: a free port) for one role."""
         self.core = core
         self.role = role
         self.index = index
@@ -193,6 +209,7 @@ class Listener(ThreadingHTTPServer):
                                        daemon=True)
 
     def start(self):
+        """Serve in a daemon thread."""
         self.thread.start()
 
     def stop(self):
@@ -209,6 +226,7 @@ class Listener(ThreadingHTTPServer):
                 pass
 
     def base_url(self):
+        """The URL clients use: http or https, 127.0.0.1, the port."""
         scheme = 'https' if self.core.tls_context else 'http'
         return '%s://127.0.0.1:%d' % (scheme, self.port)
 
@@ -222,7 +240,14 @@ class FakeHandler(BaseHTTPRequestHandler):
     sys_version = ''
 
     def setup(self):
+        """Per connection: TCP_NODELAY, TLS handshake, a connection id."""
         core = self.server.core
+        # Answers go out in one write; no Nagle delay behind the client's
+        # delayed ACK
+        try:
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         if core.tls_context is not None:
             self.request.settimeout(10)
             self.request = core.tls_context.wrap_socket(self.request,
@@ -235,6 +260,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         super().setup()
 
     def finish(self):
+        """Forget the socket once the connection ends."""
         try:
             super().finish()
         finally:
@@ -242,10 +268,12 @@ class FakeHandler(BaseHTTPRequestHandler):
                 self.server.open_sockets.discard(self.request)
 
     def log_message(self, fmt, *args):
+        """Access log on stderr only with --verbose."""
         if self.server.core.verbose:
             sys.stderr.write('[%s] %s\n' % (self.server.port, fmt % args))
 
     def do_GET(self):
+        """Every method goes through dispatch (unknown ones are the provider's 404)."""
         self.dispatch()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
@@ -275,6 +303,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b''
 
     def dispatch(self):
+        """One request: read it, serve the control API, apply faults, run the provider, answer."""
         core = self.server.core
         try:
             body = self.read_body()
@@ -299,7 +328,7 @@ class FakeHandler(BaseHTTPRequestHandler):
             if not self.counted:
                 self.counted = True
                 core.count_connection(self.server.port)
-            fault = core.take_fault(self.command, path)
+            fault = core.take_fault(self.command, path, self.server.index)
 
         entry = None
         if not internal:
@@ -315,7 +344,16 @@ class FakeHandler(BaseHTTPRequestHandler):
             core.finish_log(entry, None, 0)
             return
         if fault is not None and fault.mode == 'latency':
-            time.sleep(float(fault.spec.get('delay_ms', 1000)) / 1000.0)
+            delay = float(fault.spec.get('delay_ms', 1000)) / 1000.0
+            limit = core.server_timeout(req)
+            if limit is not None and delay > limit:
+                # The service gives up first (Milvus' Request-Timeout)
+                time.sleep(limit)
+                resp = core.timeout_response(req)
+                core.finish_log(entry, resp.status, 0)
+                self.write_response(resp, 0)
+                return
+            time.sleep(delay)
 
         t0 = time.perf_counter()
         resp = None
@@ -342,9 +380,12 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.send_header('X-Fake-Connection-Id', str(self.connection_id))
         for k, v in resp.headers.items():
             self.send_header(k, v)
-        self.end_headers()
+        # Headers and body in a single write (end_headers would send the
+        # headers on their own)
+        self._headers_buffer.append(b'\r\n')
         if self.command != 'HEAD':
-            self.wfile.write(resp.body if body is None else body)
+            self._headers_buffer.append(resp.body if body is None else body)
+        self.flush_headers()
         self.wfile.flush()
 
     def abort_connection(self, reset):
@@ -457,6 +498,7 @@ class FakeCore:
     provider = 'fake'
 
     def __init__(self, args):
+        """Empty state; the TLS context when --tls-cert is given."""
         self.args = args
         self.verbose = args.verbose
         self.lock = threading.RLock()
@@ -466,6 +508,8 @@ class FakeCore:
         self.fault_seq = 0
         self.log = []
         self.log_seq = 0
+        self.log_enabled = True
+        self.log_limit = args.log_limit
         self.listeners = []
         self.conn_seq = 0
         self.stats = self.fresh_stats()
@@ -477,6 +521,7 @@ class FakeCore:
 
     @staticmethod
     def fresh_stats():
+        """The counters of GET /_fake/stats, zeroed."""
         return {'connections': 0, 'connections_by_port': {},
                 'connections_total': 0, 'requests': 0,
                 'requests_by_path': {}, 'handler_us': 0, 'faults_fired': 0,
@@ -485,6 +530,7 @@ class FakeCore:
     # --- listeners -------------------------------------------------------
 
     def start_listener(self, role, port=0, index=None):
+        """Open and start one more listener (Pinecone: one per index)."""
         lst = Listener(self, role, port, index)
         lst.start()
         with self.meta_lock:
@@ -492,12 +538,14 @@ class FakeCore:
         return lst
 
     def stop_listener(self, lst):
+        """Close a listener so that its port refuses connections."""
         with self.meta_lock:
             if lst in self.listeners:
                 self.listeners.remove(lst)
         lst.stop()
 
     def stop_all(self):
+        """Release hung requests and close every listener (server shutdown)."""
         self.stopping.set()
         with self.meta_lock:
             for f in self.faults:
@@ -512,12 +560,14 @@ class FakeCore:
     # --- accounting ------------------------------------------------------
 
     def new_connection(self):
+        """Number each TCP connection for the request log."""
         with self.meta_lock:
             self.conn_seq += 1
             self.stats['connections_total'] += 1
             return self.conn_seq
 
     def count_connection(self, port):
+        """Count a connection once it carries a logged request."""
         with self.meta_lock:
             self.stats['connections'] += 1
             key = str(port)
@@ -525,13 +575,15 @@ class FakeCore:
             byport[key] = byport.get(key, 0) + 1
 
     def add_handler_time(self, seconds):
+        """Sum of handler time for the stats."""
         with self.meta_lock:
             self.stats['handler_us'] += int(seconds * 1e6)
 
-    def take_fault(self, method, path):
+    def take_fault(self, method, path, index=None):
+        """The first fault matching a request, consuming one of its firings."""
         with self.meta_lock:
             for f in self.faults:
-                if f.matches(method, path):
+                if f.matches(method, path, index):
                     if f.remaining is not None:
                         f.remaining -= 1
                     f.fired += 1
@@ -540,6 +592,13 @@ class FakeCore:
         return None
 
     def log_request(self, req, conn_id, fault):
+        """Append a request to the log (secrets masked) and count it."""
+        if not self.log_enabled:
+            with self.meta_lock:
+                self.stats['requests'] += 1
+                rp = self.stats['requests_by_path']
+                rp[req.path] = rp.get(req.path, 0) + 1
+            return None
         headers = {}
         for k, v in req.headers.items():
             headers[k] = '***' if k in SECRET_HEADERS else v
@@ -552,6 +611,11 @@ class FakeCore:
             except ValueError:
                 logged = text
         with self.meta_lock:
+            self.stats['requests'] += 1
+            rp = self.stats['requests_by_path']
+            rp[req.path] = rp.get(req.path, 0) + 1
+            if not self.log_enabled:
+                return None
             self.log_seq += 1
             entry = {'seq': self.log_seq, 'time': time.time(),
                      'method': req.method, 'path': req.path,
@@ -563,12 +627,12 @@ class FakeCore:
                      'handler_us': None,
                      'fault': fault.mode if fault else None}
             self.log.append(entry)
-            self.stats['requests'] += 1
-            rp = self.stats['requests_by_path']
-            rp[req.path] = rp.get(req.path, 0) + 1
+            if len(self.log) > self.log_limit:
+                del self.log[:len(self.log) - self.log_limit]
         return entry
 
     def finish_log(self, entry, status, elapsed):
+        """Record the status sent and the handler time in the log entry."""
         if entry is not None:
             entry['status'] = status
             entry['handler_us'] = int(elapsed * 1e6)
@@ -576,6 +640,7 @@ class FakeCore:
     # --- dispatch ----------------------------------------------------------
 
     def run_handler(self, req):
+        """Call the provider, turning ApiError (and bugs) into error answers."""
         try:
             return self.handle(req)
         except ApiError as e:
@@ -636,6 +701,14 @@ class FakeCore:
             with self.meta_lock:
                 self.stats = self.fresh_stats()
             return json_response(200, {})
+        if path == '/_fake/config' and req.method == 'POST':
+            with self.meta_lock:
+                if 'log' in body:
+                    self.log_enabled = bool(body['log'])
+                if 'log_limit' in body:
+                    self.log_limit = max(1, int(body['log_limit']))
+                return json_response(200, {'log': self.log_enabled,
+                                           'log_limit': self.log_limit})
         if path == '/_fake/shutdown' and req.method == 'POST':
             threading.Thread(target=self.shutdown_soon, daemon=True).start()
             return json_response(200, {})
@@ -649,6 +722,7 @@ class FakeCore:
         return None
 
     def shutdown_soon(self):
+        """POST /_fake/shutdown: answer first, then exit."""
         time.sleep(0.05)
         self.stop_all()
         os._exit(0)
@@ -656,18 +730,33 @@ class FakeCore:
     # --- provider hooks ----------------------------------------------------
 
     def handle(self, req):
+        """Provider hook: one request to one Response."""
         raise NotImplementedError
 
     def state_dump(self):
+        """Provider hook: the whole state for GET /_fake/state."""
         raise NotImplementedError
 
     def error_response(self, req, err):
+        """Provider hook: an ApiError in the provider's error shape."""
         raise NotImplementedError
 
     def status_fault_response(self, req, status, spec):
+        """Provider hook: the body of a scripted HTTP status."""
+        raise NotImplementedError
+
+    def server_timeout(self, req):
+        """Seconds after which the service itself would time a request out
+        (None: never); a latency fault longer than that ends in
+        timeout_response instead."""
+        return None
+
+    def timeout_response(self, req):
+        """Provider hook: the answer when the service itself times out."""
         raise NotImplementedError
 
     def envelope_fault_response(self, req, spec):
+        """A Milvus-style HTTP 200 error envelope with the scripted code."""
         return json_response(200, {'code': int(spec.get('code', 65535)),
                                    'message': spec.get('message',
                                                        'scripted error')})
@@ -681,6 +770,8 @@ def parse_args(description, extra=None):
     ap.add_argument('--port-file', help='write the chosen port here')
     ap.add_argument('--tls-cert', help='serve https with this certificate')
     ap.add_argument('--tls-key', help='private key of --tls-cert')
+    ap.add_argument('--log-limit', type=int, default=100000,
+                    help='keep at most this many requests in the log')
     ap.add_argument('--verbose', action='store_true')
     if extra:
         extra(ap)
@@ -701,6 +792,7 @@ def serve(core, role):
     done = threading.Event()
 
     def on_signal(signum, frame):
+        """SIGTERM/SIGINT end the serving loop."""
         done.set()
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -58,6 +58,7 @@ class Missing:
     """The value of an absent field or key (never equal to anything)."""
 
     def __repr__(self):
+        """Readable in debug output."""
         return 'MISSING'
 
 
@@ -146,6 +147,7 @@ class Parser:
     to its type (None when the collection has no such field)."""
 
     def __init__(self, text, params, schema, dynamic):
+        """Tokenize at once; keep the template values and the schema."""
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
@@ -154,9 +156,11 @@ class Parser:
         self.dynamic = dynamic
 
     def peek(self, k=0):
+        """Kind of the token k ahead."""
         return self.toks[self.i + k][0]
 
     def take(self, kind=None):
+        """Consume a token, checking its kind when given."""
         tok = self.toks[self.i]
         if kind is not None and tok[0] != kind:
             raise ExprError('cannot parse expression: %s, error: expected %s '
@@ -166,16 +170,38 @@ class Parser:
         return tok
 
     def parse(self):
+        """The whole filter: one predicate and nothing after it."""
         if self.peek() == 'EOF':
             raise ExprError('cannot parse expression: empty expression')
         node = self.or_expr()
         if self.peek() != 'EOF':
             raise ExprError('cannot parse expression: %s, error: unexpected '
                             'token %r' % (self.text, self.toks[self.i][1]))
-        check_boolean(node, self.text)
+        self.check_boolean(node)
         return node
 
+    def check_boolean(self, node):
+        """The filter and every operand of and/or/not must be predicates:
+        not a number, a string or a non-Bool field."""
+        kind = node[0]
+        if kind in ('and', 'or'):
+            self.check_boolean(node[1])
+            self.check_boolean(node[2])
+        elif kind == 'not':
+            self.check_boolean(node[1])
+        elif kind == 'lit':
+            if not isinstance(node[1], bool):
+                raise ExprError('%r in %s is not a boolean expression'
+                                % (node[1], self.text))
+        elif kind == 'arith' or (kind == 'func' and node[1] == 'array_length'):
+            raise ExprError('%s is not a boolean expression' % self.text)
+        elif kind == 'field' and len(node) == 2 and \
+                self.schema.get(node[1]) != 'Bool':
+            raise ExprError('field %s of type %s is not a boolean expression'
+                            % (node[1], self.schema.get(node[1])))
+
     def or_expr(self):
+        """or / || / OR, the loosest binding."""
         node = self.and_expr()
         while self.peek() in ('OR', '||'):
             self.take()
@@ -183,6 +209,7 @@ class Parser:
         return node
 
     def and_expr(self):
+        """and / && / AND."""
         node = self.not_expr()
         while self.peek() in ('AND', '&&'):
             self.take()
@@ -190,12 +217,14 @@ class Parser:
         return node
 
     def not_expr(self):
+        """not / ! / NOT (but not the not of not in)."""
         if self.peek() in ('NOT', '!') and self.peek(1) != 'IN':
             self.take()
             return ('not', self.not_expr())
         return self.comparison()
 
     def comparison(self):
+        """Comparisons (chained too), in, not in, like, is [not] null."""
         left = self.arith()
         kind = self.peek()
         if kind in ('==', '!=', '<', '<=', '>', '>='):
@@ -255,6 +284,7 @@ class Parser:
                                     'with %r' % (a[1], v))
 
     def arith(self):
+        """Addition and subtraction."""
         node = self.term()
         while self.peek() in ('+', '-'):
             op = self.take()[0]
@@ -262,6 +292,7 @@ class Parser:
         return node
 
     def term(self):
+        """Multiplication, division, modulo."""
         node = self.power()
         while self.peek() in ('*', '/', '%'):
             op = self.take()[0]
@@ -269,6 +300,7 @@ class Parser:
         return node
 
     def power(self):
+        """Exponentiation, right-associative."""
         node = self.unary()
         if self.peek() == '**':
             self.take()
@@ -276,6 +308,7 @@ class Parser:
         return node
 
     def unary(self):
+        """Unary minus and plus."""
         if self.peek() == '-':
             self.take()
             inner = self.unary()
@@ -289,6 +322,7 @@ class Parser:
         return self.primary()
 
     def primary(self):
+        """Literals, lists, templates, parentheses, exists, functions, fields."""
         kind, val = self.take()
         if kind == 'num' or kind == 'str':
             return ('lit', val)
@@ -337,12 +371,14 @@ class Parser:
                         '%r' % (self.text, val))
 
     def literal_item(self):
+        """An element of a list literal."""
         node = self.unary()
         if node[0] != 'lit':
             raise ExprError('list elements must be literals')
         return node[1]
 
     def field(self, name):
+        """A field, dynamic key or JSON path."""
         path = []
         while self.peek() == '[':
             self.take()
@@ -368,18 +404,6 @@ class Parser:
                                 % (name, self.schema[name]))
             return ('field', name, tuple(path))
         return ('field', name)
-
-
-def check_boolean(node, text):
-    """The whole filter must be a predicate, not a bare value."""
-    if node[0] in ('lit', 'arith'):
-        if node[0] == 'lit' and isinstance(node[1], bool):
-            return
-        raise ExprError('filter %s is not a boolean expression' % text)
-    if node[0] == 'field' and len(node) == 2:
-        return      # a Bool field; checked at run time
-    if node[0] == 'func' and node[1] == 'array_length':
-        raise ExprError('filter %s is not a boolean expression' % text)
 
 
 def like_regex(pattern):
@@ -408,6 +432,7 @@ def compile_filter(text, params, schema, dynamic):
 
 
 def is_num(v):
+    """A JSON number (bool is not one)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -476,6 +501,7 @@ def compare(op, a, b):
 
 
 def contains(seq, item):
+    """Whether a list holds a value, by the comparison rules."""
     return any(compare('==', x, item) for x in seq)
 
 

@@ -40,6 +40,7 @@ import time
 
 import numpy as np
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(__file__))
 from fakecommon import (ApiError, FakeCore, Response, basic_auth_pair, dumps,
                         f32_array, f32_out, f32_scalar, is_number,
@@ -91,6 +92,7 @@ class Field:
                  dim=None, max_length=None, nullable=False,
                  element_type=None, max_capacity=None, default=None,
                  description=''):
+        """A field as the schema declared it."""
         self.id = fid
         self.name = name
         self.type = dtype
@@ -105,6 +107,7 @@ class Field:
         self.description = description
 
     def describe(self):
+        """The field as describe_collection reports it (type params as strings)."""
         d = {'name': self.name, 'id': self.id, 'type': self.type,
              'primaryKey': self.primary, 'partitionKey': False,
              'clusteringKey': False, 'autoId': self.auto_id,
@@ -132,6 +135,7 @@ class Collection:
     id_seq = itertools.count(449000000000000001)
 
     def __init__(self, name, fields, dynamic, consistency, description=''):
+        """Schema, no rows, unloaded, and an id like Milvus' big int64 ids."""
         self.name = name
         self.id = next(Collection.id_seq)
         self.fields = fields                     # list of Field
@@ -144,18 +148,26 @@ class Collection:
         self.partitions = {'_default': {}}       # name -> {pk: row}
         self.loaded = set()                      # loaded partition names
         self.auto_seq = itertools.count(460000000000000001)
+        # Row list and vector matrices of the last search, valid while
+        # write_seq (bumped by every insert, upsert and delete) is unchanged
+        self.write_seq = 0
+        self.rows_cache = None
+        self.matrix_cache = {}
         self.created = time.time()
 
     def vector_fields(self):
+        """The vector fields, in schema order."""
         return [f for f in self.fields if f.type in VECTOR_TYPES]
 
     def index_on(self, field_name):
+        """The index on a field, or None."""
         for ix in self.indexes.values():
             if ix['fieldName'] == field_name:
                 return ix
         return None
 
     def load_state(self):
+        """LoadStateLoaded when any partition is loaded."""
         if not self.loaded:
             return 'LoadStateNotLoad'
         return 'LoadStateLoaded'
@@ -165,16 +177,19 @@ class Collection:
         return {f.name: f.type for f in self.fields}
 
     def find(self, pk):
+        """The partition holding a primary key, or None."""
         for pname, rows in self.partitions.items():
             if pk in rows:
                 return pname
         return None
 
     def row_count(self):
+        """Rows in all partitions."""
         return sum(len(r) for r in self.partitions.values())
 
 
 def get_str(body, key, required=True):
+    """A required (or optional) string member; missing is code 1802."""
     v = body.get(key)
     if v is None or v == '':
         if required:
@@ -189,6 +204,7 @@ def get_str(body, key, required=True):
 
 
 def get_int(body, key, default):
+    """An optional integer member."""
     v = body.get(key, default)
     if v is None:
         return default
@@ -214,18 +230,21 @@ class MilvusFake(FakeCore):
     provider = 'milvus'
 
     def __init__(self, args):
+        """No collections yet."""
         super().__init__(args)
         self.collections = {}
 
     # --- errors -----------------------------------------------------------
 
     def error_response(self, req, e):
+        """The envelope {code, message} with the HTTP status (200 for business errors); 404 as gin's text."""
         if e.status == 404:
             return Response(404, '404 page not found', 'text/plain')
         code = e.code if e.code is not None else CODE_UNEXPECTED
         return json_response(e.status, {'code': code, 'message': e.message})
 
     def status_fault_response(self, req, status, spec):
+        """A scripted status with the body Milvus (or a proxy in front of it) sends."""
         msg = spec.get('message')
         if status == 401:
             return json_response(401, {'code': CODE_UNAUTHENTICATED,
@@ -246,9 +265,31 @@ class MilvusFake(FakeCore):
         return Response(status, msg or '%d scripted fault' % status,
                         'text/plain')
 
+    def server_timeout(self, req):
+        """Request-Timeout (integer seconds, spec 1) bounds a latency fault:
+        past it Milvus answers HTTP 408 code 10001."""
+        value = req.header('request-timeout')
+        try:
+            return float(int(value)) if value is not None else None
+        except ValueError:
+            return None
+
+    def timeout_response(self, req):
+        """HTTP 408 code 10001, as the timeout middleware answers."""
+        return json_response(408, {'code': 10001,
+                                   'message': 'request timeout'})
+
     # --- dispatch ------------------------------------------------------------
 
+    def run_handler(self, req):
+        """JSON answers are labelled as gin labels them."""
+        resp = super().run_handler(req)
+        if resp.content_type == 'application/json':
+            resp.content_type = 'application/json; charset=utf-8'
+        return resp
+
     def check_auth(self, req):
+        """With --token: Bearer token or Basic user:password, else 401 code 1800."""
         token = self.args.token
         if token is None:
             return
@@ -263,6 +304,7 @@ class MilvusFake(FakeCore):
                            "user hasn't authenticated")
 
     def handle(self, req):
+        """Route, authenticate, check the body and the common members, run, wrap in the envelope."""
         if req.method != 'POST' or not req.path.startswith('/v2/vectordb/'):
             raise ApiError(404, None, 'not found')
         route = req.path[len('/v2/vectordb/'):]
@@ -311,6 +353,7 @@ class MilvusFake(FakeCore):
         return json_response(200, env)
 
     def coll(self, body):
+        """The collection named by collectionName; code 100 when unknown."""
         name = get_str(body, 'collectionName')
         c = self.collections.get(name)
         if c is None:
@@ -321,6 +364,7 @@ class MilvusFake(FakeCore):
     # --- collections ---------------------------------------------------------
 
     def create_collection(self, body, allow64):
+        """collections/create, quick-setup or schema form."""
         name = get_str(body, 'collectionName')
         check_name(name, 'collection')
         if name in self.collections:
@@ -390,6 +434,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def parse_field(self, fid, fd, auto):
+        """One field of a schema-form create, with its type parameters."""
         if not isinstance(fd, dict):
             raise err(CODE_SCHEMA, 'fail to marshal collection schema')
         name = fd.get('fieldName')
@@ -449,6 +494,7 @@ class MilvusFake(FakeCore):
         return f
 
     def build_collection(self, name, fields, dynamic, consistency, desc):
+        """Schema-level checks: unique names, one primary key, a vector field."""
         names = [f.name for f in fields]
         if len(set(names)) != len(names):
             raise err(CODE_INVALID, 'duplicated field name')
@@ -460,6 +506,7 @@ class MilvusFake(FakeCore):
         return Collection(name, fields, dynamic, consistency, desc)
 
     def add_indexes(self, c, index_params):
+        """indexParams of create or indexes/create; one index per field."""
         if not isinstance(index_params, list):
             raise err(CODE_INVALID, 'indexParams must be an array')
         new = {}
@@ -500,6 +547,7 @@ class MilvusFake(FakeCore):
         c.indexes.update(new)
 
     def describe_collection(self, body, allow64):
+        """collections/describe in the 3.0 shape."""
         c = self.coll(body)
         vec = c.vector_fields()[0]
         ix = c.index_on(vec.name)
@@ -517,18 +565,22 @@ class MilvusFake(FakeCore):
                 'createdTime': int(c.created * 1000)}
 
     def list_collections(self, body, allow64):
+        """collections/list."""
         return sorted(self.collections)
 
     def has_collection(self, body, allow64):
+        """collections/has."""
         name = get_str(body, 'collectionName')
         return {'has': name in self.collections}
 
     def drop_collection(self, body, allow64):
+        """collections/drop."""
         c = self.coll(body)
         del self.collections[c.name]
         return {}
 
     def rename_collection(self, body, allow64):
+        """collections/rename."""
         c = self.coll(body)
         new = get_str(body, 'newCollectionName')
         check_name(new, 'collection')
@@ -540,6 +592,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def load_collection(self, body, allow64):
+        """collections/load; every vector field needs an index (code 700)."""
         c = self.coll(body)
         for f in c.vector_fields():
             if c.index_on(f.name) is None:
@@ -550,11 +603,13 @@ class MilvusFake(FakeCore):
         return {}
 
     def release_collection(self, body, allow64):
+        """collections/release."""
         c = self.coll(body)
         c.loaded = set()
         return {}
 
     def get_load_state(self, body, allow64):
+        """collections/get_load_state, optionally for some partitions."""
         c = self.coll(body)
         pnames = body.get('partitionNames')
         if pnames:
@@ -567,16 +622,19 @@ class MilvusFake(FakeCore):
         return {'loadState': 'LoadStateNotLoad'}
 
     def collection_stats(self, body, allow64):
+        """collections/get_stats."""
         c = self.coll(body)
         return {'rowCount': c.row_count()}
 
     def flush(self, body, allow64):
+        """collections/flush (nothing to flush here)."""
         self.coll(body)
         return {}
 
     # --- partitions --------------------------------------------------------------
 
     def check_partitions(self, c, names):
+        """Every named partition exists, else code 200."""
         if not isinstance(names, list):
             raise err(CODE_INVALID, 'partitionNames must be an array')
         for p in names:
@@ -585,10 +643,12 @@ class MilvusFake(FakeCore):
                           '[partition=%s]' % p)
 
     def partition_list(self, body, allow64):
+        """partitions/list."""
         c = self.coll(body)
         return list(c.partitions)
 
     def partition_create(self, body, allow64):
+        """partitions/create; loaded at once in a loaded collection."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         check_name(p, 'partition')
@@ -600,11 +660,13 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_has(self, body, allow64):
+        """partitions/has."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         return {'has': p in c.partitions}
 
     def partition_drop(self, body, allow64):
+        """partitions/drop: released only, never _default."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         self.check_partitions(c, [p])
@@ -617,6 +679,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_load(self, body, allow64):
+        """partitions/load."""
         c = self.coll(body)
         names = body.get('partitionNames')
         if not names:
@@ -630,6 +693,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_release(self, body, allow64):
+        """partitions/release."""
         c = self.coll(body)
         names = body.get('partitionNames')
         if not names:
@@ -640,6 +704,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def partition_stats(self, body, allow64):
+        """partitions/get_stats."""
         c = self.coll(body)
         p = get_str(body, 'partitionName')
         self.check_partitions(c, [p])
@@ -648,6 +713,7 @@ class MilvusFake(FakeCore):
     # --- indexes ------------------------------------------------------------------
 
     def index_create(self, body, allow64):
+        """indexes/create."""
         c = self.coll(body)
         ips = body.get('indexParams')
         if not ips:
@@ -657,6 +723,7 @@ class MilvusFake(FakeCore):
         return {}
 
     def index_describe(self, body, allow64):
+        """indexes/describe."""
         c = self.coll(body)
         name = get_str(body, 'indexName')
         ix = c.indexes.get(name)
@@ -671,10 +738,12 @@ class MilvusFake(FakeCore):
                  'indexState': 'Finished', 'failReason': ''}]
 
     def index_list(self, body, allow64):
+        """indexes/list."""
         c = self.coll(body)
         return sorted(c.indexes)
 
     def index_drop(self, body, allow64):
+        """indexes/drop: the collection must be released."""
         c = self.coll(body)
         name = get_str(body, 'indexName')
         if name not in c.indexes:
@@ -729,7 +798,35 @@ class MilvusFake(FakeCore):
             out['$meta'] = meta
         return out[c.pk.name], out
 
+    def partial_row(self, c, row):
+        """3.0 upsert with partialUpdate: the listed fields of an existing
+        row change, the others keep their values; a new key needs a full
+        row."""
+        if not isinstance(row, dict) or c.pk.name not in row:
+            raise err(CODE_BAD_DATA, 'fail to deal the insert data, error: '
+                      'a partial update needs the primary key %s'
+                      % c.pk.name)
+        pk = self.check_value(c.pk, row[c.pk.name])
+        where = c.find(pk)
+        if where is None:
+            return self.check_row(c, row, True)
+        out = dict(c.partitions[where][pk])
+        meta = dict(out.get('$meta') or {})
+        for k, v in row.items():
+            f = c.by_name.get(k)
+            if f is not None:
+                out[k] = self.check_value(f, v)
+            elif c.dynamic and k != '$meta':
+                meta[k] = v
+            else:
+                raise err(CODE_BAD_DATA, 'fail to deal the insert data, '
+                          'error: field %s does not exist in the schema' % k)
+        if c.dynamic:
+            out['$meta'] = meta
+        return pk, out
+
     def check_value(self, f, v):
+        """One value of a row against its field; code 1804 when it does not fit."""
         bad = lambda why: err(CODE_BAD_DATA, 'fail to deal the insert data, '
                               'error: field %s: %s' % (f.name, why))
         if v is None:
@@ -760,6 +857,7 @@ class MilvusFake(FakeCore):
         return self.check_scalar(f.name, t, v, f, bad)
 
     def check_scalar(self, name, t, v, f, bad):
+        """Scalar types (also Array elements): ranges, lengths, kinds."""
         if t in INT_RANGES:
             if isinstance(v, str) and t == 'Int64':
                 try:
@@ -807,23 +905,32 @@ class MilvusFake(FakeCore):
         raise bad('unsupported type %s' % t)
 
     def id_out(self, c, pk, allow64):
+        """A primary key as the answer shows it (Int64 as a string by default)."""
         if c.pk.type == 'Int64' and not allow64:
             return str(pk)
         return pk
 
     def insert(self, body, allow64, upsert=False):
+        """entities/insert and entities/upsert."""
         c = self.coll(body)
         data = body.get('data')
         if data is None:
             raise err(CODE_MISSING_REQUIRED, 'missing required parameters, '
                       'error: data is required')
         if not isinstance(data, list):
-            data = [data]
+            raise err(CODE_BAD_JSON, 'can only accept json format request, '
+                      'error: data must be an array of rows')
         pname = body.get('partitionName') or '_default'
         self.check_partitions(c, [pname])
+        partial = body.get('partialUpdate', False)
+        if not isinstance(partial, bool):
+            raise err(CODE_INVALID, 'partialUpdate must be a boolean')
         rows = []
         for r in data:
-            rows.append(self.check_row(c, r, upsert))
+            if upsert and partial:
+                rows.append(self.partial_row(c, r))
+            else:
+                rows.append(self.check_row(c, r, upsert))
         pks = [pk for pk, _ in rows]
         for pk, row in rows:
             if upsert:
@@ -835,15 +942,18 @@ class MilvusFake(FakeCore):
                 if old is not None and old != pname:
                     del c.partitions[old][pk]
             c.partitions[pname][pk] = row
+        c.write_seq += 1
         ids = [self.id_out(c, pk, allow64) for pk in pks]
         if upsert:
             return {'upsertCount': len(ids), 'upsertIds': ids}
         return {'insertCount': len(ids), 'insertIds': ids}
 
     def upsert(self, body, allow64):
+        """entities/upsert."""
         return self.insert(body, allow64, upsert=True)
 
     def compile(self, c, body, key='filter'):
+        """The filter member parsed for this collection; code 1100 when invalid."""
         text = body.get(key)
         if text is None or text == '':
             return None
@@ -860,6 +970,7 @@ class MilvusFake(FakeCore):
             raise err(CODE_INVALID, 'failed to create query plan: %s' % e)
 
     def eval_row(self, node, row):
+        """A compiled filter on one stored row."""
         view = dict(row)
         meta = view.pop('$meta', None)
         if meta:
@@ -882,11 +993,32 @@ class MilvusFake(FakeCore):
                     raise err(201, 'partition not loaded[partition=%s]' % p)
         chosen = pnames or [p for p in c.partitions
                             if not require_loaded or p in c.loaded]
+        key = (c.write_seq, tuple(chosen))
+        if c.rows_cache is not None and c.rows_cache[0] == key:
+            return c.rows_cache[1]
         out = []
         for p in chosen:
             out.extend(c.partitions[p].items())
         out.sort(key=lambda t: t[0])
+        c.rows_cache = (key, out)
+        c.matrix_cache = {}
         return out
+
+    def vectors_of(self, c, vf, rows):
+        """(positions of rows having the vector, float64 matrix), cached
+        with the row list of rows_in."""
+        hit = c.matrix_cache.get(vf.name)
+        if hit is not None and hit[0] is rows:
+            return hit[1], hit[2]
+        pos = [i for i, (_, r) in enumerate(rows)
+               if r.get(vf.name) is not None]
+        if pos:
+            m = np.vstack([rows[i][1][vf.name] for i in pos]) \
+                .astype(np.float64)
+        else:
+            m = np.zeros((0, vf.dim or 0))
+        c.matrix_cache[vf.name] = (rows, pos, m)
+        return pos, m
 
     def output_fields(self, c, names, default_all):
         """Resolve outputFields to (schema field names, dynamic keys,
@@ -915,6 +1047,7 @@ class MilvusFake(FakeCore):
         return fields, dyn, all_dyn
 
     def render(self, c, row, fields, dyn, all_dyn, allow64):
+        """A stored row as query/get/search return it."""
         out = {}
         for n in fields:
             f = c.by_name[n]
@@ -945,6 +1078,7 @@ class MilvusFake(FakeCore):
         return out
 
     def window(self, body):
+        """limit/offset with the defaults and the 16384 window."""
         limit = get_int(body, 'limit', None)
         offset = get_int(body, 'offset', 0)
         if offset < 0:
@@ -961,6 +1095,7 @@ class MilvusFake(FakeCore):
         return limit, eff, offset
 
     def query(self, body, allow64):
+        """entities/query, including count(*)."""
         c = self.coll(body)
         limit, eff, offset = self.window(body)
         node = self.compile(c, body)
@@ -980,6 +1115,7 @@ class MilvusFake(FakeCore):
                 for _, r in page]
 
     def get(self, body, allow64):
+        """entities/get by primary keys."""
         c = self.coll(body)
         ids = body.get('id')
         if ids is None:
@@ -996,6 +1132,7 @@ class MilvusFake(FakeCore):
                 for pk, r in rows if pk in want]
 
     def pk_value(self, c, v):
+        """A primary key from a request, of the collection's key type (else 1806)."""
         if c.pk.type == 'Int64':
             if isinstance(v, str):
                 try:
@@ -1010,6 +1147,7 @@ class MilvusFake(FakeCore):
                   'key type %s' % (v, c.pk.type))
 
     def delete(self, body, allow64):
+        """entities/delete by filter; returns deleteCount."""
         c = self.coll(body)
         get_str(body, 'filter')
         node = self.compile(c, body)
@@ -1022,9 +1160,11 @@ class MilvusFake(FakeCore):
             for pk in [pk for pk, r in rows.items() if self.eval_row(node, r)]:
                 del rows[pk]
                 n += 1
+        c.write_seq += 1
         return {'deleteCount': n}
 
     def search_params(self, body, metric):
+        """searchParams flat or nested; metricType must match the index."""
         sp = body.get('searchParams')
         if sp is None:
             sp = {}
@@ -1046,6 +1186,7 @@ class MilvusFake(FakeCore):
         return flat
 
     def search(self, body, allow64):
+        """entities/search: brute force per query vector, flat data plus topks."""
         c = self.coll(body)
         data = body.get('data')
         qids = body.get('ids')
@@ -1085,14 +1226,24 @@ class MilvusFake(FakeCore):
                       % (len(data), MAX_NQ))
         fields, dyn, all_dyn = self.output_fields(c, body.get('outputFields'),
                                                   False)
-        cand = [(pk, r) for pk, r in rows
-                if r.get(vf.name) is not None and
-                (node is None or self.eval_row(node, r))]
+        if vf.type == 'FloatVector':
+            pos, mat = self.vectors_of(c, vf, rows)
+            if node is not None:
+                keep = [j for j, i in enumerate(pos)
+                        if self.eval_row(node, rows[i][1])]
+                pos = [pos[j] for j in keep]
+                mat = mat[keep] if keep else mat[:0]
+            cand = ([rows[i] for i in pos], mat)
+        else:
+            cand = [(pk, r) for pk, r in rows
+                    if r.get(vf.name) is not None and
+                    (node is None or self.eval_row(node, r))]
         radius = params.get('radius')
         range_filter = params.get('range_filter')
         hits_all, topks = [], []
         for q in data:
-            hits = self.rank(c, vf, metric, q, cand, radius, range_filter)
+            hits = self.rank(c, vf, metric, q, cand, radius, range_filter,
+                             top=offset + eff)
             page = hits[offset:offset + eff]
             topks.append(len(page))
             for dist, pk, r in page:
@@ -1102,6 +1253,7 @@ class MilvusFake(FakeCore):
         return hits_all, {'topks': topks}
 
     def anns_field(self, c, name):
+        """The vector field to search (annsField, or the only one)."""
         vfs = c.vector_fields()
         if name is None or name == '':
             if len(vfs) != 1:
@@ -1114,9 +1266,16 @@ class MilvusFake(FakeCore):
                       'fieldName(%s) not found' % name)
         return f
 
-    def rank(self, c, vf, metric, q, cand, radius, range_filter):
-        """Sorted (distance, pk, row), best first, within the range."""
+    def rank(self, c, vf, metric, q, cand, radius, range_filter, top=None):
+        """Sorted (distance, pk, row), best first, within the range; only the
+        first ``top`` when given.  Candidates come in primary-key order, so a
+        stable sort breaks ties by primary key."""
         if vf.type == 'FloatVector':
+            if isinstance(cand, tuple):
+                cand, m = cand
+            else:
+                m = np.vstack([r[vf.name] for _, r in cand]) \
+                    .astype(np.float64) if cand else None
             if not isinstance(q, list) or not all(is_number(x) for x in q):
                 raise err(CODE_INVALID, 'a query vector must be an array of '
                           'numbers')
@@ -1127,7 +1286,6 @@ class MilvusFake(FakeCore):
             if not cand:
                 return []
             qv = f32_array(q).astype(np.float64)
-            m = np.vstack([r[vf.name] for _, r in cand]).astype(np.float64)
             if metric == 'L2':
                 d = ((m - qv) ** 2).sum(axis=1)
             elif metric == 'IP':
@@ -1136,7 +1294,13 @@ class MilvusFake(FakeCore):
                 norms = np.linalg.norm(m, axis=1) * np.linalg.norm(qv)
                 with np.errstate(divide='ignore', invalid='ignore'):
                     d = np.where(norms > 0, (m @ qv) / norms, 0.0)
-            dists = [float(np.float32(x)) for x in d]
+            d32 = np.asarray(d, dtype=np.float32).astype(np.float64)
+            if radius is None and top is not None:
+                sign = 1.0 if metric == 'L2' else -1.0
+                order = np.argsort(sign * d32, kind='stable')[:top]
+                return [(float(d32[i]), cand[i][0], cand[i][1])
+                        for i in order]
+            dists = d32.tolist()
         else:
             if not isinstance(q, dict):
                 raise err(CODE_INVALID, 'a sparse query must be an object')
@@ -1165,6 +1329,7 @@ class MilvusFake(FakeCore):
         return out
 
     def hybrid_search(self, body, allow64):
+        """entities/hybrid_search with rrf or weighted reranking."""
         c = self.coll(body)
         subs = body.get('search')
         if not isinstance(subs, list) or not subs:
@@ -1228,6 +1393,7 @@ class MilvusFake(FakeCore):
     # --- control API ----------------------------------------------------------
 
     def state_dump(self):
+        """Every collection, partition and row for GET /_fake/state."""
         out = {'provider': 'milvus', 'collections': {}}
         for name, c in sorted(self.collections.items()):
             parts = {}
@@ -1306,6 +1472,7 @@ ROUTES = {
 
 
 def main():
+    """Command line: the common options plus --token."""
     args = parse_args('strict fake Milvus REST v2 server',
                       lambda ap: ap.add_argument(
                           '--token', help='require Authorization with this '

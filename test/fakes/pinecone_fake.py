@@ -33,6 +33,7 @@ import threading
 
 import numpy as np
 
+sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, __import__('os').path.dirname(__file__))
 from fakecommon import (ApiError, FakeCore, Response, dumps, f32_array,
                         f32_out, f32_scalar, is_number, json_response,
@@ -219,6 +220,7 @@ class Record:
     __slots__ = ('id', 'values', 'sparse', 'metadata', '_out')
 
     def __init__(self, rid, values, sparse, metadata):
+        """Values are float32 arrays; the printable form is made lazily."""
         self.id = rid
         self.values = values          # np.float32 array or None
         self.sparse = sparse          # (indices list, float32 array) or None
@@ -226,6 +228,7 @@ class Record:
         self._out = None
 
     def values_out(self):
+        """Dense values as JSON numbers in shortest float32 form (cached)."""
         if self.values is None:
             return []
         if self._out is None:
@@ -233,12 +236,14 @@ class Record:
         return self._out
 
     def sparse_out(self):
+        """Sparse values as {indices, values}, or None."""
         if self.sparse is None:
             return None
         return {'indices': list(self.sparse[0]),
                 'values': f32_out(self.sparse[1])}
 
     def as_vector(self):
+        """The record as fetch returns it."""
         d = {'id': self.id, 'values': self.values_out()}
         if self.sparse is not None:
             d['sparseValues'] = self.sparse_out()
@@ -251,10 +256,12 @@ class Namespace:
     """Records of one namespace plus a cached matrix for brute force."""
 
     def __init__(self):
+        """No records, no cached matrix."""
         self.records = {}
         self._matrix = None
 
     def invalidate(self):
+        """Drop the cached matrix after a write."""
         self._matrix = None
 
     def matrix(self, dim):
@@ -275,6 +282,7 @@ class Index:
     """One index: its model and namespaces; served by its own listener."""
 
     def __init__(self, name, dimension, metric, vector_type, body, version):
+        """The index model from a create body of either API version."""
         self.name = name
         self.dimension = dimension
         self.metric = metric
@@ -290,6 +298,7 @@ class Index:
         self.created_version = version
 
     def ns(self, name, create=False):
+        """A namespace by (normalised) name, created on demand for writes."""
         if name in self.namespaces:
             return self.namespaces[name]
         if create:
@@ -298,6 +307,7 @@ class Index:
         return None
 
     def model(self, version, ready=True):
+        """The IndexModel in the shape of the requested API version."""
         status = {'ready': True, 'state': 'Ready'} if ready else \
             {'ready': False, 'state': 'Initializing'}
         host = self.listener.base_url() if self.listener else None
@@ -343,12 +353,15 @@ class PineconeFake(FakeCore):
     provider = 'pinecone'
 
     def __init__(self, args):
+        """No indexes yet."""
         super().__init__(args)
         self.indexes = {}
+        self.request_seq = 0
 
     # --- error shapes -----------------------------------------------------
 
     def error_response(self, req, err):
+        """rpcStatus on the data plane, the error object on the control plane, plain text for 401."""
         if err.status == 401:
             return Response(401, 'Unauthorized', 'text/plain')
         if req.listener.role == 'data':
@@ -364,6 +377,7 @@ class PineconeFake(FakeCore):
                                           'status': err.status})
 
     def status_fault_response(self, req, status, spec):
+        """A scripted status in the body shape Pinecone uses for it."""
         msg = spec.get('message', 'scripted fault: HTTP %d' % status)
         if status == 401 or spec.get('shape') == 'text':
             return Response(status, 'Unauthorized' if status == 401 else msg,
@@ -372,7 +386,17 @@ class PineconeFake(FakeCore):
 
     # --- dispatch ------------------------------------------------------------
 
+    def run_handler(self, req):
+        """Every answer carries a request id, as Pinecone's do."""
+        resp = super().run_handler(req)
+        with self.meta_lock:
+            self.request_seq += 1
+            resp.headers['x-pinecone-request-id'] = 'fake-%d' % \
+                self.request_seq
+        return resp
+
     def handle(self, req):
+        """Authentication and version header first (gateway), then the plane of the listener."""
         key = req.header('api-key')
         if not key or (self.args.api_key is not None
                        and key != self.args.api_key):
@@ -411,6 +435,7 @@ class PineconeFake(FakeCore):
     # --- control plane ----------------------------------------------------------
 
     def control_plane(self, req, version):
+        """Routes of the control plane: /indexes and /indexes/{name}."""
         path = req.path
         if path == '/indexes':
             if req.method == 'GET':
@@ -459,8 +484,15 @@ class PineconeFake(FakeCore):
         raise control_error(404, 'Not found: %s %s' % (req.method, path))
 
     def create_index(self, req, version):
+        """POST /indexes in the 2026-07 schema form or the older dimension/metric/spec form."""
         body = self.json_body(req, control=True)
         name = body.get('name')
+        if name is None and version in NEW_SHAPE_VERSIONS:
+            # 2026-07 makes the name optional: the server picks one
+            n = 1
+            while 'index-%d' % n in self.indexes:
+                n += 1
+            name = 'index-%d' % n
         if not isinstance(name, str) or not INDEX_NAME_RE.match(name):
             raise control_error(400, 'Index name must be 1 to 45 characters '
                                 'of lower-case letters, digits and hyphens, '
@@ -550,6 +582,7 @@ class PineconeFake(FakeCore):
     # --- data plane ---------------------------------------------------------------
 
     def data_plane(self, req, version):
+        """Routes of an index host."""
         idx = self.indexes.get(req.listener.index)
         if idx is None or idx.listener is not req.listener:
             raise ApiError(404, NOT_FOUND, 'index not found')
@@ -570,6 +603,7 @@ class PineconeFake(FakeCore):
         return fn(req, idx)
 
     def body_namespace(self, body):
+        """The namespace member of a body, validated and normalised."""
         ns = body.get('namespace')
         if ns is not None:
             check_ascii_id(ns, 'namespace', MAX_NAMESPACE_LEN,
@@ -577,6 +611,7 @@ class PineconeFake(FakeCore):
         return ns_key(ns)
 
     def query_namespace(self, req):
+        """The namespace query parameter, validated and normalised."""
         vals = req.query.get('namespace')
         ns = vals[-1] if vals else None
         if ns is not None:
@@ -585,6 +620,7 @@ class PineconeFake(FakeCore):
         return ns_key(ns)
 
     def check_dense(self, idx, values, what='vector'):
+        """Dense values: numbers, the index dimension, finite in float32."""
         if not isinstance(values, list) or \
                 not all(is_number(v) for v in values):
             raise bad('%s values must be an array of numbers' % what)
@@ -600,6 +636,7 @@ class PineconeFake(FakeCore):
         return arr
 
     def check_sparse(self, sv, what='sparseValues'):
+        """Sparse values: equal-length arrays of 1-2048 unique uint32 indices and numbers."""
         if not isinstance(sv, dict) or \
                 not isinstance(sv.get('indices'), list) or \
                 not isinstance(sv.get('values'), list):
@@ -622,14 +659,25 @@ class PineconeFake(FakeCore):
         return (list(ind), f32_array(vals))
 
     def check_metadata(self, md, what='metadata'):
+        """Validate metadata (spec 2.9) and return it as stored: numbers
+        become 64-bit floats, as Pinecone stores them (an integer above 2^53
+        loses precision there too); integral ones print without a fraction."""
         if not isinstance(md, dict):
             raise bad('%s must be a JSON object' % what)
+        md = dict(md)
         for k, v in md.items():
             if k.startswith('$'):
                 raise bad('metadata key %s must not start with $' % k)
-            if isinstance(v, (str, bool)) or is_number(v):
-                if isinstance(v, float) and v != v:
+            if is_number(v):
+                try:
+                    f = float(v)
+                except OverflowError:
+                    raise bad('metadata value for %s is out of range' % k)
+                if f != f or f in (float('inf'), float('-inf')):
                     raise bad('metadata value for %s is not a number' % k)
+                md[k] = int(f) if f.is_integer() and abs(f) < 2.0 ** 63 else f
+                continue
+            if isinstance(v, (str, bool)):
                 continue
             if isinstance(v, list) and all(isinstance(x, str) for x in v):
                 continue
@@ -642,6 +690,7 @@ class PineconeFake(FakeCore):
         return md
 
     def upsert(self, req, idx):
+        """POST /vectors/upsert with every limit of spec 2.1."""
         if len(req.body) > MAX_REQUEST_BYTES:
             raise bad('Request size %d bytes exceeds the maximum supported '
                       'size of %d bytes' % (len(req.body), MAX_REQUEST_BYTES))
@@ -692,29 +741,21 @@ class PineconeFake(FakeCore):
 
     def scores(self, idx, space, vec, sparse):
         """(ids, scores) of every record against a query, unsorted."""
+        if sparse is None:
+            # Dense only: the cached matrix holds exactly the scorable records
+            dids, m = space.matrix(idx.dimension)
+            if not dids:
+                return [], np.zeros(0)
+            return dids, self.dense_scores(idx.metric, m, vec)
         ids = sorted(space.records)
         total = np.zeros(len(ids))
         if vec is not None:
             dids, m = space.matrix(idx.dimension)
             pos = {r: i for i, r in enumerate(ids)}
-            q = vec.astype(np.float64)
-            if idx.metric == 'euclidean':
-                part = ((m - q) ** 2).sum(axis=1) if len(dids) else np.zeros(0)
-            elif idx.metric == 'dotproduct':
-                part = m @ q if len(dids) else np.zeros(0)
-            else:
-                norms = np.linalg.norm(m, axis=1) * np.linalg.norm(q) \
-                    if len(dids) else np.zeros(0)
-                with np.errstate(divide='ignore', invalid='ignore'):
-                    part = np.where(norms > 0, (m @ q) / norms, 0.0) \
-                        if len(dids) else np.zeros(0)
-            keep = np.zeros(len(ids), dtype=bool)
+            part = self.dense_scores(idx.metric, m, vec) if dids \
+                else np.zeros(0)
             for j, r in enumerate(dids):
                 total[pos[r]] += part[j]
-                keep[pos[r]] = True
-            if sparse is None:
-                ids = [r for j, r in enumerate(ids) if keep[j]]
-                total = total[keep]
         if sparse is not None:
             qmap = dict(zip(sparse[0], sparse[1].astype(np.float64)))
             for j, r in enumerate(ids):
@@ -724,7 +765,21 @@ class PineconeFake(FakeCore):
                                     zip(rec.sparse[0], rec.sparse[1]))
         return ids, total
 
+    @staticmethod
+    def dense_scores(metric, m, vec):
+        """Spec section 4: squared euclidean distance, dot product or cosine
+        similarity of every row of m against vec, in float64."""
+        q = vec.astype(np.float64)
+        if metric == 'euclidean':
+            return ((m - q) ** 2).sum(axis=1)
+        if metric == 'dotproduct':
+            return m @ q
+        norms = np.linalg.norm(m, axis=1) * np.linalg.norm(q)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            return np.where(norms > 0, (m @ q) / norms, 0.0)
+
     def query(self, req, idx):
+        """POST /query: one query source, filter, top K by the metric, include flags, 4 MB cap."""
         body = self.json_body(req)
         top_k = body.get('topK')
         if top_k is None:
@@ -772,16 +827,21 @@ class PineconeFake(FakeCore):
                 qvec, qsparse = rec.values, rec.sparse
         if space is not None and space.records:
             ids, sc = self.scores(idx, space, qvec, qsparse)
-            cand = []
-            for r, s in zip(ids, sc):
-                rec = space.records[r]
-                if flt and not match_filter(rec.metadata or {}, flt):
-                    continue
-                cand.append((float(np.float32(s)), r))
-            if idx.metric == 'euclidean':
-                cand.sort(key=lambda t: (t[0], t[1]))
+            sc32 = np.asarray(sc, dtype=np.float32).astype(np.float64)
+            if flt:
+                keep = [j for j, r in enumerate(ids)
+                        if match_filter(space.records[r].metadata or {}, flt)]
             else:
-                cand.sort(key=lambda t: (-t[0], t[1]))
+                keep = range(len(ids))
+            # Best first by the float32 score, ties by id
+            sign = 1.0 if idx.metric == 'euclidean' else -1.0
+            keep = np.asarray(list(keep), dtype=np.int64)
+            cand = []
+            if len(keep):
+                order = np.lexsort((np.asarray(ids, dtype=object)[keep]
+                                    .astype(str), sign * sc32[keep]))
+                cand = [(sc32[keep[o]], ids[keep[o]])
+                        for o in order[:top_k]]
             for s, r in cand[:top_k]:
                 rec = space.records[r]
                 m = {'id': r, 'score': f32_scalar(s),
@@ -800,6 +860,7 @@ class PineconeFake(FakeCore):
         return Response(200, text)
 
     def fetch(self, req, idx):
+        """GET /vectors/fetch: present ids only."""
         ids = req.query.get('ids')
         if not ids:
             raise bad('ids is required')
@@ -819,6 +880,7 @@ class PineconeFake(FakeCore):
                                    'usage': {'readUnits': 1}})
 
     def fetch_by_metadata(self, req, idx):
+        """POST /vectors/fetch_by_metadata with pagination."""
         body = self.json_body(req)
         flt = body.get('filter')
         if not isinstance(flt, dict) or not flt:
@@ -842,6 +904,7 @@ class PineconeFake(FakeCore):
         return json_response(200, out)
 
     def update(self, req, idx):
+        """POST /vectors/update by id or by filter (merge of setMetadata)."""
         body = self.json_body(req)
         ns = self.body_namespace(body)
         rid = body.get('id')
@@ -859,7 +922,7 @@ class PineconeFake(FakeCore):
             raise bad('Sparse values are supported only for indexes with '
                       'the dotproduct metric')
         if md is not None:
-            self.check_metadata(md, 'setMetadata')
+            md = self.check_metadata(md, 'setMetadata')
         space = idx.ns(ns)
         if flt is not None:
             if not isinstance(flt, dict) or not flt:
@@ -872,11 +935,14 @@ class PineconeFake(FakeCore):
             hits = [r for r in (space.records.values() if space else [])
                     if match_filter(r.metadata or {}, flt)]
             if not dry and md:
+                # Validate every merge first: all records change or none
+                merged = []
                 for r in hits:
-                    merged = dict(r.metadata or {})
-                    merged.update(md)
-                    self.check_metadata(merged)
-                    r.metadata = merged
+                    m = dict(r.metadata or {})
+                    m.update(md)
+                    merged.append(self.check_metadata(m))
+                for r, m in zip(hits, merged):
+                    r.metadata = m
             return json_response(200, {'matchedRecords': len(hits)})
         check_ascii_id(rid, 'id')
         rec = space.records.get(rid) if space else None
@@ -884,8 +950,7 @@ class PineconeFake(FakeCore):
             if md:
                 merged = dict(rec.metadata or {})
                 merged.update(md)
-                self.check_metadata(merged)
-                rec.metadata = merged
+                rec.metadata = self.check_metadata(merged)
             if arr is not None:
                 rec.values = arr
                 rec._out = None
@@ -895,6 +960,7 @@ class PineconeFake(FakeCore):
         return json_response(200, {})
 
     def delete(self, req, idx):
+        """POST /vectors/delete by ids, by filter or all."""
         body = self.json_body(req)
         ns = self.body_namespace(body)
         ids = body.get('ids')
@@ -936,11 +1002,13 @@ class PineconeFake(FakeCore):
 
     @staticmethod
     def encode_token(last_id):
+        """An opaque pagination token naming the last id of a page."""
         return base64.urlsafe_b64encode(
             json.dumps({'after': last_id}).encode()).decode().rstrip('=')
 
     @staticmethod
     def decode_token(token):
+        """The last id of the previous page; 400 for a token we did not make."""
         if token is None:
             return None
         try:
@@ -950,6 +1018,7 @@ class PineconeFake(FakeCore):
             raise bad('invalid pagination token')
 
     def list_ids(self, req, idx):
+        """GET /vectors/list: ids in byte order, paginated."""
         q = req.query
         prefix = q.get('prefix', [None])[-1]
         if prefix is not None:
@@ -975,6 +1044,7 @@ class PineconeFake(FakeCore):
         return json_response(200, out)
 
     def stats_call(self, req, idx):
+        """POST /describe_index_stats."""
         body = self.json_body(req, required=False)
         flt = body.get('filter')
         if flt:
@@ -992,6 +1062,7 @@ class PineconeFake(FakeCore):
     # --- control API ----------------------------------------------------------------
 
     def state_dump(self):
+        """Every index, namespace and record for GET /_fake/state."""
         out = {'provider': 'pinecone', 'indexes': {}}
         for name, idx in sorted(self.indexes.items()):
             nss = {}
@@ -1009,6 +1080,7 @@ class PineconeFake(FakeCore):
 
 
 def main():
+    """Command line: the common options plus --api-key."""
     args = parse_args('strict fake Pinecone server',
                       lambda ap: ap.add_argument(
                           '--api-key', help='the only accepted Api-Key '

@@ -151,10 +151,13 @@ sub url
 	return ($self->{tls} ? 'https' : 'http') . "://127.0.0.1:$self->{port}";
 }
 
+# The main listener's port.
 sub port { return $_[0]->{port}; }
 
+# 'pinecone' or 'milvus'.
 sub provider { return $_[0]->{provider}; }
 
+# Process id of the server (undef once stopped).
 sub pid { return $_[0]->{pid}; }
 
 # Path of the server's stderr log.
@@ -272,12 +275,29 @@ sub delete_index
 	return;
 }
 
-# upsert(index, namespace, vectors): in batches of 1000.
+# Perl scalars that were ever used as strings are encoded as JSON strings;
+# vectors must go out as numbers, so copy them numified.
+sub _num
+{
+	my ($list) = @_;
+	return [ map { $_ + 0 } @$list ];
+}
+
+# upsert(index, namespace, vectors): in batches of 1000 (values and sparse
+# values are sent as numbers whatever their Perl type).
 sub upsert
 {
 	my ($self, %a) = @_;
 	my $host = $self->index_host($a{index});
-	my @v = @{ $a{vectors} };
+	my @v = map {
+		my %r = %$_;
+		$r{values} = _num($r{values}) if ref $r{values};
+		$r{sparseValues} = {
+			indices => _num($r{sparseValues}{indices}),
+			values => _num($r{sparseValues}{values}) }
+		  if ref $r{sparseValues};
+		\%r;
+	} @{ $a{vectors} };
 	my $n = 0;
 	while (my @batch = splice(@v, 0, 1000))
 	{
@@ -357,16 +377,24 @@ sub create_collection
 		],
 	};
 	$self->_milvus('collections/create', $body);
+	$self->{vector_field}{ $a{name} } = $vec_name;
 	$self->_milvus('collections/release', { collectionName => $a{name} })
 	  if defined $a{load} && !$a{load};
 	return;
 }
 
-# insert(collection, partition, rows): returns the inserted ids.
+# insert(collection, partition, rows): returns the inserted ids (strings for
+# Int64 keys); the vector field is sent as numbers.
 sub insert
 {
 	my ($self, %a) = @_;
-	my $body = { collectionName => $a{collection}, data => $a{rows} };
+	my $vf = $self->{vector_field}{ $a{collection} } // 'vector';
+	my @rows = map {
+		my %r = %$_;
+		$r{$vf} = _num($r{$vf}) if ref $r{$vf} eq 'ARRAY';
+		\%r;
+	} @{ $a{rows} };
+	my $body = { collectionName => $a{collection}, data => \@rows };
 	$body->{partitionName} = $a{partition} if defined $a{partition};
 	my $out = $self->_milvus('entities/insert', $body);
 	return $out->{insertIds};
@@ -381,7 +409,7 @@ sub create_partition
 	return;
 }
 
-# load(collection) / release(collection)
+# load(collection): make a Milvus collection searchable
 sub load
 {
 	my ($self, $name) = @_;
@@ -389,6 +417,7 @@ sub load
 	return;
 }
 
+# release(collection): searches on it then fail with code 101
 sub release
 {
 	my ($self, $name) = @_;
@@ -421,19 +450,36 @@ sub fault
 	return $self->_control('POST', 'fault', \%spec)->{ids}[0];
 }
 
+# The faults in force, with remaining and fired counts.
 sub faults { return $_[0]->_control('GET', 'faults'); }
 
+# Remove every fault; hung requests are released (their connections closed).
 sub clear_faults { $_[0]->_control('POST', 'clear', {}); return; }
 
+# Full dump of indexes/collections, namespaces/partitions and records.
 sub state { return $_[0]->_control('GET', 'state'); }
 
+# The request log: what the client under test sent, secrets masked.
 sub requests { return $_[0]->_control('GET', 'requests'); }
 
+# Empty the request log.
 sub reset_log { $_[0]->_control('POST', 'reset_log', {}); return; }
 
+# Counters: connections, requests, handler time, faults fired.
 sub stats { return $_[0]->_control('GET', 'stats'); }
 
+# Zero the counters.
 sub reset_stats { $_[0]->_control('POST', 'reset_stats', {}); return; }
+
+# config(log => 0|1, log_limit => N): switch the request log off (e.g. for a
+# benchmark) or bound it; returns the settings now in force.
+sub config
+{
+	my ($self, %c) = @_;
+	$c{log} = $c{log} ? JSON::PP::true : JSON::PP::false if exists $c{log};
+	$c{log_limit} += 0 if defined $c{log_limit};
+	return $self->_control('POST', 'config', \%c);
+}
 
 # stop(): terminate the server and wait for it (idempotent).
 sub stop
@@ -454,6 +500,7 @@ sub stop
 	return;
 }
 
+# A fake never outlives its object.
 sub DESTROY
 {
 	my ($self) = @_;
@@ -462,6 +509,7 @@ sub DESTROY
 	return;
 }
 
+# Nor the test script.
 END
 {
 	local $?;
