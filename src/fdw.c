@@ -378,60 +378,104 @@ BareClauses(List *rinfos)
 	return result;
 }
 
-/*
- * Find a join clause "id = expression of other relations" for a
- * parameterised fetch; returns the RestrictInfo or NULL.
- */
-static RestrictInfo *
-JoinIdClause(RelOptInfo *baserel, FdwRelInfo *info, Expr **outer_value)
+/* Is this the id Var of our relation (under relabelling)? */
+static bool
+IsIdVar(Expr *e, RelOptInfo *baserel, FdwRelInfo *info)
 {
+	while (e && IsA(e, RelabelType))
+		e = ((RelabelType *) e)->arg;
+	return e && IsA(e, Var) && ((Var *) e)->varno == baserel->relid &&
+		((Var *) e)->varlevelsup == 0 &&
+		((Var *) e)->varattno == info->table->id_attno;
+}
+
+/*
+ * If a join clause is "id = expression of other relations", return that
+ * expression (the value of a parameterised fetch), else NULL.
+ */
+static Expr *
+IdJoinValue(RestrictInfo *ri, RelOptInfo *baserel, FdwRelInfo *info)
+{
+	OpExpr	   *op;
+	Expr	   *l,
+			   *r;
+	char	   *opname;
+
+	if (info->table->id_attno == 0 || !IsA(ri->clause, OpExpr))
+		return NULL;
+	op = (OpExpr *) ri->clause;
+	if (list_length(op->args) != 2 || op->opno >= FirstGenbkiObjectId)
+		return NULL;
+	opname = get_opname(op->opno);
+	if (opname == NULL || strcmp(opname, "=") != 0)
+		return NULL;
+	l = linitial(op->args);
+	r = lsecond(op->args);
+	if (!IsIdVar(l, baserel, info))
+	{
+		Expr	   *t = l;
+
+		l = r;
+		r = t;
+	}
+	if (!IsIdVar(l, baserel, info))
+		return NULL;
+	if (bms_overlap(pull_varnos(NULL, (Node *) r), baserel->relids) ||
+		contain_volatile_functions((Node *) r))
+		return NULL;
+	if (exprType((Node *) r) != info->table->cols[info->table->id_attno - 1].type)
+		return NULL;
+	return r;
+}
+
+/* Callback of generate_implied_equalities_for_column: our id column */
+static bool
+IdMemberMatches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+				EquivalenceMember *em, void *arg)
+{
+	return IsIdVar(em->em_expr, rel, (FdwRelInfo *) arg);
+}
+
+/*
+ * Add a parameterised fetch path for each join clause id = outer value,
+ * from the relation's join clauses and those its equivalence classes imply
+ * (an inner join's ON d.id = p.id lives in an equivalence class).
+ */
+static void
+AddJoinFetchPaths(PlannerInfo *root, RelOptInfo *baserel, FdwRelInfo *info)
+{
+	List	   *clauses;
 	ListCell   *lc;
 
 	if (info->table->id_attno == 0)
-		return NULL;
-	foreach(lc, baserel->joininfo)
+		return;
+	clauses = list_copy(baserel->joininfo);
+	clauses = list_concat(clauses,
+						  generate_implied_equalities_for_column(root, baserel,
+																 IdMemberMatches, info,
+																 baserel->lateral_referencers));
+	foreach(lc, clauses)
 	{
 		RestrictInfo *ri = lfirst(lc);
-		OpExpr	   *op;
-		Expr	   *l,
-				   *r;
-		char	   *opname;
+		Expr	   *value = IdJoinValue(ri, baserel, info);
+		Relids		outer;
+		ParamPathInfo *ppi;
+		ForeignPath *path;
 
-		if (!IsA(ri->clause, OpExpr))
+		if (value == NULL)
 			continue;
-		op = (OpExpr *) ri->clause;
-		if (list_length(op->args) != 2 || op->opno >= FirstGenbkiObjectId)
+		outer = bms_difference(ri->clause_relids, baserel->relids);
+		if (bms_is_empty(outer) || bms_overlap(outer, baserel->lateral_referencers))
 			continue;
-		opname = get_opname(op->opno);
-		if (opname == NULL || strcmp(opname, "=") != 0)
-			continue;
-		l = linitial(op->args);
-		r = lsecond(op->args);
-		while (IsA(l, RelabelType))
-			l = ((RelabelType *) l)->arg;
-		if (!(IsA(l, Var) && ((Var *) l)->varno == baserel->relid &&
-			  ((Var *) l)->varattno == info->table->id_attno))
-		{
-			Expr	   *t = l;
-
-			l = r;
-			r = t;
-			while (IsA(l, RelabelType))
-				l = ((RelabelType *) l)->arg;
-		}
-		if (!(IsA(l, Var) && ((Var *) l)->varno == baserel->relid &&
-			  ((Var *) l)->varlevelsup == 0 &&
-			  ((Var *) l)->varattno == info->table->id_attno))
-			continue;
-		if (bms_overlap(pull_varnos(NULL, (Node *) r), baserel->relids) ||
-			contain_volatile_functions((Node *) r))
-			continue;
-		if (exprType((Node *) r) != info->table->cols[info->table->id_attno - 1].type)
-			continue;
-		*outer_value = r;
-		return ri;
+		ppi = get_baserel_parampathinfo(root, baserel, outer);
+		path = create_foreignscan_path(root, baserel, NULL, 1,
+									   FDW_REQUEST_COST,
+									   FDW_REQUEST_COST + FDW_ROW_COST,
+									   NIL, outer, NULL,
+									   list_make3(makeInteger(FDW_SCAN_FETCH), ri, value));
+		(void) ppi;
+		add_path(baserel, (Path *) path);
 	}
-	return NULL;
 }
 
 /*
@@ -443,8 +487,6 @@ static void
 FdwGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	FdwRelInfo *info = baserel->fdw_private;
-	RestrictInfo *join_ri;
-	Expr	   *outer_value = NULL;
 
 	if (info->id_rinfo)
 		add_path(baserel, (Path *)
@@ -461,30 +503,19 @@ FdwGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 										 NIL, NULL, NULL,
 										 list_make1(makeInteger(FDW_SCAN_FULL))));
 
-	join_ri = JoinIdClause(baserel, info, &outer_value);
-	if (join_ri && !info->id_rinfo)
-	{
-		Relids		outer = bms_difference(join_ri->clause_relids, baserel->relids);
-		ParamPathInfo *ppi = get_baserel_parampathinfo(root, baserel, outer);
-		ForeignPath *path;
-
-		path = create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
-									   FDW_REQUEST_COST,
-									   FDW_REQUEST_COST + FDW_ROW_COST,
-									   NIL, outer, NULL,
-									   list_make2(makeInteger(FDW_SCAN_FETCH), join_ri));
-		path->path.rows = 1;
-		add_path(baserel, (Path *) path);
-	}
+	if (!info->id_rinfo)
+		AddJoinFetchPaths(root, baserel, info);
 }
 
-/* Is this expression a constant or an external parameter (the query vector)? */
+/*
+ * Is this expression known when the scan starts: a constant, or a parameter
+ * ($n, an initplan's result such as (SELECT embedding ...), or an outer
+ * query's value, which ReScan picks up)?
+ */
 static bool
 IsPlanValue(Expr *e)
 {
-	while (e && IsA(e, RelabelType))
-		e = ((RelabelType *) e)->arg;
-	return e && (IsA(e, Const) || (IsA(e, Param) && ((Param *) e)->paramkind == PARAM_EXTERN));
+	return FdwIsScanValue(e);
 }
 
 /*
@@ -794,12 +825,7 @@ FdwGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 		{
 			pos[POS_ID] = list_length(fdw_exprs);
 			if (join_ri)
-			{
-				Expr	   *outer_value = NULL;
-
-				JoinIdClause(baserel, info, &outer_value);
-				fdw_exprs = lappend(fdw_exprs, outer_value);
-			}
+				fdw_exprs = lappend(fdw_exprs, lthird(best_path->fdw_private));
 			else
 				fdw_exprs = lappend(fdw_exprs, info->id_value);
 		}
@@ -1449,8 +1475,18 @@ FdwEndForeignScan(ForeignScanState *node)
 static char *
 ExplainValue(Expr *e)
 {
-	while (e && IsA(e, RelabelType))
-		e = ((RelabelType *) e)->arg;
+	/* look through relabelling and implicit casts (LIMIT $1 is int8($1)) */
+	for (;;)
+	{
+		if (e && IsA(e, RelabelType))
+			e = ((RelabelType *) e)->arg;
+		else if (e && IsA(e, FuncExpr) &&
+				 ((FuncExpr *) e)->funcformat == COERCE_IMPLICIT_CAST &&
+				 list_length(((FuncExpr *) e)->args) == 1)
+			e = linitial(((FuncExpr *) e)->args);
+		else
+			break;
+	}
 	if (e && IsA(e, Const))
 	{
 		Const	   *c = (Const *) e;

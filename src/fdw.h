@@ -80,6 +80,7 @@ extern Oid	FdwVectorTypeOid(void);
 extern Oid	FdwExtensionSchema(void);
 
 /* fdw_deparse.c */
+extern bool FdwIsScanValue(Expr *expr);
 extern bool FdwIsFilterable(Expr *clause, Index relid, FdwTable *table);
 extern Expr *FdwIdCondition(Expr *clause, Index relid, FdwTable *table,
 							bool *is_array);

@@ -34,6 +34,8 @@
 #include "catalog/pg_type.h"
 #include "fdw.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -116,19 +118,22 @@ FieldColumn(Expr *expr, Index relid, FdwTable *table)
 
 /*
  * Is this a value the executor can compute before the scan starts: a
- * constant or an external parameter ($n), possibly under a relabelling?
+ * constant or a parameter ($n, an initplan result, an outer query's
+ * value), or a non-volatile expression of those?
  */
-static bool
-IsScanValue(Expr *expr)
+bool
+FdwIsScanValue(Expr *expr)
 {
 	expr = StripRelabel(expr);
 	if (!expr)
 		return false;
-	if (IsA(expr, Const))
+	if (IsA(expr, Const) || IsA(expr, Param))
 		return true;
-	if (IsA(expr, Param) && ((Param *) expr)->paramkind == PARAM_EXTERN)
-		return true;
-	return false;
+	/* an expression of those, e.g. the int8 cast the parser adds to LIMIT $1 */
+	return !contain_var_clause((Node *) expr) &&
+		!contain_volatile_functions((Node *) expr) &&
+		!contain_subplans((Node *) expr) &&
+		!expression_returns_set((Node *) expr);
 }
 
 /*
@@ -152,13 +157,13 @@ SplitComparison(OpExpr *op, Index relid, FdwTable *table,
 	if (name == NULL)
 		return NULL;
 
-	if ((col = FieldColumn(left, relid, table)) != NULL && IsScanValue(right))
+	if ((col = FieldColumn(left, relid, table)) != NULL && FdwIsScanValue(right))
 	{
 		*value = right;
 		*opname = name;
 		return col;
 	}
-	if ((col = FieldColumn(right, relid, table)) != NULL && IsScanValue(left))
+	if ((col = FieldColumn(right, relid, table)) != NULL && FdwIsScanValue(left))
 	{
 		*value = left;
 		/* commute */
@@ -252,7 +257,7 @@ FdwIsFilterable(Expr *clause, Index relid, FdwTable *table)
 					return false;
 				col = FieldColumn(linitial(sa->args), relid, table);
 				arr = lsecond(sa->args);
-				if (col == NULL || !IsScanValue(arr))
+				if (col == NULL || !FdwIsScanValue(arr))
 					return false;
 				opname = get_opname(sa->opno);
 				if (opname == NULL)
@@ -327,7 +332,7 @@ FdwIdCondition(Expr *clause, Index relid, FdwTable *table, bool *is_array)
 		((Var *) left)->varlevelsup != 0 ||
 		((Var *) left)->varattno != table->id_attno)
 		return NULL;
-	if (!IsScanValue(right))
+	if (!FdwIsScanValue(right))
 		return NULL;
 	return right;
 }
@@ -352,7 +357,7 @@ CollectValues(Expr *clause, List **values)
 			{
 				OpExpr	   *op = (OpExpr *) clause;
 
-				if (IsScanValue(lsecond(op->args)) && !IsScanValue(linitial(op->args)))
+				if (FdwIsScanValue(lsecond(op->args)) && !FdwIsScanValue(linitial(op->args)))
 					*values = lappend(*values, lsecond(op->args));
 				else
 					*values = lappend(*values, linitial(op->args));
@@ -432,9 +437,14 @@ AppendNextValue(DeparseState *st, bool as_array)
 		value = ((Const *) expr)->constvalue;
 		isnull = ((Const *) expr)->constisnull;
 	}
-	else
+	else if (IsA(expr, Param))
 	{
 		appendStringInfo(st->buf, "$%d", ((Param *) expr)->paramid);
+		return true;
+	}
+	else
+	{
+		appendStringInfoString(st->buf, "(expression)");
 		return true;
 	}
 	if (isnull)

@@ -731,7 +731,8 @@ MilvusSearch(RemoteTarget *target, const RemoteSearch *search)
 
 	json = Call(target, "search", "entities/search", body.data);
 	return ParseRows(target, "search", c, json, metric, true,
-					 search->include_values, search->include_metadata);
+					 search->include_values,
+					 search->include_metadata || search->output_fields != NIL);
 }
 
 /*
@@ -870,7 +871,8 @@ MilvusScan(RemoteTarget *target, const RemoteSearch *search)
 
 	json = Call(target, "query", "entities/query", body.data);
 	result = ParseRows(target, "query", c, json, REMOTE_METRIC_UNKNOWN, false,
-					   search->include_values, search->include_metadata);
+					   search->include_values,
+					   search->include_metadata || search->output_fields != NIL);
 	if (result->nmatches == page)
 		result->next_token = psprintf("%ld", offset + page);
 	return result;

@@ -223,7 +223,6 @@ my @filters = (
 	"genre = 'news' OR year > 2022",
 	"(genre = 'tech' AND year >= 2016) OR (draft AND year < 2016)",
 	"genre = 'news' AND year BETWEEN 2016 AND 2020",
-	"genre = NULL",
 	"genre IN ('news', NULL)",
 	"genre NOT IN ('news', NULL)");
 for my $f (@filters)
