@@ -42,7 +42,8 @@ REGRESS = \
 	vector_errors \
 	vector_copy \
 	hnsw_options \
-	remote_options
+	remote_options \
+	fdw_plan
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 

@@ -327,6 +327,15 @@ FdwGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	FdwRelInfo *info = palloc0(sizeof(FdwRelInfo));
 	ListCell   *lc;
 
+	/* reads only in this release: say so before UPDATE's whole-row needs */
+	if (root->parse->resultRelation == baserel->relid &&
+		(root->parse->commandType == CMD_UPDATE || root->parse->commandType == CMD_DELETE))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot %s foreign table \"%s\"",
+						root->parse->commandType == CMD_UPDATE ? "update" : "delete from",
+						get_rel_name(foreigntableid)),
+				 errdetail("vectorpg_fdw reads only; writes to the remote index are not supported yet.")));
 	info->table = FdwGetTable(foreigntableid);
 	info->target = RemoteTargetFromTable(foreigntableid, RelUser(baserel));
 	info->relid = baserel->relid;
