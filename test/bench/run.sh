@@ -6,7 +6,9 @@
 #                                                       with the packages and
 #                                                       write access to pkglibdir)
 #   VPG_SKIP_BUILD=1 bash test/bench/run.sh             use the installed vectorpg
-#   VPG_BENCH=exact|hnsw|all (default all)              which benchmarks to run
+#   VPG_BENCH=exact|hnsw|fdw|all (default all)          which benchmarks to run
+#                                                       (fdw: the FDW's overhead
+#                                                       against the fake servers)
 #   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
 #
 # Installs missing packages (the build's, the data set, numpy, psycopg2, and
@@ -64,6 +66,7 @@ trap 'exit 143' TERM
 # checkout may not be readable or writable by it.  Results come back below.
 mkdir -p "$WORK/py" "$WORK/cache" "$WORK/out" "$BENCH_DIR/cache" "$BENCH_DIR/out"
 cp "$BENCH_DIR"/*.py "$WORK/py/"
+cp -r "$VPG_ROOT/test/fakes" "$WORK/fakes"
 cp -rp "$BENCH_DIR/cache/." "$WORK/cache/"
 [ "$(id -u)" -eq 0 ] && chown -R "$(vpg_tester):" "$WORK"
 chmod 755 "$WORK"
@@ -84,6 +87,11 @@ if [ "$BENCH" = all ] || [ "$BENCH" = hnsw ]; then
 	vpg_as_tester "$PY" "$WORK/py/hnsw_bench.py" --host "$WORK" \
 		--cache-dir "$WORK/cache" --out-dir "$WORK/out" \
 		--command "$command_line${HNSW_ARGS:+ (HNSW_ARGS=$HNSW_ARGS)}" ${HNSW_ARGS:-} || status=$?
+fi
+if [ "$BENCH" = all ] || [ "$BENCH" = fdw ]; then
+	vpg_log "running fdw_bench.py (progress on stderr, report on stdout)" >&2
+	vpg_as_tester "$PY" "$WORK/py/fdw_bench.py" --host "$WORK" \
+		--out "$WORK/out/fdw_bench.md" || status=$?
 fi
 
 # Keep what was produced, even after a failed run
