@@ -69,6 +69,13 @@
 /* Identical vectors share an element, up to this many heap TIDs */
 #define HNSW_HEAPTIDS				10
 
+/*
+ * A layer search prefetches this much of each neighbour's element tuple
+ * (all of it for up to ~250 dimensions): more would evict what the search
+ * is still using
+ */
+#define HNSW_PREFETCH_MAX_BYTES		1024
+
 /* Levels are capped so that a neighbour tuple always fits on a page */
 #define HNSW_MAX_LEVEL				16
 

@@ -687,6 +687,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
 	Buffer	   *buffers = palloc(sizeof(Buffer) * 2 * m);
 	HnswCandidate *spare = NULL;
+	int			prefetchBytes = Min(HNSW_ELEMENT_TUPLE_SIZE(query->dim), HNSW_PREFETCH_MAX_BYTES);
 
 	while (candidates->count > 0)
 	{
@@ -732,13 +733,10 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			{
 				char	   *item = (char *) page + ItemIdGetOffset(PageGetItemId(page, off));
 
-				if (item < (char *) page + BLCKSZ - 256)
-				{
+				char	   *end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
+
+				for (; item < end; item += 64)
 					__builtin_prefetch(item);
-					__builtin_prefetch(item + 64);
-					__builtin_prefetch(item + 128);
-					__builtin_prefetch(item + 192);
-				}
 			}
 		}
 
