@@ -41,7 +41,8 @@ REGRESS = \
 	vector_boundaries \
 	vector_errors \
 	vector_copy \
-	hnsw_options
+	hnsw_options \
+	hnsw_storage
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 
