@@ -94,6 +94,10 @@ CREATE INDEX storage_l2 ON storage_kinds USING hnsw (embedding vector_l2_ops);
 INSERT INTO storage_kinds SELECT id + 10000, kind, embedding FROM storage_copy;
 SELECT * FROM storage_check('<->') AS with_duplicates;
 SELECT count(*) AS problems FROM hnsw_index_check('storage_l2', true);
+-- The scalar widening kernels give the same (the SIMD ones run by default)
+SET vectorpg.kernel = 'scalar';
+SELECT * FROM storage_check('<->') AS scalar_kernels;
+RESET vectorpg.kernel;
 
 -- A compact index is smaller: the same rows as uint8, as float2 (x + 0.5)
 -- and as float4 (x + 0.001); 200 dimensions, so the vector dominates
