@@ -42,7 +42,8 @@ REGRESS = \
 	vector_errors \
 	vector_copy \
 	hnsw_options \
-	hnsw_storage
+	hnsw_storage \
+	hnsw_updates
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 

@@ -79,6 +79,12 @@
  */
 #define HNSW_PREFETCH_MAX_BYTES		1024
 
+/*
+ * ef of the search by which an UPDATE that kept the vector finds the
+ * element to add its new heap TID to (hnswinsert.c)
+ */
+#define HNSW_UNCHANGED_EF			16
+
 /* Levels are capped so that a neighbour tuple always fits on a page */
 #define HNSW_MAX_LEVEL				16
 
