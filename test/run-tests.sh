@@ -13,7 +13,13 @@
 
 source "$(dirname "$0")/lib.sh"
 
-vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" libipc-run-perl
+# The fake Pinecone/Milvus servers need python3 with numpy; their tests need
+# openssl (TLS check) and HTTP::Tiny's TLS (libio-socket-ssl-perl);
+# the SDK conformance test needs node and npm (Debian's, unless a node is
+# already installed, e.g. from nodesource)
+test_packages=(libipc-run-perl python3 python3-numpy openssl libio-socket-ssl-perl)
+command -v node >/dev/null && command -v npm >/dev/null || test_packages+=(nodejs npm)
+vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" "${test_packages[@]}"
 [ -n "${VPG_SKIP_BUILD:-}" ] || vpg_build_install "$VPG_TEST_CFLAGS"
 
 workdir=$(vpg_make_workdir)
