@@ -772,6 +772,9 @@ def parse_args(description, extra=None):
     ap.add_argument('--tls-key', help='private key of --tls-cert')
     ap.add_argument('--log-limit', type=int, default=100000,
                     help='keep at most this many requests in the log')
+    ap.add_argument('--exit-with-parent', action='store_true',
+                    help='stop when the parent process goes away (a killed '
+                    'test must not leave its fake running)')
     ap.add_argument('--verbose', action='store_true')
     if extra:
         extra(ap)
@@ -797,8 +800,12 @@ def serve(core, role):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    parent = os.getppid()
     while not done.wait(0.5):
-        pass
+        if core.args.exit_with_parent and os.getppid() != parent:
+            sys.stderr.write('%s fake: parent %d is gone\n'
+                             % (core.provider, parent))
+            break
     core.stop_all()
     sys.stderr.write('%s fake stopped\n' % core.provider)
     return 0

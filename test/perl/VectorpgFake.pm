@@ -88,7 +88,8 @@ sub new
 
 	my @cmd = ($opts{python} // '/usr/bin/python3',
 		"$fakes_dir/$script{$provider}",
-		'--port', $opts{port} // 0, '--port-file', $port_file);
+		'--port', $opts{port} // 0, '--port-file', $port_file,
+		'--exit-with-parent');
 	push @cmd, '--api-key', $opts{api_key}
 	  if $provider eq 'pinecone' && defined $opts{api_key};
 	push @cmd, '--token', $opts{token}
