@@ -42,6 +42,8 @@ REGRESS = \
 	vector_errors \
 	vector_copy \
 	hnsw_options \
+	hnsw_storage \
+	hnsw_updates \
 	remote_options \
 	fdw_plan
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
@@ -49,7 +51,8 @@ REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 
 # TAP tests live in test/t; prove_installcheck below runs them
 PROVE_TESTS ?= test/t/*.pl
-PROVE_FLAGS += -I $(CURDIR)/test/perl
+# override: run-tests.sh sets PROVE_FLAGS on make's command line
+override PROVE_FLAGS += -I $(CURDIR)/test/perl
 
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql tmp_check tmp_regress results regression.diffs regression.out
 

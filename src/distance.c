@@ -150,6 +150,76 @@ ScalarL1F32(const float *a, const float *b, int n)
 	return sum;
 }
 
+/* Bytes to float4 */
+void
+VectorWidenU8(float *out, const uint8 *in, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = (float) in[i];
+}
+
+/* Signed bytes to float4 */
+void
+VectorWidenI8(float *out, const int8 *in, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = (float) in[i];
+}
+
+/*
+ * One IEEE binary16 value to float4, by moving its fields: exact for every
+ * half value (the index stores no NaN or infinity, but they convert too).
+ */
+float
+VectorHalfToFloat(uint16 h)
+{
+	uint32		sign = (uint32) (h & 0x8000) << 16;
+	uint32		exp = (h >> 10) & 0x1F;
+	uint32		mant = h & 0x3FF;
+	uint32		bits;
+	float		f;
+
+	if (exp == 0x1F)
+		bits = sign | 0x7F800000 | (mant << 13);
+	else if (exp != 0)
+		bits = sign | ((exp + 112) << 23) | (mant << 13);
+	else if (mant == 0)
+		bits = sign;
+	else
+	{
+		/* Subnormal half: a normal float4 */
+		exp = 113;
+		while ((mant & 0x400) == 0)
+		{
+			mant <<= 1;
+			exp--;
+		}
+		bits = sign | (exp << 23) | ((mant & 0x3FF) << 13);
+	}
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+/* Half precision to float4 */
+void
+VectorWidenF16(float *out, const uint16 *in, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = VectorHalfToFloat(in[i]);
+}
+
+/* bfloat16 to float4: the upper half of the float4's bits */
+void
+VectorWidenBF16(float *out, const uint16 *in, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		uint32		bits = (uint32) in[i] << 16;
+
+		memcpy(&out[i], &bits, sizeof(float));
+	}
+}
+
 static const VectorKernels scalar_kernels = {
 	"scalar",
 	ScalarL2Squared,
@@ -159,7 +229,11 @@ static const VectorKernels scalar_kernels = {
 	ScalarNormSquared,
 	ScalarL2SquaredF32,
 	ScalarInnerProductF32,
-	ScalarL1F32
+	ScalarL1F32,
+	VectorWidenU8,
+	VectorWidenI8,
+	VectorWidenF16,
+	VectorWidenBF16
 };
 
 /*

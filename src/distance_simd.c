@@ -32,7 +32,7 @@
 #include <cpuid.h>
 #include <immintrin.h>
 
-#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 #define AVX512_TARGET __attribute__((target("avx512f")))
 
 /* XCR0 bits the OS must have enabled for each register file */
@@ -66,7 +66,7 @@ CpuSupports(bool want512)
 
 	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
 		return false;
-	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA))
+	if (!(ecx & bit_OSXSAVE) || !(ecx & bit_AVX) || !(ecx & bit_FMA) || !(ecx & bit_F16C))
 		return false;
 	xcr0 = ReadXcr0();
 	if ((xcr0 & XCR0_YMM) != XCR0_YMM)
@@ -333,6 +333,54 @@ Avx2L1F32(const float *a, const float *b, int n)
 	return sum;
 }
 
+/* Bytes to float4, AVX2 */
+static AVX2_TARGET void
+Avx2WidenU8(float *out, const uint8 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (in + i)))));
+	VectorWidenU8(out + i, in + i, n - i);
+}
+
+/* Signed bytes to float4, AVX2 */
+static AVX2_TARGET void
+Avx2WidenI8(float *out, const int8 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *) (in + i)))));
+	VectorWidenI8(out + i, in + i, n - i);
+}
+
+/* Half precision to float4, F16C */
+static AVX2_TARGET void
+Avx2WidenF16(float *out, const uint16 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (in + i))));
+	VectorWidenF16(out + i, in + i, n - i);
+}
+
+/* bfloat16 to float4, AVX2 */
+static AVX2_TARGET void
+Avx2WidenBF16(float *out, const uint16 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256i		w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *) (in + i)));
+
+		_mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+	}
+	VectorWidenBF16(out + i, in + i, n - i);
+}
+
 static const VectorKernels avx2_kernels = {
 	"avx2",
 	Avx2L2Squared,
@@ -342,7 +390,11 @@ static const VectorKernels avx2_kernels = {
 	Avx2NormSquared,
 	Avx2L2SquaredF32,
 	Avx2InnerProductF32,
-	Avx2L1F32
+	Avx2L1F32,
+	Avx2WidenU8,
+	Avx2WidenI8,
+	Avx2WidenF16,
+	Avx2WidenBF16
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -586,6 +638,54 @@ Avx512L1F32(const float *a, const float *b, int n)
 	return _mm512_reduce_add_ps(s0);
 }
 
+/* Bytes to float4, AVX-512 */
+static AVX512_TARGET void
+Avx512WidenU8(float *out, const uint8 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (in + i)))));
+	VectorWidenU8(out + i, in + i, n - i);
+}
+
+/* Signed bytes to float4, AVX-512 */
+static AVX512_TARGET void
+Avx512WidenI8(float *out, const int8 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *) (in + i)))));
+	VectorWidenI8(out + i, in + i, n - i);
+}
+
+/* Half precision to float4, AVX-512 */
+static AVX512_TARGET void
+Avx512WidenF16(float *out, const uint16 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		_mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (in + i))));
+	VectorWidenF16(out + i, in + i, n - i);
+}
+
+/* bfloat16 to float4, AVX-512 */
+static AVX512_TARGET void
+Avx512WidenBF16(float *out, const uint16 *in, int n)
+{
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512i		w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *) (in + i)));
+
+		_mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(w, 16)));
+	}
+	VectorWidenBF16(out + i, in + i, n - i);
+}
+
 static const VectorKernels avx512_kernels = {
 	"avx512",
 	Avx512L2Squared,
@@ -595,7 +695,11 @@ static const VectorKernels avx512_kernels = {
 	Avx512NormSquared,
 	Avx512L2SquaredF32,
 	Avx512InnerProductF32,
-	Avx512L1F32
+	Avx512L1F32,
+	Avx512WidenU8,
+	Avx512WidenI8,
+	Avx512WidenF16,
+	Avx512WidenBF16
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

@@ -12,7 +12,10 @@
  *
  *	- an element tuple per indexed vector: up to HNSW_HEAPTIDS heap TIDs
  *	  (identical vectors share one element), the element's level, a deleted
- *	  flag, the TID of its neighbour tuple, and the vector itself;
+ *	  flag, the TID of its neighbour tuple, and the vector itself, stored
+ *	  losslessly in the narrowest of float4, float2, bfloat16, int8 and
+ *	  uint8 that holds its values exactly (hnswcodec.c; the format sits in
+ *	  the Vector header's reserved field);
  *	- a neighbour tuple per element: (level + 2) * m slots of index TIDs,
  *	  2 * m for layer 0 and m for each layer above, unused slots invalid.
  *
@@ -69,12 +72,25 @@
 /* Identical vectors share an element, up to this many heap TIDs */
 #define HNSW_HEAPTIDS				10
 
+/*
+ * A layer search prefetches this much of each neighbour's element tuple
+ * (all of it for up to ~250 dimensions): more would evict what the search
+ * is still using
+ */
+#define HNSW_PREFETCH_MAX_BYTES		1024
+
+/*
+ * ef of the search by which an UPDATE that kept the vector finds the
+ * element to add its new heap TID to (hnswinsert.c)
+ */
+#define HNSW_UNCHANGED_EF			16
+
 /* Levels are capped so that a neighbour tuple always fits on a page */
 #define HNSW_MAX_LEVEL				16
 
 /* On-disk identification */
 #define HNSW_MAGIC_NUMBER			0x56504748	/* "VPGH" */
-#define HNSW_VERSION				1
+#define HNSW_VERSION				2	/* 2: compact vector formats */
 #define HNSW_PAGE_ID				0xFF91
 #define HNSW_METAPAGE_BLKNO			0
 
@@ -87,7 +103,8 @@
 /* Tuple types */
 #define HNSW_ELEMENT_TUPLE			1
 #define HNSW_NEIGHBOR_TUPLE			2
-#define HNSW_FREE_TUPLE				3
+#define HNSW_FREE_TUPLE				3	/* an element freed by vacuum */
+#define HNSW_FREE_NEIGHBOR_TUPLE	4	/* its neighbour tuple, freed with it */
 
 /* Build phases reported in pg_stat_progress_create_index */
 #define PROGRESS_HNSW_PHASE_LOAD		2
@@ -172,8 +189,24 @@ typedef struct HnswNeighborTupleData
 
 typedef HnswNeighborTupleData *HnswNeighborTuple;
 
+/* Largest element tuple of a dimension (float4 storage) */
 #define HNSW_ELEMENT_TUPLE_SIZE(dim) \
 	MAXALIGN(offsetof(HnswElementTupleData, data) + VECTOR_SIZE(dim))
+
+/* Storage formats of the vector in an element tuple (hnswcodec.c) */
+#define HNSW_FORMAT_F32		0
+#define HNSW_FORMAT_U8		1
+#define HNSW_FORMAT_I8		2
+#define HNSW_FORMAT_F16		3
+#define HNSW_FORMAT_BF16	4
+#define HNSW_FORMAT_MAX		HNSW_FORMAT_BF16
+
+/* Room for a stored vector widened back to float4 */
+typedef union HnswVectorBuf
+{
+	Vector		v;
+	char		bytes[offsetof(Vector, x) + sizeof(float) * HNSW_MAX_DIM];
+} HnswVectorBuf;
 #define HNSW_NEIGHBOR_TUPLE_SIZE(level, m) \
 	MAXALIGN(offsetof(HnswNeighborTupleData, tids) + \
 			 sizeof(ItemPointerData) * HnswSlotCount(level, m))
@@ -288,6 +321,14 @@ extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
 extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void hnswendscan(IndexScanDesc scan);
+
+/* hnswcodec.c */
+extern uint8 HnswChooseFormat(const Vector *v);
+extern Size HnswStoredVectorSize(int dim, uint8 format);
+extern Size HnswElementTupleSize(Size storedSize);
+extern void HnswEncodeVector(const Vector *v, uint8 format, Vector *out);
+extern const Vector *HnswStoredVector(const Vector *stored, HnswVectorBuf *buf);
+extern const char *HnswFormatName(uint8 format);
 
 /* hnswutils.c */
 extern void HnswInitDistance(Relation index, HnswDistance *dist);

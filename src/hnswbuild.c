@@ -68,6 +68,7 @@ typedef struct BuildNode
 	uint8		nheaptids;
 	uint8		level;
 	uint8		counts[HNSW_MAX_LEVEL + 1]; /* links used per layer */
+	uint8		format;			/* storage format, chosen at placement */
 	slock_t		lock;			/* guards links and heap TIDs (parallel build) */
 	uint32		upper;			/* start of level * m upper links in the arena */
 	ItemPointerData etid;		/* placement of the element tuple */
@@ -784,22 +785,27 @@ CursorFits(PageCursor *pc, Size size)
 	return pc->freespace >= MAXALIGN(size) + sizeof(ItemIdData);
 }
 
-/* Give every element and neighbour tuple its TID, in insert order */
+/*
+ * Give every element and neighbour tuple its TID, in insert order, and each
+ * element its storage format (which sets its size)
+ */
 static BlockNumber
 PlaceTuples(HnswBuildState *bs)
 {
 	PageCursor	pc = {HNSW_METAPAGE_BLKNO, FirstOffsetNumber, 0};
-	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(bs->dim);
 
 	CursorNewPage(&pc);
 	for (int i = 0; i < bs->nnodes; i++)
 	{
 		BuildNode  *node = GetNode(bs, i);
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(node->level, bs->m);
+		Size		esize;
 
 		/* A node that turned out to be a duplicate is not written */
 		if (node->nheaptids == 0)
 			continue;
+		node->format = HnswChooseFormat(NodeVector(bs, i));
+		esize = HnswElementTupleSize(HnswStoredVectorSize(bs->dim, node->format));
 		if (!CursorFits(&pc, esize + sizeof(ItemIdData) + nsize) &&
 			!(CursorFits(&pc, esize) && esize + nsize + 2 * sizeof(ItemIdData) >
 			  BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData))))
@@ -826,8 +832,7 @@ static void
 WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 {
 	Relation	index = bs->index;
-	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(bs->dim);
-	HnswElementTuple etup = palloc0(esize);
+	HnswElementTuple etup = palloc0(HNSW_ELEMENT_TUPLE_SIZE(bs->dim));
 	HnswNeighborTuple ntup = palloc0(HNSW_NEIGHBOR_TUPLE_SIZE(HNSW_MAX_LEVEL, bs->m));
 	BlockNumber lastblk;
 	Buffer		buf = InvalidBuffer;
@@ -846,6 +851,7 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 		BuildNode  *node = GetNode(bs, i);
 		Vector	   *vec = NodeVector(bs, i);
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(node->level, bs->m);
+		Size		esize;
 
 		CHECK_FOR_INTERRUPTS();
 		if (node->nheaptids == 0)
@@ -863,7 +869,8 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 				ItemPointerSetInvalid(&etup->heaptids[j]);
 		}
 		etup->neighbortid = node->ntid;
-		memcpy(&etup->data, vec, VARSIZE(vec));
+		HnswEncodeVector(vec, node->format, &etup->data);
+		esize = HnswElementTupleSize(VARSIZE(&etup->data));
 
 		/* Neighbour tuple, links as TIDs */
 		ntup->type = HNSW_NEIGHBOR_TUPLE;

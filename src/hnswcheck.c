@@ -164,6 +164,14 @@ CheckElement(CheckState *cs, HnswMetaPageData *meta, BlockNumber blkno, OffsetNu
 	if (etup->data.dim != (int) meta->dimensions)
 		Report(cs, blkno, off, "element has %d dimensions, index has %u",
 			   etup->data.dim, meta->dimensions);
+	else
+	{
+		HnswVectorBuf vbuf;
+
+		if (HnswStoredVector(&etup->data, &vbuf) == NULL)
+			Report(cs, blkno, off, "element's vector has storage format %d and %u bytes, which do not match",
+				   etup->data.unused, (uint32) VARSIZE(&etup->data));
+	}
 
 	/* Its neighbour tuple */
 	if (!ItemPointerIsValid(&ntid) || ItemPointerGetBlockNumber(&ntid) == HNSW_METAPAGE_BLKNO ||
@@ -356,9 +364,15 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 				HnswVisitedAdd(&cs.elements, &tid);
 				if (!etup->deleted && etup->level > maxLevel)
 					maxLevel = etup->level;
-				CheckElement(&cs, &meta, blkno, off, etup);
+				if (ItemIdGetLength(itemid) < offsetof(HnswElementTupleData, data) + offsetof(Vector, x) ||
+					ItemIdGetLength(itemid) < offsetof(HnswElementTupleData, data) + VARSIZE(&etup->data))
+					Report(&cs, blkno, off, "element tuple of %u bytes is shorter than its vector",
+						   ItemIdGetLength(itemid));
+				else
+					CheckElement(&cs, &meta, blkno, off, etup);
 			}
-			else if (etup->type != HNSW_NEIGHBOR_TUPLE && etup->type != HNSW_FREE_TUPLE)
+			else if (etup->type != HNSW_NEIGHBOR_TUPLE && etup->type != HNSW_FREE_TUPLE &&
+					 etup->type != HNSW_FREE_NEIGHBOR_TUPLE)
 				Report(&cs, blkno, off, "tuple has unknown type %d", etup->type);
 		}
 		pfree(copy);

@@ -40,7 +40,7 @@
 /* How many pages an insert looks through for a slot freed by vacuum */
 #define HNSW_FREE_SLOT_PAGES	8
 
-/* Fill an element tuple */
+/* Fill an element tuple, the vector in its most compact exact format */
 static void
 FormElementTuple(HnswElementTuple etup, Vector *value, int level, ItemPointer heaptid,
 				 ItemPointer neighbortid)
@@ -54,7 +54,7 @@ FormElementTuple(HnswElementTuple etup, Vector *value, int level, ItemPointer he
 	etup->heaptids[0] = *heaptid;
 	etup->neighbortid = *neighbortid;
 	etup->unused2 = 0;
-	memcpy(&etup->data, value, VARSIZE(value));
+	HnswEncodeVector(value, HnswChooseFormat(value), &etup->data);
 }
 
 /* Fill a neighbour tuple from per-layer lists */
@@ -78,7 +78,8 @@ FormNeighborTuple(HnswNeighborTuple ntup, int level, int m,
 
 /*
  * Try to put the element into a slot that vacuum freed: a free element tuple
- * of the same size whose neighbour tuple, on the same page, has room for the
+ * at least as large (vectors of one dimension differ in size only by their
+ * storage format) whose neighbour tuple, on the same page, has room for the
  * new level.  Looks at a few pages from the metapage's hint.
  */
 static bool
@@ -87,7 +88,7 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 {
 	BlockNumber blkno = meta->freeHint;
 	BlockNumber firstWithFree = InvalidBlockNumber;
-	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(etup->data.dim);
+	Size		esize = HnswElementTupleSize(VARSIZE(&etup->data));
 
 	for (int n = 0; n < HNSW_FREE_SLOT_PAGES && BlockNumberIsValid(blkno); n++)
 	{
@@ -121,7 +122,7 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 			/* Free but perhaps too small for this level: keep it for others */
 			if (!BlockNumberIsValid(firstWithFree))
 				firstWithFree = blkno;
-			if (ItemIdGetLength(eid) != esize ||
+			if (ItemIdGetLength(eid) < esize ||
 				ItemPointerGetBlockNumber(&old->neighbortid) != blkno)
 				continue;
 			noff = ItemPointerGetOffsetNumber(&old->neighbortid);
@@ -129,7 +130,7 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 				continue;
 			nid = PageGetItemId(page, noff);
 			oldn = (HnswNeighborTuple) PageGetItem(page, nid);
-			if (!ItemIdIsNormal(nid) || oldn->type != HNSW_FREE_TUPLE ||
+			if (!ItemIdIsNormal(nid) || oldn->type != HNSW_FREE_NEIGHBOR_TUPLE ||
 				ItemIdGetLength(nid) < HNSW_NEIGHBOR_TUPLE_SIZE(etup->level, meta->m))
 				continue;
 
@@ -191,7 +192,7 @@ static void
 AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 		   HnswNeighborTuple ntup, bool building, ItemPointer result)
 {
-	Size		esize = HNSW_ELEMENT_TUPLE_SIZE(etup->data.dim);
+	Size		esize = HnswElementTupleSize(VARSIZE(&etup->data));
 	Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(etup->level, meta->m);
 	Buffer		mbuf;
 	Buffer		lbuf;
@@ -408,11 +409,12 @@ HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int 
 
 /*
  * If an identical, live vector is already indexed with room for another heap
- * TID, add the TID to it and return true.
+ * TID, add the TID to it and return true.  `stored` is the value's stored
+ * copy, which equals the element's byte for byte when the vectors are equal.
  */
 static bool
-AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, ItemPointer heaptid,
-			   bool building)
+AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, const Vector *stored,
+			   ItemPointer heaptid, bool building)
 {
 	Buffer		buf;
 	Page		page;
@@ -433,7 +435,8 @@ AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, ItemPointer heap
 		HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
 
 		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted &&
-			memcmp(&etup->data, value, VARSIZE(value)) == 0)
+			VARSIZE(&etup->data) == VARSIZE(stored) &&
+			memcmp(&etup->data, stored, VARSIZE(stored)) == 0)
 		{
 			for (int i = 0; i < HNSW_HEAPTIDS; i++)
 			{
@@ -531,6 +534,12 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 
 	etup = palloc0(HNSW_ELEMENT_TUPLE_SIZE(value->dim));
 	ntup = palloc0(HNSW_NEIGHBOR_TUPLE_SIZE(level, m));
+	{
+		ItemPointerData none;
+
+		ItemPointerSetInvalid(&none);
+		FormElementTuple(etup, value, level, heaptid, &none);
+	}
 	for (int l = 0; l <= level; l++)
 		nselected[l] = 0;
 
@@ -559,7 +568,7 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 
 			for (int i = 0; layer == 0 && i < nsorted; i++)
 			{
-				if (AddToDuplicate(index, sorted[i], value, heaptid, building))
+				if (AddToDuplicate(index, sorted[i], value, &etup->data, heaptid, building))
 				{
 					UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
 					return;
@@ -576,14 +585,8 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 	}
 
 	/* 1: the element itself */
-	{
-		ItemPointerData none;
-
-		ItemPointerSetInvalid(&none);
-		FormElementTuple(etup, value, level, heaptid, &none);
-		FormNeighborTuple(ntup, level, m, selected, nselected);
-		AddElement(index, &meta, etup, ntup, building, &newtid);
-	}
+	FormNeighborTuple(ntup, level, m, selected, nselected);
+	AddElement(index, &meta, etup, ntup, building, &newtid);
 
 	/* 2: links back to it */
 	for (int layer = 0; layer <= top; layer++)
@@ -596,6 +599,64 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 	if (level > meta.entryLevel || !BlockNumberIsValid(meta.entryBlkno))
 		UpdateEntryPoint(index, &newtid, level, building);
 	UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);
+}
+
+/*
+ * For an UPDATE that left the indexed vector unchanged (a new heap version,
+ * say, because other columns changed): find the element that already holds
+ * this vector with a narrow search, and add the new heap TID to it.  True
+ * if that worked; false sends the caller to a full insert.
+ *
+ * The old version's element is almost always there (vacuum has not removed
+ * its TID yet), and a search for a vector that is in the graph finds it
+ * with a small ef, so most such updates cost a fraction of an insert: no
+ * back links, no neighbour pages written.
+ */
+static bool
+InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPointer heaptid)
+{
+	HnswMetaPageData meta;
+	HnswHeap	candidates;
+	HnswHeap	results;
+	HnswCandidate *entry;
+	ItemPointerData entrytid;
+	HnswElementTuple etup;
+	bool		done = false;
+
+	LockPage(index, HNSW_UPDATE_LOCK, ShareLock);
+	HnswReadMeta(index, &meta);
+	if (!BlockNumberIsValid(meta.entryBlkno) || meta.dimensions != (uint32) value->dim)
+	{
+		UnlockPage(index, HNSW_UPDATE_LOCK, ShareLock);
+		return false;
+	}
+
+	/* The stored form, which an identical element matches byte for byte */
+	etup = palloc0(HNSW_ELEMENT_TUPLE_SIZE(value->dim));
+	HnswEncodeVector(value, HnswChooseFormat(value), &etup->data);
+
+	HnswHeapInit(&candidates, HNSW_UNCHANGED_EF * 2, false);
+	HnswHeapInit(&results, HNSW_UNCHANGED_EF + 1, true);
+	entry = palloc(sizeof(HnswCandidate));
+	ItemPointerSet(&entrytid, meta.entryBlkno, meta.entryOffno);
+	if (HnswLoadCandidate(index, dist, value, &entrytid, true, entry))
+	{
+		HnswHeapPush(&candidates, entry);
+		HnswHeapPush(&results, entry);
+		for (int layer = meta.entryLevel; layer >= 0 && !done; layer--)
+		{
+			int			nsorted;
+			HnswCandidate **sorted;
+
+			sorted = HnswDescendLayer(index, dist, value, &candidates, &results,
+									  layer > 0 ? 1 : HNSW_UNCHANGED_EF, layer, meta.m,
+									  layer == 0 ? HNSW_UNCHANGED_EF * meta.m * 4 : 64, &nsorted);
+			for (int i = 0; layer == 0 && i < nsorted && !done; i++)
+				done = AddToDuplicate(index, sorted[i], value, &etup->data, heaptid, false);
+		}
+	}
+	UnlockPage(index, HNSW_UPDATE_LOCK, ShareLock);
+	return done;
 }
 
 /*
@@ -619,7 +680,8 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(tmp);
 	HnswInitDistance(index, &dist);
-	if (HnswPrepareValue(&dist, values[0], &value))
+	if (HnswPrepareValue(&dist, values[0], &value) &&
+		!(indexUnchanged && InsertUnchanged(index, &dist, value, heap_tid)))
 		HnswInsertOnDisk(index, &dist, value, heap_tid, false);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);

@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "access/relscan.h"
+#include "utils/float.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -537,16 +538,20 @@ HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
 
 /*
  * Read the element at offset `off` of a locked page into out, with its
- * traversal distance to the query; with wantExact also the exact distance,
- * with wantVector a copy of the vector.  False when the slot holds no
- * element (freed by vacuum, or a stale link).
+ * traversal distance to the query; the exact distance too with wantExact or
+ * when the traversal distance is below exactBelow; with wantVector a float4
+ * copy of the vector.  False when the slot holds no element (freed by
+ * vacuum, or a stale link).
  */
 static bool
 ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance *dist,
-			  const Vector *query, bool wantExact, bool wantVector, HnswCandidate *out)
+			  const Vector *query, bool wantExact, double exactBelow, bool wantVector,
+			  HnswCandidate *out)
 {
 	ItemId		itemid;
 	HnswElementTuple etup;
+	HnswVectorBuf buf;
+	const Vector *vec;
 
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
 		return false;
@@ -555,6 +560,11 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE ||
 		etup->data.dim != query->dim)
 		return false;
+	vec = HnswStoredVector(&etup->data, &buf);
+	if (vec == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("hnsw element (%u,%u) has an invalid vector format", blkno, off)));
 
 	ItemPointerSet(&out->tid, blkno, off);
 	out->neighbortid = etup->neighbortid;
@@ -568,17 +578,17 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		out->heaptids[out->nheaptids++] = etup->heaptids[i];
 	}
 	out->flags = 0;
-	out->distance = HnswTraversalDistance(dist, query, &etup->data);
-	if (wantExact)
+	out->distance = HnswTraversalDistance(dist, query, vec);
+	if (wantExact || out->distance < exactBelow)
 	{
-		out->exact = HnswDistanceTo(dist, query, &etup->data);
+		out->exact = HnswDistanceTo(dist, query, vec);
 		out->flags |= HNSW_CAND_EXACT;
 	}
 	out->vec = NULL;
 	if (wantVector)
 	{
-		out->vec = palloc(VARSIZE(&etup->data));
-		memcpy(out->vec, &etup->data, VARSIZE(&etup->data));
+		out->vec = palloc(VARSIZE(vec));
+		memcpy(out->vec, vec, VARSIZE(vec));
 	}
 	return true;
 }
@@ -600,7 +610,7 @@ HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), blkno,
-						  dist, query, true, wantVector, out);
+						  dist, query, true, 0.0, wantVector, out);
 	UnlockReleaseBuffer(buf);
 	return found;
 }
@@ -687,6 +697,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
 	Buffer	   *buffers = palloc(sizeof(Buffer) * 2 * m);
 	HnswCandidate *spare = NULL;
+	int			prefetchBytes = Min(HNSW_ELEMENT_TUPLE_SIZE(query->dim), HNSW_PREFETCH_MAX_BYTES);
 
 	while (candidates->count > 0)
 	{
@@ -732,13 +743,10 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			{
 				char	   *item = (char *) page + ItemIdGetOffset(PageGetItemId(page, off));
 
-				if (item < (char *) page + BLCKSZ - 256)
-				{
+				char	   *end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
+
+				for (; item < end; item += 64)
 					__builtin_prefetch(item);
-					__builtin_prefetch(item + 64);
-					__builtin_prefetch(item + 128);
-					__builtin_prefetch(item + 192);
-				}
 			}
 		}
 
@@ -746,24 +754,23 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		{
 			HnswCandidate *e;
 			bool		found;
+			double		exactBelow;
 
 			if (spare == NULL)
 				spare = palloc(sizeof(HnswCandidate));
 			e = spare;
+			worst = HnswHeapTop(results);
+
+			/*
+			 * An element entering the results gets its exact distance now,
+			 * while its vector is at hand
+			 */
+			exactBelow = !wantExact ? -get_float8_infinity() :
+				results->count < ef ? get_float8_infinity() : worst->distance;
 			LockBuffer(buffers[i], BUFFER_LOCK_SHARE);
 			found = ReadCandidate(BufferGetPage(buffers[i]), ItemPointerGetOffsetNumber(&neighbors[i]),
 								  ItemPointerGetBlockNumber(&neighbors[i]), dist, query,
-								  false, wantVectors, e);
-			worst = HnswHeapTop(results);
-			if (found && wantExact && (results->count < ef || e->distance < worst->distance))
-			{
-				/* Entering the results: take the exact distance now */
-				e->exact = HnswDistanceTo(dist, query,
-										  &((HnswElementTuple) PageGetItem(BufferGetPage(buffers[i]),
-																		   PageGetItemId(BufferGetPage(buffers[i]),
-																						 ItemPointerGetOffsetNumber(&neighbors[i]))))->data);
-				e->flags |= HNSW_CAND_EXACT;
-			}
+								  false, exactBelow, wantVectors, e);
 			UnlockReleaseBuffer(buffers[i]);
 			if (!found)
 				continue;

@@ -510,7 +510,7 @@ FreeDeleted(VacuumState *vs)
 
 				if (ItemIdIsNormal(nid) && ntup->type == HNSW_NEIGHBOR_TUPLE)
 				{
-					ntup->type = HNSW_FREE_TUPLE;
+					ntup->type = HNSW_FREE_NEIGHBOR_TUPLE;
 					for (int i = 0; i < ntup->count; i++)
 						ItemPointerSetInvalid(&ntup->tids[i]);
 				}

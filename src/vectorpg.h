@@ -125,7 +125,24 @@ typedef struct VectorKernels
 	float		(*l2_squared_f32) (const float *a, const float *b, int n);
 	float		(*inner_product_f32) (const float *a, const float *b, int n);
 	float		(*l1_f32) (const float *a, const float *b, int n);
+
+	/*
+	 * Widening kernels: expand n narrow elements to float4, exactly.  The
+	 * index keeps vectors whose values all fit a narrower type losslessly
+	 * in that type (see hnswcodec.c) and widens them to compute distances.
+	 */
+	void		(*widen_u8) (float *out, const uint8 *in, int n);
+	void		(*widen_i8) (float *out, const int8 *in, int n);
+	void		(*widen_f16) (float *out, const uint16 *in, int n);
+	void		(*widen_bf16) (float *out, const uint16 *in, int n);
 } VectorKernels;
+
+/* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */
+extern void VectorWidenU8(float *out, const uint8 *in, int n);
+extern void VectorWidenI8(float *out, const int8 *in, int n);
+extern void VectorWidenF16(float *out, const uint16 *in, int n);
+extern void VectorWidenBF16(float *out, const uint16 *in, int n);
+extern float VectorHalfToFloat(uint16 h);
 
 /* The kernels in use; never NULL after _PG_init */
 extern const VectorKernels *vector_kernels;

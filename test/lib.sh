@@ -17,7 +17,9 @@ set -euo pipefail
 
 VPG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# VPG_PG_BIN points the commands at another (copied) PostgreSQL installation,
+# so that several checkouts can install and test side by side
+PG_BIN=${VPG_PG_BIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PATH="$PG_BIN:$PATH"
 

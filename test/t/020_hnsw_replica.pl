@@ -101,6 +101,10 @@ autovacuum = off
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', $conf);
+
+# Full-page images make this much WAL; on a busy machine the standby can
+# fall behind by more than max_wal_size, so keep what it still needs
+$primary->append_conf('postgresql.conf', "wal_keep_size = '1GB'");
 $primary->start;
 $primary->safe_psql(
 	'postgres', q{CREATE EXTENSION vectorpg;

@@ -2,7 +2,8 @@
 # servers, one fault at a time, each with an exact expectation.
 #
 # What it proves, through vectorpg.remote_request (the path every client
-# request takes): a plain request works; a redirect is not followed; a refused connection, a hung
+# request takes): a plain request works; a host name that resolves to a
+# loopback address is refused at connect time; a redirect is not followed; a refused connection, a hung
 # server, a slow drip, truncated and oversized bodies end in their
 # documented SQLSTATEs; 429 (with Retry-After, which is waited for), 500,
 # 502, 503, 504 and connection resets are retried and then succeed, or end
@@ -25,6 +26,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IO::Socket::INET;
+use Socket ();
 use POSIX ();
 use Time::HiRes qw(time);
 use FindBin;
@@ -107,6 +109,30 @@ $node->safe_psql(
 like($err, qr/ERROR:  HV00N: could not connect to server "dead"/, 'connection refused: HV00N');
 like($err, qr/Gave up after 3 attempts/, 'connection refused: retried max_retries times');
 cmp_ok($secs, '<', 5, 'connection refused: fails fast');
+
+# --- a public-looking name that resolves to loopback is refused at connect ---------
+# The validator only judges spellings; the open-socket guard judges the
+# address the name resolved to.  This machine's host name usually resolves to
+# 127.0.x.x (Debian's /etc/hosts); skip where it does not.
+my $hostname = `hostname`;
+chomp $hostname;
+my $packed = $hostname ? Socket::inet_aton($hostname) : undef;
+SKIP:
+{
+	skip "host name $hostname does not resolve to a loopback address", 2
+	  unless $packed && Socket::inet_ntoa($packed) =~ /^127\./ && $hostname !~ /localhost/i;
+	my $port = $pc->port;
+	$node->safe_psql(
+		'postgres', qq{
+		CREATE SERVER rebind FOREIGN DATA WRAPPER test_fdw OPTIONS (provider 'pinecone',
+			url 'https://$hostname:$port', max_retries '0');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER rebind OPTIONS (api_key '$key');});
+	$pc->reset_log;
+	($out, $err) = run_sql(q{SELECT * FROM vectorpg.remote_request('rebind', 'GET', '/indexes')});
+	like($err, qr/ERROR:  HV00N: could not connect to server "rebind": address 127\.[0-9.]+ is loopback, private or link-local/,
+		'a name resolving to loopback is refused at connect time');
+	is(logged(), 0, 'nothing reached the fake');
+}
 
 # --- a redirect is not followed ------------------------------------------------
 # A one-line server that answers every request with 302 to the fake

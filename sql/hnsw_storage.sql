@@ -1,0 +1,112 @@
+-- hnsw keeps each vector in the narrowest exact format (uint8, int8, float2,
+-- bfloat16, else float4).  Distances must be identical to the operators'
+-- values on the original vectors, for every format and every opclass, both
+-- after a build and after inserts into a built index.
+SET client_min_messages = warning;
+SELECT setseed(0.42);
+
+CREATE TABLE storage_kinds (id int PRIMARY KEY, kind text, embedding vector(20));
+-- uint8: small non-negative integers (pixels, SIFT)
+INSERT INTO storage_kinds SELECT i, 'uint8',
+	(SELECT array_agg(floor(random() * 256))::vector FROM generate_series(1, 20) WHERE i > 0)
+FROM generate_series(1, 300) i;
+-- int8: small signed integers
+INSERT INTO storage_kinds SELECT i, 'int8',
+	(SELECT array_agg(floor(random() * 256) - 128)::vector FROM generate_series(1, 20) WHERE i > 0)
+FROM generate_series(301, 600) i;
+-- float2: halves (multiples of 1/64 below 32, and a subnormal-range value)
+INSERT INTO storage_kinds SELECT i, 'float2',
+	(SELECT array_agg(CASE WHEN j = 1 THEN 2.0 ^ -20 ELSE floor(random() * 4096 - 2048) / 64 END)::vector
+	 FROM generate_series(1, 20) j WHERE i > 0)
+FROM generate_series(601, 900) i;
+-- bfloat16: values with at most 8 significant bits, one of them below
+-- half's range
+INSERT INTO storage_kinds SELECT i, 'bfloat16',
+	(SELECT array_agg(CASE WHEN j = 1 THEN 2.0 ^ -30 ELSE floor(random() * 256) / 4 - 32 END)::vector
+	 FROM generate_series(1, 20) j WHERE i > 0)
+FROM generate_series(901, 1200) i;
+-- float4: arbitrary values, and -0 (which a byte cannot keep)
+INSERT INTO storage_kinds SELECT i, 'float4',
+	(SELECT array_agg(random() * 2 - 1)::vector FROM generate_series(1, 20) WHERE i > 0)
+FROM generate_series(1201, 1500) i;
+INSERT INTO storage_kinds VALUES (1501, 'float4', ('[-0' || repeat(',1', 19) || ']')::vector);
+
+CREATE TABLE storage_queries AS
+SELECT q, (SELECT embedding FROM storage_kinds WHERE id = q * 97 % 1500 + 1) AS embedding
+FROM generate_series(1, 12) q;
+
+-- Every opclass: the index returns its 15 nearest in the order of their
+-- true distances (the executor computes d from the heap tuple, so a wrong
+-- distance inside the index shows up as a misordering), and finds most of
+-- the exact 15 (inner product, not a metric, finds fewest)
+CREATE FUNCTION storage_check(op text, OUT misordered bigint, OUT recall_over_80 boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	qv vector;
+	by_index float8[];
+	exact float8[];
+	found bigint := 0;
+	sql text := format('SELECT array_agg(d) FROM (SELECT embedding %s $1 AS d FROM storage_kinds
+		ORDER BY embedding %s $1 LIMIT 15) s', op, op);
+BEGIN
+	misordered := 0;
+	FOR i IN 1..12 LOOP
+		SELECT embedding INTO qv FROM storage_queries WHERE q = i;
+		SET LOCAL enable_seqscan = off;
+		EXECUTE sql INTO by_index USING qv;
+		SET LOCAL enable_seqscan = on;
+		SET LOCAL enable_indexscan = off;
+		EXECUTE sql INTO exact USING qv;
+		SET LOCAL enable_indexscan = on;
+		IF by_index IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(by_index) x) THEN
+			misordered := misordered + 1;
+		END IF;
+		found := found + (SELECT count(*) FROM unnest(by_index) x WHERE x <= exact[15]);
+	END LOOP;
+	recall_over_80 := found >= 0.8 * 12 * 15;
+END $$;
+
+SET hnsw.ef_search = 400;
+CREATE INDEX storage_l2 ON storage_kinds USING hnsw (embedding vector_l2_ops);
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT embedding <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]' FROM storage_kinds
+ORDER BY embedding <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20]' LIMIT 15;
+RESET enable_seqscan;
+SELECT * FROM storage_check('<->');
+DROP INDEX storage_l2;
+CREATE INDEX storage_ip ON storage_kinds USING hnsw (embedding vector_ip_ops);
+SELECT * FROM storage_check('<#>');
+DROP INDEX storage_ip;
+CREATE INDEX storage_cos ON storage_kinds USING hnsw (embedding vector_cosine_ops);
+SELECT * FROM storage_check('<=>');
+DROP INDEX storage_cos;
+CREATE INDEX storage_l1 ON storage_kinds USING hnsw (embedding vector_l1_ops);
+SELECT * FROM storage_check('<+>');
+
+-- Inserts into the built index take the on-disk path
+CREATE TABLE storage_copy AS SELECT * FROM storage_kinds;
+TRUNCATE storage_kinds;
+INSERT INTO storage_kinds SELECT * FROM storage_copy WHERE id % 2 = 0;
+INSERT INTO storage_kinds SELECT * FROM storage_copy WHERE id % 2 = 1;
+SELECT * FROM storage_check('<+>') AS after_inserts;
+DROP INDEX storage_l1;
+CREATE INDEX storage_l2 ON storage_kinds USING hnsw (embedding vector_l2_ops);
+INSERT INTO storage_kinds SELECT id + 10000, kind, embedding FROM storage_copy;
+SELECT * FROM storage_check('<->') AS with_duplicates;
+SELECT count(*) AS problems FROM hnsw_index_check('storage_l2', true);
+-- The scalar widening kernels give the same (the SIMD ones run by default)
+SET vectorpg.kernel = 'scalar';
+SELECT * FROM storage_check('<->') AS scalar_kernels;
+RESET vectorpg.kernel;
+
+-- A compact index is smaller: the same rows as uint8, as float2 (x + 0.5)
+-- and as float4 (x + 0.001); 200 dimensions, so the vector dominates
+CREATE TABLE storage_u8 AS SELECT i AS id, (SELECT array_agg(floor(random() * 256))::vector(200)
+	FROM generate_series(1, 200) WHERE i > 0) AS embedding FROM generate_series(1, 1500) i;
+CREATE TABLE storage_f2 AS SELECT id, (SELECT array_agg(x + 0.5)::vector(200) FROM unnest(embedding::real[]) x) AS embedding FROM storage_u8;
+CREATE TABLE storage_f4 AS SELECT id, (SELECT array_agg(x + 0.001)::vector(200) FROM unnest(embedding::real[]) x) AS embedding FROM storage_u8;
+CREATE INDEX storage_u8_idx ON storage_u8 USING hnsw (embedding vector_l2_ops);
+CREATE INDEX storage_f2_idx ON storage_f2 USING hnsw (embedding vector_l2_ops);
+CREATE INDEX storage_f4_idx ON storage_f4 USING hnsw (embedding vector_l2_ops);
+SELECT pg_relation_size('storage_f4_idx') > 2 * pg_relation_size('storage_u8_idx') AS uint8_much_smaller,
+       pg_relation_size('storage_f4_idx') > 1.3 * pg_relation_size('storage_f2_idx') AS float2_smaller;

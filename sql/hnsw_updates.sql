@@ -1,0 +1,40 @@
+-- An UPDATE that keeps the vector (other columns change, and an index on
+-- them makes it a non-HOT update) adds the new heap TID to the element that
+-- already holds the vector instead of inserting a new element: the index
+-- does not grow, every row version stays findable, and vacuum then drops
+-- the dead TIDs.
+SET client_min_messages = warning;
+SELECT setseed(0.7);
+CREATE TABLE upd (id int PRIMARY KEY, n int, embedding vector(8));
+INSERT INTO upd SELECT i, 0, (SELECT array_agg(random())::vector FROM generate_series(1, 8) WHERE i > 0)
+FROM generate_series(1, 2000) i;
+CREATE INDEX upd_hnsw ON upd USING hnsw (embedding vector_l2_ops);
+CREATE INDEX upd_n ON upd (n);
+ALTER TABLE upd SET (autovacuum_enabled = off);
+SELECT pg_relation_size('upd_hnsw') AS size_before \gset
+
+UPDATE upd SET n = n + 1;
+UPDATE upd SET n = n + 1;
+UPDATE upd SET n = n + 1;
+SELECT pg_relation_size('upd_hnsw') <= :size_before AS index_did_not_grow;
+
+-- Each row still finds itself as its own nearest neighbour (the graph's
+-- few unreachable elements aside) and the index is sound with all TIDs
+SET enable_seqscan = off;
+SET hnsw.ef_search = 100;
+SELECT count(*) >= 1900 AS rows_find_themselves
+FROM upd u WHERE (SELECT id FROM upd v ORDER BY v.embedding <-> u.embedding LIMIT 1) = u.id;
+RESET enable_seqscan;
+SELECT count(*) AS problems FROM hnsw_index_check('upd_hnsw', true);
+
+-- Vacuum removes the dead versions' TIDs; the index stays sound
+VACUUM upd;
+SELECT count(*) AS problems_after_vacuum FROM hnsw_index_check('upd_hnsw', true);
+
+-- An UPDATE that changes the vector inserts it anew
+UPDATE upd SET embedding = embedding + '[1,1,1,1,1,1,1,1]' WHERE id <= 10;
+SET enable_seqscan = off;
+SELECT count(*) AS moved_rows_found
+FROM upd u WHERE id <= 10 AND (SELECT id FROM upd v ORDER BY v.embedding <-> u.embedding LIMIT 1) = u.id;
+RESET enable_seqscan;
+SELECT count(*) AS problems_at_end FROM hnsw_index_check('upd_hnsw', true);

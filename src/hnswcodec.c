@@ -1,0 +1,246 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnswcodec.c
+ *	  Lossless compact storage of the vectors in hnsw element tuples.
+ *
+ * Many vectors hold values that a narrower type represents exactly: pixel
+ * and SIFT-style descriptors are small integers, and embeddings computed in
+ * half precision or bfloat16 and then widened to float4 keep the narrow
+ * type's bits.  The index stores each element in the narrowest of these
+ * formats that holds every one of its values exactly, and widens it back to
+ * float4 (the widening kernels in distance*.c) before computing a distance.
+ * Because nothing is rounded, every distance equals the one computed from
+ * the original vector, bit for bit, and the index returns the same results
+ * as with float4 storage; it only reads (and caches) fewer bytes.  Vectors
+ * with arbitrary float values stay float4.
+ *
+ * The stored copy keeps the Vector header: varlena length (of the stored
+ * bytes), dim, and the format in the field that is always 0 in a vector
+ * value (so float4 storage is byte-identical to the value).  The format is
+ * a function of the values alone, so equal vectors have equal encodings,
+ * which the insert's duplicate detection relies on.
+ *
+ * Copyright (c) 2026, vectorpg developers
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "hnsw.h"
+
+/* Bytes per element of each format */
+static int
+FormatWidth(uint8 format)
+{
+	switch (format)
+	{
+		case HNSW_FORMAT_U8:
+		case HNSW_FORMAT_I8:
+			return 1;
+		case HNSW_FORMAT_F16:
+		case HNSW_FORMAT_BF16:
+			return 2;
+		default:
+			return 4;
+	}
+}
+
+/*
+ * The binary16 bits of x when x is exactly a half value (finite, within
+ * range, no bits below the half's precision), else -1.
+ */
+static int32
+ExactHalf(float x)
+{
+	uint32		bits;
+	uint32		sign;
+	int			exp;
+	uint32		mant;
+
+	memcpy(&bits, &x, sizeof(bits));
+	sign = (bits >> 16) & 0x8000;
+	exp = (int) ((bits >> 23) & 0xFF) - 127;
+	mant = bits & 0x7FFFFF;
+
+	if ((bits & 0x7FFFFFFF) == 0)
+		return (int32) sign;	/* +0 or -0 */
+	if (exp == 128)
+		return -1;				/* not finite */
+	if (exp >= -14 && exp <= 15)
+	{
+		/* Normal half: 10 mantissa bits */
+		if (mant & 0x1FFF)
+			return -1;
+		return (int32) (sign | ((uint32) (exp + 15) << 10) | (mant >> 13));
+	}
+	if (exp >= -24 && exp < -14)
+	{
+		/* Subnormal half: a multiple of 2^-24 below 2^-14 */
+		uint32		full = mant | 0x800000;
+		int			shift = 13 + (-14 - exp);
+
+		if (full & ((1u << shift) - 1))
+			return -1;
+		return (int32) (sign | (full >> shift));
+	}
+	return -1;
+}
+
+/*
+ * The narrowest format that holds every element of v exactly.  Bytes need
+ * integral values (and no -0, whose sign a byte cannot keep); half and
+ * bfloat16 need values whose bits the narrow type has.
+ */
+uint8
+HnswChooseFormat(const Vector *v)
+{
+	bool		u8 = true,
+				i8 = true,
+				f16 = true,
+				bf16 = true;
+
+	for (int i = 0; i < v->dim && (u8 || i8 || f16 || bf16); i++)
+	{
+		float		x = v->x[i];
+		uint32		bits;
+
+		memcpy(&bits, &x, sizeof(bits));
+		if (u8 || i8)
+		{
+			bool		integral = x == rintf(x) && bits != 0x80000000;
+
+			u8 = u8 && integral && x >= 0.0f && x <= 255.0f;
+			i8 = i8 && integral && x >= -128.0f && x <= 127.0f;
+		}
+		if (f16 && ExactHalf(x) < 0)
+			f16 = false;
+		if (bf16 && (bits & 0xFFFF) != 0)
+			bf16 = false;
+	}
+	if (u8)
+		return HNSW_FORMAT_U8;
+	if (i8)
+		return HNSW_FORMAT_I8;
+	if (f16)
+		return HNSW_FORMAT_F16;
+	if (bf16)
+		return HNSW_FORMAT_BF16;
+	return HNSW_FORMAT_F32;
+}
+
+/* Size of the stored copy (its varlena length) of dim elements */
+Size
+HnswStoredVectorSize(int dim, uint8 format)
+{
+	return offsetof(Vector, x) + (Size) dim * FormatWidth(format);
+}
+
+/* Size of an element tuple holding a vector of this stored size */
+Size
+HnswElementTupleSize(Size storedSize)
+{
+	return MAXALIGN(offsetof(HnswElementTupleData, data) + storedSize);
+}
+
+/*
+ * Write the stored copy of v in `format` (which HnswChooseFormat gave, so
+ * that it is exact) to out, which has room for HnswStoredVectorSize.
+ */
+void
+HnswEncodeVector(const Vector *v, uint8 format, Vector *out)
+{
+	char	   *dst = (char *) out->x;
+
+	SET_VARSIZE(out, HnswStoredVectorSize(v->dim, format));
+	out->dim = v->dim;
+	out->unused = format;
+	for (int i = 0; i < v->dim; i++)
+	{
+		float		x = v->x[i];
+
+		switch (format)
+		{
+			case HNSW_FORMAT_U8:
+				((uint8 *) dst)[i] = (uint8) x;
+				break;
+			case HNSW_FORMAT_I8:
+				((int8 *) dst)[i] = (int8) x;
+				break;
+			case HNSW_FORMAT_F16:
+				((uint16 *) dst)[i] = (uint16) ExactHalf(x);
+				break;
+			case HNSW_FORMAT_BF16:
+				{
+					uint32		bits;
+
+					memcpy(&bits, &x, sizeof(bits));
+					((uint16 *) dst)[i] = (uint16) (bits >> 16);
+				}
+				break;
+			default:
+				((float *) dst)[i] = x;
+				break;
+		}
+	}
+}
+
+/*
+ * The float4 vector of a stored copy: the stored copy itself when it is
+ * float4, else its widening into `buf`.  Returns NULL for a copy whose
+ * format or length is not one this version writes (a damaged tuple).
+ */
+const Vector *
+HnswStoredVector(const Vector *stored, HnswVectorBuf *buf)
+{
+	uint8		format = (uint8) stored->unused;
+	const char *src = (const char *) stored->x;
+	Vector	   *out = &buf->v;
+
+	if (stored->dim < 1 || stored->dim > HNSW_MAX_DIM || format > HNSW_FORMAT_MAX ||
+		VARSIZE(stored) != HnswStoredVectorSize(stored->dim, format))
+		return NULL;
+	if (format == HNSW_FORMAT_F32)
+		return stored;
+
+	SET_VARSIZE(out, VECTOR_SIZE(stored->dim));
+	out->dim = stored->dim;
+	out->unused = 0;
+	switch (format)
+	{
+		case HNSW_FORMAT_U8:
+			vector_kernels->widen_u8(out->x, (const uint8 *) src, stored->dim);
+			break;
+		case HNSW_FORMAT_I8:
+			vector_kernels->widen_i8(out->x, (const int8 *) src, stored->dim);
+			break;
+		case HNSW_FORMAT_F16:
+			vector_kernels->widen_f16(out->x, (const uint16 *) src, stored->dim);
+			break;
+		case HNSW_FORMAT_BF16:
+			vector_kernels->widen_bf16(out->x, (const uint16 *) src, stored->dim);
+			break;
+	}
+	return out;
+}
+
+/* Name of a format, for hnsw_index_check and the docs */
+const char *
+HnswFormatName(uint8 format)
+{
+	switch (format)
+	{
+		case HNSW_FORMAT_F32:
+			return "float4";
+		case HNSW_FORMAT_U8:
+			return "uint8";
+		case HNSW_FORMAT_I8:
+			return "int8";
+		case HNSW_FORMAT_F16:
+			return "float2";
+		case HNSW_FORMAT_BF16:
+			return "bfloat16";
+	}
+	return "unknown";
+}
