@@ -323,6 +323,22 @@ same_rows(
 	   ON s.id = p.id ORDER BY 1",
 	'join with a top-k subquery');
 
+# a correlated top-k: one remote search per outer row (ReScan with new values)
+$plan = $node->safe_psql('postgres',
+	"EXPLAIN (VERBOSE, COSTS OFF) SELECT p.id, (SELECT d.id FROM docs_cosine d
+	   WHERE d.genre IS NOT NULL
+	   ORDER BY d.embedding <=> l.embedding LIMIT 1)
+	 FROM picks p JOIN local_docs l ON l.id = p.id");
+like($plan, qr/SubPlan.*Foreign Scan.*POST \/query/s, 'correlated top-k: pushed in the subplan');
+same_rows(
+	"SELECT p.id, (SELECT d.id FROM docs_cosine d WHERE d.genre IS NOT NULL
+	   ORDER BY d.embedding <=> l.embedding LIMIT 1 OFFSET 1)
+	 FROM picks p JOIN local_docs l ON l.id = p.id ORDER BY 1",
+	"SELECT p.id, (SELECT d.id FROM local_docs d WHERE d.genre IS NOT NULL
+	   ORDER BY d.embedding <=> l.embedding LIMIT 1 OFFSET 1)
+	 FROM picks p JOIN local_docs l ON l.id = p.id ORDER BY 1",
+	'correlated top-k: one search per outer row');
+
 # --- prepared statements, generic plans -------------------------------------
 
 is( $node->safe_psql(
