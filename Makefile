@@ -43,7 +43,8 @@ REGRESS = \
 	vector_copy \
 	hnsw_options \
 	hnsw_storage \
-	hnsw_updates
+	hnsw_updates \
+	remote_options
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 

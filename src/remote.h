@@ -76,6 +76,33 @@ typedef enum RemoteMetric
 #define REMOTE_MAX_MAX_RESPONSE_BYTES		(1024 * 1024 * 1024)
 
 /*
+ * Stall detection (server option low_speed_time_ms): a transfer that moves
+ * fewer than REMOTE_LOW_SPEED_LIMIT_BYTES bytes per second for this long,
+ * waiting for the first byte included, is aborted.  libcurl counts in whole
+ * seconds, so the value is rounded up to a second.
+ */
+#define REMOTE_MIN_LOW_SPEED_TIME_MS		1000
+#define REMOTE_DEFAULT_LOW_SPEED_TIME_MS	30000
+#define REMOTE_MAX_LOW_SPEED_TIME_MS		600000
+#define REMOTE_LOW_SPEED_LIMIT_BYTES		16
+
+/* Backoff between retries: full jitter over base * 2^retry, capped */
+#define REMOTE_BACKOFF_BASE_MS				100
+#define REMOTE_BACKOFF_CAP_MS				10000
+/* A Retry-After beyond this is clamped (and then usually beyond the budget) */
+#define REMOTE_MAX_RETRY_AFTER_MS			3600000
+
+/* Table option "dimension": 1 .. the vector type's limit */
+#define REMOTE_MAX_DIMENSION				16000
+
+/* Pinecone's control plane, the default "url" of a pinecone server */
+#define REMOTE_PINECONE_DEFAULT_URL			"https://api.pinecone.io"
+/* The Pinecone API version the transport pins on every request */
+#define REMOTE_PINECONE_API_VERSION			"2026-07"
+/* Remote text in errdetail is cut to this many bytes */
+#define REMOTE_MAX_DETAIL_BYTES				1024
+
+/*
  * Resolved options of one (server, user mapping, foreign table).  Built by
  * RemoteTargetFromTable / RemoteTargetFromServer (fdw_option.c) in the
  * caller's memory context.  Strings are palloc'd; NULL means "not set".
@@ -113,12 +140,22 @@ typedef struct RemoteTarget
 	RemoteMetric metric;		/* REMOTE_METRIC_UNKNOWN: ask the remote */
 	int			dimension;		/* 0: ask the remote */
 	bool		allow_full_scan;	/* table option: allow pulling a whole index */
+
+	/* added by the transport (server options) */
+	int			low_speed_time_ms;	/* stall detection, see above */
 } RemoteTarget;
 
 /* fdw_option.c */
 extern RemoteTarget *RemoteTargetFromTable(Oid foreigntableid, Oid userid);
 extern RemoteTarget *RemoteTargetFromServer(Oid serverid, Oid userid);
 extern const char *RemoteMetricName(RemoteProvider provider, RemoteMetric metric);
+extern RemoteMetric RemoteMetricFromName(const char *name);
+/* URL checks shared by the validator and the transport */
+extern bool RemoteParseUrl(const char *url, bool allow_query, bool *https,
+						   char **host, const char **why);
+extern bool RemoteHostIsPrivate(const char *host);
+extern bool RemoteAddressIsPrivate(int family, const void *addr);
+extern char *RemoteHostUrl(const char *host);
 
 /*
  * Transport (remote_http.c).  One call is one logical request: the
@@ -147,6 +184,15 @@ typedef struct RemoteRequest
 	 * answers 200 with code 1, 2, 4, 8 or 1807)?  NULL: never.
 	 */
 	bool		(*is_retryable) (long status, const char *body, size_t len);
+
+	/*
+	 * Added by the transport.  extra_headers: NULL-terminated "Name: value"
+	 * lines sent in addition to the transport's own (Content-Type, Accept,
+	 * the provider's authentication and version headers), or NULL; never a
+	 * secret.  not_idempotent: never retry (an insert that would duplicate).
+	 */
+	const char *const *extra_headers;
+	bool		not_idempotent;
 } RemoteRequest;
 
 typedef struct RemoteResponse
@@ -161,6 +207,15 @@ typedef struct RemoteResponse
 } RemoteResponse;
 
 extern RemoteResponse *RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req);
+
+/*
+ * Remote text made safe for an error: the secret replaced by asterisks,
+ * valid in the server encoding, cut to REMOTE_MAX_DETAIL_BYTES.
+ */
+extern char *RemoteScrub(RemoteTarget *target, const char *text, size_t len);
+/* The path and query of a URL, "/..." */
+extern const char *RemoteUrlPath(const char *url);
+#define REMOTE_USER_AGENT_VERSION "0.1.0"
 
 /* Raise a remote error in vectorpg's style: HV000-class code, remote detail */
 extern void RemoteReportError(RemoteTarget *target, const char *operation,
@@ -233,7 +288,41 @@ extern List *RemoteListIndexes(RemoteTarget *target);	/* RemoteIndexInfo * */
 /* Milvus filter translation (remote_milvus.c): Pinecone JSON -> expression */
 extern char *RemoteFilterToMilvus(const char *filter_json, const char *metadata_field);
 
-/* fdw_connection.c: drop cached handles of a server or user mapping */
+/*
+ * fdw_connection.c: the handle cache.  RemoteConnectionInit is called from
+ * _PG_init and also registers the settings of the record/replay and
+ * metrics modules (RemoteRecordInit, RemoteMetricsInit).
+ */
 extern void RemoteConnectionInit(void);
+extern void *RemoteConnectionGet(RemoteTarget *target, void **multi, bool *fresh);
+extern void RemoteConnectionDiscard(RemoteTarget *target);
+
+/*
+ * Record/replay (remote_record.c): vectorpg.remote_mode.  A lookup returns
+ * true and fills status and body (palloc'd) when a recording answers the
+ * request; RemoteRecordStore saves a live answer in record mode.
+ */
+typedef enum RemoteMode
+{
+	REMOTE_MODE_LIVE,
+	REMOTE_MODE_RECORD,
+	REMOTE_MODE_REPLAY,
+	REMOTE_MODE_PASSTHROUGH
+} RemoteMode;
+
+extern int	remote_mode;
+extern void RemoteRecordInit(void);
+extern char *RemoteRecordFingerprint(RemoteTarget *target, const RemoteRequest *req);
+extern bool RemoteRecordLookup(const char *fingerprint, long *status, char **body, size_t *len);
+extern void RemoteRecordStore(RemoteTarget *target, const RemoteRequest *req,
+							  const char *fingerprint, long status,
+							  const char *body, size_t len);
+
+/* Metrics (remote_metrics.c): one logical call, after its last attempt */
+extern void RemoteMetricsInit(void);
+extern void RemoteMetricsCount(RemoteTarget *target, const char *operation,
+							   bool error, int retries, uint64 bytes_sent,
+							   uint64 bytes_received, double elapsed_ms,
+							   long connects);
 
 #endif							/* VECTORPG_REMOTE_H */

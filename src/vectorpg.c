@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "hnsw.h"
+#include "remote.h"
 #include "vectorpg.h"
 
 PG_MODULE_MAGIC;
@@ -28,5 +29,6 @@ _PG_init(void)
 {
 	DistanceInit();
 	HnswInit();
+	RemoteConnectionInit();
 	MarkGUCPrefixReserved("vectorpg");
 }
