@@ -41,7 +41,12 @@ REGRESS = \
 	vector_boundaries \
 	vector_errors \
 	vector_copy \
-	hnsw_options
+	hnsw_options \
+	batch_collections \
+	batch_writes \
+	batch_search \
+	batch_filter \
+	batch_doc
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 

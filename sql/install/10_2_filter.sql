@@ -124,7 +124,7 @@ BEGIN
 			SELECT e INTO bad FROM jsonb_array_elements(operand) e
 			WHERE jsonb_typeof(e) NOT IN ('string', 'number', 'boolean') LIMIT 1;
 			IF FOUND THEN
-				RETURN vectorpg._filter_error(format('operator %s on field "%s" lists a %s; only strings, numbers and booleans may be listed',
+				RETURN vectorpg._filter_error(format('operator %s on field "%s" lists a value of type %s; only strings, numbers and booleans may be listed',
 													 op, field, jsonb_typeof(bad)));
 			END IF;
 			IF jsonb_array_length(operand) = 0 THEN

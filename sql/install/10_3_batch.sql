@@ -137,7 +137,7 @@ BEGIN
 		SELECT checked.*,
 			CASE code
 				WHEN '22023' THEN
-					CASE WHEN jsonb_typeof(checked.r) <> 'object' THEN format('record is a %s, not an object', jsonb_typeof(checked.r))
+					CASE WHEN jsonb_typeof(checked.r) <> 'object' THEN format('record must be an object, not %s', jsonb_typeof(checked.r))
 						 WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(checked.r) k WHERE k NOT IN ('id', 'values', 'vector', 'metadata', 'text'))
 							THEN format('unknown key "%s" in record', (SELECT k FROM jsonb_object_keys(checked.r) k
 																	   WHERE k NOT IN ('id', 'values', 'vector', 'metadata', 'text') ORDER BY k LIMIT 1))
@@ -214,8 +214,11 @@ DECLARE
 	msg text;
 	res vectorpg.batch_result;
 BEGIN
-	IF atomic IS NULL OR merge IS NULL THEN
-		RAISE EXCEPTION 'atomic and merge_metadata must not be null' USING ERRCODE = 'null_value_not_allowed';
+	IF atomic IS NULL THEN
+		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF merge IS NULL THEN
+		RAISE EXCEPTION 'merge_metadata must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF cardinality(vecs) IS DISTINCT FROM cardinality(ids) AND vecs IS NOT NULL THEN
 		RAISE EXCEPTION 'ids and vectors must have the same length, not % and %', n, coalesce(cardinality(vecs), 0)
@@ -399,7 +402,7 @@ DECLARE
 BEGIN
 	SELECT x INTO e FROM jsonb_array_elements(errs) x ORDER BY (x ->> 'position')::integer LIMIT 1;
 	RAISE EXCEPTION 'item % (id %): %', e ->> 'position',
-		coalesce(format('"%s"', e ->> 'id'), 'null'), e ->> 'message'
+		CASE WHEN e ->> 'id' IS NULL THEN 'null' ELSE format('"%s"', e ->> 'id') END, e ->> 'message'
 		USING ERRCODE = e ->> 'code',
 			  DETAIL = format('%s of %s items failed; nothing was applied.', jsonb_array_length(errs), n),
 			  HINT = 'Fix the items, or pass atomic => false to apply the valid items and get the others as errors.';

@@ -380,9 +380,9 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF EXISTS (SELECT 1 FROM jsonb_array_elements(lists) l, jsonb_array_elements(l) e
-			   WHERE NOT (jsonb_typeof(e) IN ('string', 'number')
+			   WHERE NOT coalesce(jsonb_typeof(e) IN ('string', 'number')
 						  OR (jsonb_typeof(e) = 'object' AND jsonb_typeof(e -> 'id') IN ('string', 'number')
-							  AND coalesce(jsonb_typeof(e -> 'score'), 'number') = 'number'))) THEN
+							  AND coalesce(jsonb_typeof(e -> 'score'), 'number') = 'number'), false)) THEN
 		RAISE EXCEPTION 'list entries must be ids (strings or numbers) or objects {"id": ..., "score": number}'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
