@@ -54,6 +54,7 @@ DECLARE
 	old_ef text := current_setting('hnsw.ef_search', true);
 	old_iter text := current_setting('hnsw.iterative_scan', true);
 	ef integer;
+	lim integer;
 	i integer;
 	st text;
 	msg text;
@@ -106,6 +107,11 @@ BEGIN
 				  HINT = 'Pass atomic => false to get the other queries'' results and the failures as error rows.';
 	END IF;
 
+	-- One statement for all queries.  The inner LIMIT is a constant, the
+	-- largest offset + k + 1 of the batch, so that the planner sees how few
+	-- rows each rescan of the index returns; each query's own offset and k
+	-- are applied to the row numbers outside
+	SELECT coalesce(max(x.k + x.off), 0) + 1 INTO lim FROM unnest(ks, offs) x(k, off);
 	sql := format(
 		'WITH q AS (SELECT x.v, x.k, x.off, x.maxd, x.mins, x.n::integer AS n '
 		'  FROM unnest($1::@extschema@.vector[], $2::integer[], $3::integer[], $4::float8[], $5::float8[]) '
@@ -113,17 +119,17 @@ BEGIN
 		'h AS (SELECT q.n, q.k, q.off, q.maxd, q.mins, h.id, h.d, h.meta, h.vec, '
 		'  row_number() OVER (PARTITION BY q.n ORDER BY h.d, h.id) AS rn '
 		'  FROM q CROSS JOIN LATERAL (SELECT t.%1$I::text AS id, t.%2$I %3$s q.v AS d, %4$s AS meta, %5$s AS vec '
-		'    FROM %6$s t WHERE %7$s ORDER BY t.%2$I %3$s q.v LIMIT q.k + 1 OFFSET q.off) h), '
-		's AS (SELECT h.*, vectorpg.score(%8$L, h.d) AS score FROM h), '
+		'    FROM %6$s t WHERE %7$s ORDER BY t.%2$I %3$s q.v LIMIT %9$s) h), '
+		's AS (SELECT h.*, vectorpg.score(%8$L, h.d) AS score FROM h WHERE h.rn > h.off), '
 		'p AS (SELECT s.*, (s.maxd IS NULL OR s.d <= s.maxd) AND (s.mins IS NULL OR s.score >= s.mins) AS pass FROM s) '
-		'SELECT array_agg(ROW(p.n, (p.off + p.rn)::integer, p.id, p.d, p.score, p.meta, p.vec, '
+		'SELECT array_agg(ROW(p.n, p.rn::integer, p.id, p.d, p.score, p.meta, p.vec, '
 		'  p.more, NULL)::vectorpg.search_result ORDER BY p.n, p.rn) '
-		'FROM (SELECT p.*, bool_or(p.rn > p.k AND p.pass) OVER (PARTITION BY p.n) AS more FROM p) p '
-		'WHERE p.rn <= p.k AND p.pass',
+		'FROM (SELECT p.*, bool_or(p.rn > p.off + p.k AND p.pass) OVER (PARTITION BY p.n) AS more FROM p) p '
+		'WHERE p.rn <= p.off + p.k AND p.pass',
 		c.id_column, c.vector_column, vectorpg._metric_operator(c.metric),
 		CASE WHEN c.metadata_column IS NULL THEN 'NULL::jsonb' ELSE format('t.%I', c.metadata_column) END,
 		CASE WHEN include_vectors THEN format('t.%I', c.vector_column) ELSE 'NULL::@extschema@.vector' END,
-		c.relation, cond, c.metric);
+		c.relation, cond, c.metric, lim);
 
 	-- settings for this call: enough candidates for offset + k + 1, and
 	-- iterative scans under a filter
