@@ -18,7 +18,9 @@
 #	    and the hnsw index is sound after the crash;
 #	(d) two sessions upserting the same ids concurrently, in different
 #	    orders, finish without errors (no deadlock) with one row per id;
-#	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md.
+#	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
+#	(f) pg_dump keeps the collection catalog (extension configuration) and a
+#	    restored database serves the same collections.
 #
 # Why: "nothing is half-applied" and "never silent loss" are promises about
 # failures, which the regression tests (one session, no interruptions)
@@ -246,6 +248,38 @@ my $from_doc = join("\n", @blocks);
 my $test = slurp_file("$root/sql/batch_doc.sql");
 $test =~ s/\A(?:--[^\n]*\n|\\[^\n]*\n)*\n//;    # the header: comments and psql settings
 is($test, $from_doc . "\n", '(e) sql/batch_doc.sql is exactly the SQL blocks of doc/batch.md');
+
+# ---------------------------------------------------------------------------
+# (f) dump and restore
+# ---------------------------------------------------------------------------
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql(
+	'src', q{CREATE EXTENSION vectorpg;
+	CREATE SCHEMA app;
+	SELECT vectorpg.create_collection('docs', 2, 'cosine', schema => 'app', text_config => 'english');
+	SELECT vectorpg.upsert('docs', ARRAY['a', 'b'], ARRAY['[1,0]', '[0,1]']::vector[],
+		ARRAY['{"k": 1}', '{"k": 2}']::jsonb[], ARRAY['red apples', 'green pears']);
+	CREATE TABLE app.mine (n integer PRIMARY KEY, e vector(2), m jsonb);
+	INSERT INTO app.mine VALUES (1, '[1,1]', '{}');
+	SELECT vectorpg.register_collection('mine', 'app.mine', id_column => 'n', vector_column => 'e',
+		metadata_column => 'm', metric => 'l2');});
+my $dump = "$tmp/src.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], '(f) pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('dst'), $dump ], '(f) pg_restore');
+my $catalog = q{SELECT string_agg(concat_ws(' ', name, relation, id_column, vector_column, metadata_column,
+	text_column, text_config, dimension, metric, owns_table, options), '; ' ORDER BY name) FROM vectorpg.collections};
+is($node->safe_psql('dst', $catalog), $node->safe_psql('src', $catalog), '(f) the restored catalog is the same');
+is( $node->safe_psql(
+		'dst', q{SELECT string_agg(id, ',' ORDER BY rank) FROM vectorpg.search('docs', ARRAY['[1,0.1]']::vector[], k => 2)}),
+	'a,b',
+	'(f) the restored collection answers searches');
+is( $node->safe_psql(
+		'dst', q{SELECT string_agg(id, ',') FROM vectorpg.hybrid_search('docs', '[0,1]', 'apple', k => 1)}),
+	'a', '(f) and hybrid searches through its text column');
+is($node->safe_psql('dst', q{SELECT count(*) FROM vectorpg.collection_health() WHERE status = 'error'}),
+	'0', '(f) the restored collections are healthy');
 
 $node->stop;
 done_testing();
