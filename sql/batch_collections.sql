@@ -28,6 +28,10 @@ SELECT vectorpg.create_collection('docs', 3);
 SELECT vectorpg.create_collection('l2items', 4, 'l2', id_type => 'bigint', m => 8, ef_construction => 32);
 SELECT vectorpg.create_collection('texts', 2, 'ip', text_config => 'english');
 SELECT vectorpg.create_collection('noindex', 2, 'l1', with_index => false);
+SELECT vectorpg.create_collection('nogin', 2, 'l2', metadata_index => false);
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'nogin'::regclass ORDER BY 1::text;
+SELECT check_name, status FROM vectorpg.collection_health('nogin') WHERE check_name = 'filter_index';
+SELECT vectorpg.drop_collection('nogin');
 CREATE SCHEMA other;
 SELECT vectorpg.create_collection('elsewhere', 2, 'cosine', schema => 'other');
 SELECT indexrelid::regclass, pg_get_indexdef(indexrelid) FROM pg_index

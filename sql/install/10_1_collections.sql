@@ -304,7 +304,7 @@ CREATE FUNCTION vectorpg.create_collection(name text, dimension integer,
 	metric text DEFAULT 'cosine', id_type regtype DEFAULT 'text',
 	schema name DEFAULT current_schema(), text_config regconfig DEFAULT NULL,
 	m integer DEFAULT NULL, ef_construction integer DEFAULT NULL,
-	with_index boolean DEFAULT true)
+	with_index boolean DEFAULT true, metadata_index boolean DEFAULT true)
 	RETURNS regclass
 	LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
@@ -314,8 +314,9 @@ DECLARE
 	rel regclass;
 	opts text[] := '{}';
 BEGIN
-	IF name IS NULL OR dimension IS NULL OR metric IS NULL OR id_type IS NULL THEN
-		RAISE EXCEPTION 'name, dimension, metric and id_type must not be null'
+	IF name IS NULL OR dimension IS NULL OR metric IS NULL OR id_type IS NULL
+	   OR with_index IS NULL OR metadata_index IS NULL THEN
+		RAISE EXCEPTION 'name, dimension, metric, id_type, with_index and metadata_index must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM vectorpg._check_name(name);
@@ -346,7 +347,9 @@ BEGIN
 					   name || '_embedding_idx', rel, vectorpg._metric_opclass(metric),
 					   CASE WHEN cardinality(opts) = 0 THEN '' ELSE ' WITH (' || array_to_string(opts, ', ') || ')' END);
 	END IF;
-	EXECUTE format('CREATE INDEX %I ON %s USING gin (metadata jsonb_path_ops)', name || '_metadata_idx', rel);
+	IF metadata_index THEN
+		EXECUTE format('CREATE INDEX %I ON %s USING gin (metadata jsonb_path_ops)', name || '_metadata_idx', rel);
+	END IF;
 	IF text_config IS NOT NULL THEN
 		EXECUTE format('CREATE INDEX %I ON %s USING gin (content_tsv)', name || '_content_idx', rel);
 	END IF;
@@ -360,7 +363,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg.create_collection(text, integer, text, regtype, name, regconfig, integer, integer, boolean) IS 'create a collection: table, hnsw index, metadata GIN index, catalog entry';
+COMMENT ON FUNCTION vectorpg.create_collection(text, integer, text, regtype, name, regconfig, integer, integer, boolean, boolean) IS 'create a collection: table, hnsw index, metadata GIN index, catalog entry';
 
 -- Register an existing table as a collection, naming its columns; the
 -- metric defaults to that of the table's hnsw index on the vector column
