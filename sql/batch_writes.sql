@@ -172,6 +172,29 @@ SELECT inserted, status FROM vectorpg.upsert('w',
 SELECT deleted FROM vectorpg.delete('w', (SELECT array_agg('big' || i) FROM generate_series(1, 20001) i),
 	batch_size_limit => 100000);
 
+-- load: chunk by chunk, a commit after each; positions count from the
+-- start of the records; a duplicate in a later chunk replaces the earlier one
+SELECT vectorpg.create_collection('ld', 2, 'l2');
+DO $$
+DECLARE
+	r vectorpg.batch_result;
+BEGIN
+	CALL vectorpg.load('ld', '[{"id": "a", "values": [1, 2]}, {"id": "b", "values": [1]}, {"id": "c", "values": [3, 4]},
+	                           {"id": "d", "values": [5, 6]}, {"id": "d", "values": [7, 8]}]', 2, r);
+	RAISE NOTICE 'inserted %, updated %, failed %, status %, errors %', r.inserted, r.updated, r.failed, r.status, r.errors;
+	CALL vectorpg.load('ld', '[]', result => r);
+	RAISE NOTICE 'inserted %, status %, errors %', r.inserted, r.status, r.errors;
+END $$;
+SELECT id, embedding FROM ld ORDER BY id;
+SELECT batch_err($$CALL vectorpg.load('ld', '{}')$$);
+SELECT batch_err($$CALL vectorpg.load('ld', '[]', 0)$$);
+SELECT batch_err($$CALL vectorpg.load('nope', '[]')$$);
+\set SHOW_CONTEXT never
+BEGIN;
+CALL vectorpg.load('ld', '[{"id": "e", "values": [1, 2]}]');
+ROLLBACK;
+\set SHOW_CONTEXT errors
+
 SELECT vectorpg.drop_collection(name) FROM vectorpg.list_collections() ORDER BY name;
 DROP TABLE checked, plain;
 DROP FUNCTION batch_err(text);

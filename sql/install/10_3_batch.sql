@@ -597,3 +597,53 @@ END
 $$;
 
 COMMENT ON FUNCTION vectorpg.delete_where(text, jsonb, integer) IS 'delete the items a metadata filter matches';
+
+-- Load a long list of records chunk by chunk, committing after each chunk,
+-- so that an interruption (cancel, crash) keeps every chunk committed before
+-- it: what is stored is the prefix the NOTICEs reported.  Non-atomic by
+-- nature; a procedure (CALL it outside a transaction block) because only
+-- procedures commit.  It has no SET clause, since a procedure with one
+-- cannot commit, so every name in it is schema-qualified.
+CREATE PROCEDURE vectorpg.load(collection text, records jsonb, chunk_size integer DEFAULT 1000,
+	INOUT result vectorpg.batch_result DEFAULT NULL)
+	LANGUAGE plpgsql
+AS $$
+DECLARE
+	started timestamptz := pg_catalog.clock_timestamp();
+	n integer;
+	lo integer := 0;
+	r vectorpg.batch_result;
+	errs jsonb := '[]';
+BEGIN
+	PERFORM vectorpg._collection(collection);
+	IF records IS NULL OR pg_catalog.jsonb_typeof(records) <> 'array' THEN
+		RAISE EXCEPTION 'records must be a JSON array of objects, not %',
+			coalesce(pg_catalog.jsonb_typeof(records), 'null')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM vectorpg._check_limit('batch_size_limit', coalesce(chunk_size, -1));
+	n := pg_catalog.jsonb_array_length(records);
+	result := ROW(0, 0, 0, 0, '[]'::jsonb, 0, 'success')::vectorpg.batch_result;
+	WHILE lo < n LOOP
+		r := vectorpg.upsert(collection,
+			pg_catalog.jsonb_path_query_array(records, '$[$lo to $hi]',
+				pg_catalog.jsonb_build_object('lo', lo, 'hi', lo + chunk_size - 1)),
+			atomic => false, batch_size_limit => chunk_size);
+		-- positions within the chunk become positions within the records
+		SELECT errs || coalesce(pg_catalog.jsonb_agg(
+				pg_catalog.jsonb_set(e, '{position}', pg_catalog.to_jsonb((e ->> 'position')::integer + lo))), '[]')
+		INTO errs FROM pg_catalog.jsonb_array_elements(r.errors) e;
+		result.inserted := result.inserted + r.inserted;
+		result.updated := result.updated + r.updated;
+		result.failed := result.failed + r.failed;
+		lo := lo + chunk_size;
+		COMMIT;
+		RAISE NOTICE 'load into collection "%": % of % items committed', collection, least(lo, n), n;
+	END LOOP;
+	result.errors := errs;
+	result.processing_time_ms := pg_catalog.round((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started) * 1000)::numeric, 3);
+	result.status := CASE WHEN result.failed = 0 THEN 'success' WHEN result.failed < n THEN 'partial' ELSE 'failed' END;
+END
+$$;
+
+COMMENT ON PROCEDURE vectorpg.load(text, jsonb, integer, vectorpg.batch_result) IS 'upsert records chunk by chunk, committing each chunk: an interruption keeps the reported prefix';

@@ -14,8 +14,10 @@
 #	(c) a batch cancelled with pg_cancel_backend, atomic or not, leaves
 #	    nothing of itself; batches issued one after the other from a client
 #	    leave exactly the prefix that the client saw return, after a cancel
-#	    and after a crash (stop 'immediate') in the middle of the next one,
-#	    and the hnsw index is sound after the crash;
+#	    and after a crash (stop 'immediate') in the middle of the next one;
+#	    vectorpg.load, interrupted the same ways, leaves whole committed
+#	    chunks, a prefix at least as long as it reported; the hnsw index is
+#	    sound after the crashes;
 #	(d) two sessions upserting the same ids concurrently, in different
 #	    orders, finish without errors (no deadlock) with one row per id;
 #	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
@@ -197,6 +199,46 @@ prefix_load(
 		$node->stop('immediate');
 		$node->start;
 	});
+
+# vectorpg.load commits chunk by chunk: after a cancel or a crash, what is
+# stored is a prefix of whole chunks, at least as long as the NOTICEs said
+sql("CREATE TABLE recs AS SELECT jsonb_agg(jsonb_build_object('id', 'ld' || i, 'values', v::text::jsonb) ORDER BY i) AS j FROM src");
+sub interrupted_load
+{
+	my ($label, $interrupt) = @_;
+	sql("DELETE FROM c WHERE id LIKE 'ld%'");
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	$session->{stderr} = '';
+	$session->query_until(qr/started/,
+		"\\echo started\nDO \$\$ DECLARE r jsonb; res vectorpg.batch_result; BEGIN SELECT j INTO r FROM recs; CALL vectorpg.load('c', r, 5000, res); END \$\$;\n");
+	my $reported = 0;
+	foreach (1 .. 2400)
+	{
+		$session->{run}->pump_nb;
+		if ($session->{stderr} =~ /.*load into collection "c": (\d+) of 100000 items committed/s)
+		{
+			$reported = $1;
+			last if $reported >= 10000;
+		}
+		usleep(50_000);
+	}
+	cmp_ok($reported, ">=", 10000, "(c) load, $label: two chunks reported committed");
+	$interrupt->($pid);
+	eval { $session->quit };
+	my ($count, $max) = split /\|/, sql("SELECT count(*), coalesce(max(substr(id, 3)::integer), 0) FROM c WHERE id LIKE 'ld%'");
+	cmp_ok($count, '>=', $reported, "(c) load, $label: every reported chunk is stored ($count items)");
+	is($count % 5000, 0, "(c) load, $label: whole chunks only");
+	is($max, $count, "(c) load, $label: a prefix of the records");
+}
+interrupted_load('cancel', sub { sql("SELECT pg_cancel_backend($_[0])"); });
+interrupted_load(
+	'crash',
+	sub {
+		$node->stop('immediate');
+		$node->start;
+	});
+
 is(sql("SELECT count(*) FROM hnsw_index_check('c_embedding_idx', true)"), '0', '(c) the hnsw index is sound after the crash');
 is(sql("SELECT count(*) FROM vectorpg.collection_health('c') WHERE status <> 'ok'"), '0', '(c) the collection is healthy after the crash');
 
