@@ -44,7 +44,12 @@ REGRESS = \
 	hnsw_options \
 	hnsw_storage \
 	hnsw_updates \
-	remote_options
+	remote_options \
+	batch_collections \
+	batch_writes \
+	batch_search \
+	batch_filter \
+	batch_doc
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 
