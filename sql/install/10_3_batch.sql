@@ -306,14 +306,22 @@ BEGIN
 			'WITH u AS (SELECT x.id::%5$s AS id, x.v, x.m, x.tx, x.n '
 			'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY x(id, v, m, tx, n) '
 			'WHERE x.n BETWEEN $5 AND $6 AND x.n <> ALL ($7) ORDER BY 1), '
-			'w AS (UPDATE %1$s AS t SET %3$I = coalesce(u.v, t.%3$I)%4$s%6$s FROM u WHERE t.%2$I = u.id RETURNING u.n) '
+			'w AS (UPDATE %1$s AS t SET %3$s FROM u WHERE t.%2$I = u.id RETURNING u.n) '
 			'SELECT coalesce(array_agg(n), ''{}'') FROM w',
-			c.relation, c.id_column, c.vector_column,
-			CASE WHEN c.metadata_column IS NULL THEN '' ELSE
-				format(', %1$I = CASE WHEN u.m IS NULL THEN t.%1$I WHEN $8 THEN vectorpg.merge_metadata(t.%1$I, u.m) ELSE u.m END',
-					   c.metadata_column) END,
-			(vectorpg._column_type(c.relation, c.id_column)).typid,
-			CASE WHEN txt IS NULL THEN '' ELSE format(', %1$I = coalesce(u.tx, t.%1$I)', txt) END);
+			c.relation, c.id_column,
+			-- The vector column is assigned only when the batch has vectors:
+			-- an UPDATE that does not name it lets the hnsw index keep each
+			-- row's element (aminsert's indexUnchanged), far cheaper
+			coalesce(nullif(array_to_string(ARRAY[
+				CASE WHEN EXISTS (SELECT FROM unnest(vecs) AS given(v) WHERE given.v IS NOT NULL)
+					 THEN format('%1$I = coalesce(u.v, t.%1$I)', c.vector_column) END,
+				CASE WHEN c.metadata_column IS NOT NULL THEN
+					format('%1$I = CASE WHEN u.m IS NULL THEN t.%1$I WHEN $8 THEN vectorpg.merge_metadata(t.%1$I, u.m) ELSE u.m END',
+						   c.metadata_column) END,
+				CASE WHEN txt IS NOT NULL THEN format('%1$I = coalesce(u.tx, t.%1$I)', txt) END], ', '), ''),
+				format('%1$I = t.%1$I', c.id_column)),
+			NULL,
+			(vectorpg._column_type(c.relation, c.id_column)).typid);
 	END IF;
 
 	lo := 1;
