@@ -45,7 +45,12 @@ REGRESS = \
 	hnsw_storage \
 	hnsw_updates \
 	remote_options \
-	fdw_plan
+	fdw_plan \
+	batch_collections \
+	batch_writes \
+	batch_search \
+	batch_filter \
+	batch_doc
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 

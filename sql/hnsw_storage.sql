@@ -98,6 +98,18 @@ SELECT count(*) AS problems FROM hnsw_index_check('storage_l2', true);
 SET vectorpg.kernel = 'scalar';
 SELECT * FROM storage_check('<->') AS scalar_kernels;
 RESET vectorpg.kernel;
+-- The AVX2 kernels too, where the CPU has them (silent either way)
+DO $$
+BEGIN
+	BEGIN
+		SET LOCAL vectorpg.kernel = 'avx2';
+	EXCEPTION WHEN OTHERS THEN
+		RETURN;
+	END;
+	IF EXISTS (SELECT FROM storage_check('<->') WHERE misordered > 0 OR NOT recall_over_80) THEN
+		RAISE EXCEPTION 'the avx2 kernels disagree';
+	END IF;
+END $$;
 
 -- A compact index is smaller: the same rows as uint8, as float2 (x + 0.5)
 -- and as float4 (x + 0.001); 200 dimensions, so the vector dominates

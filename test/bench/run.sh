@@ -6,10 +6,11 @@
 #                                                       with the packages and
 #                                                       write access to pkglibdir)
 #   VPG_SKIP_BUILD=1 bash test/bench/run.sh             use the installed vectorpg
-#   VPG_BENCH=exact|hnsw|fdw|all (default all)          which benchmarks to run
+#   VPG_BENCH=exact|hnsw|batch|fdw|all (default all)    which benchmarks to run
 #                                                       (fdw: the FDW's overhead
 #                                                       against the fake servers)
 #   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
+#   BATCH_ARGS="--quick"                                options for batch_bench.py
 #
 # Installs missing packages (the build's, the data set, numpy, psycopg2, and
 # hnswlib + matplotlib for the index benchmarks to come), builds and installs
@@ -31,6 +32,9 @@ DATA_PACKAGE=dataset-fashion-mnist   # optional: without it, generated data
 BENCH_SETTINGS=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "fsync = off"
 	"max_parallel_workers_per_gather = 2" "max_wal_size = 8GB"
 	"max_parallel_maintenance_workers = 1" "max_worker_processes = 8")
+# The batch benchmark compares batches with one durable commit per row, so
+# its cluster keeps PostgreSQL's default durability (fsync, synchronous_commit)
+BATCH_SETTINGS=("shared_buffers = 2GB" "max_wal_size = 8GB")
 BENCH=${VPG_BENCH:-all}
 
 command_line="${VPG_SKIP_BUILD:+VPG_SKIP_BUILD=$VPG_SKIP_BUILD }bash test/bench/run.sh${*:+ $*}"
@@ -51,6 +55,7 @@ bench_cleanup() {
 	local status=$?
 	trap - EXIT INT TERM
 	vpg_stop_cluster "$WORK"
+	vpg_stop_cluster "$WORK/batchdb"
 	if [ "$status" -ne 0 ] && [ -f "$WORK/server.log" ]; then
 		echo "---- last lines of the server log ----" >&2
 		tail -n 20 "$WORK/server.log" >&2 || true
@@ -92,6 +97,19 @@ if [ "$BENCH" = all ] || [ "$BENCH" = fdw ]; then
 	vpg_log "running fdw_bench.py (progress on stderr, report on stdout)" >&2
 	vpg_as_tester "$PY" "$WORK/py/fdw_bench.py" --host "$WORK" \
 		--out "$WORK/out/fdw_bench.md" || status=$?
+fi
+
+if [ "$BENCH" = all ] || [ "$BENCH" = batch ]; then
+	vpg_stop_cluster "$WORK"
+	mkdir -p "$WORK/batchdb"
+	[ "$(id -u)" -eq 0 ] && chown "$(vpg_tester):" "$WORK/batchdb"
+	vpg_log "starting a cluster in $WORK/batchdb: ${BATCH_SETTINGS[*]} (default durability)" >&2
+	vpg_start_cluster "$WORK/batchdb" "${BATCH_SETTINGS[@]}"
+	vpg_log "running batch_bench.py (progress on stderr, report on stdout)" >&2
+	# shellcheck disable=SC2086
+	vpg_as_tester "$PY" "$WORK/py/batch_bench.py" --host "$WORK/batchdb" \
+		--cache-dir "$WORK/cache" --out-dir "$WORK/out" \
+		--command "$command_line${BATCH_ARGS:+ (BATCH_ARGS=$BATCH_ARGS)}" ${BATCH_ARGS:-} || status=$?
 fi
 
 # Keep what was produced, even after a failed run

@@ -1,0 +1,134 @@
+-- Collections: create, register, list, describe, health, drop, and every
+-- error of these functions with its SQLSTATE (batch_err prints the SQLSTATE,
+-- message, detail and hint of a statement's error).
+
+CREATE FUNCTION batch_err(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	state text;
+	msg text;
+	detail text;
+	hint text;
+BEGIN
+	EXECUTE query;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+		detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+	RETURN state || ': ' || msg ||
+		coalesce(nullif(' | DETAIL: ' || detail, ' | DETAIL: '), '') ||
+		coalesce(nullif(' | HINT: ' || hint, ' | HINT: '), '');
+END $$;
+
+-- the tunables, and the catalog is extension configuration
+SELECT * FROM vectorpg.limits() ORDER BY name;
+SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'vectorpg';
+
+-- create: table, hnsw index with the metric's opclass, GIN on metadata
+SELECT vectorpg.create_collection('docs', 3);
+SELECT vectorpg.create_collection('l2items', 4, 'l2', id_type => 'bigint', m => 8, ef_construction => 32);
+SELECT vectorpg.create_collection('texts', 2, 'ip', text_config => 'english');
+SELECT vectorpg.create_collection('noindex', 2, 'l1', with_index => false);
+SELECT vectorpg.create_collection('nogin', 2, 'l2', metadata_index => false);
+SELECT indexrelid::regclass FROM pg_index WHERE indrelid = 'nogin'::regclass ORDER BY 1::text;
+SELECT check_name, status FROM vectorpg.collection_health('nogin') WHERE check_name = 'filter_index';
+SELECT vectorpg.drop_collection('nogin');
+CREATE SCHEMA other;
+SELECT vectorpg.create_collection('elsewhere', 2, 'cosine', schema => 'other');
+SELECT indexrelid::regclass, pg_get_indexdef(indexrelid) FROM pg_index
+WHERE indrelid IN ('docs'::regclass, 'l2items'::regclass, 'texts'::regclass, 'noindex'::regclass)
+ORDER BY 1::text;
+\d texts
+SELECT name, kind, relation, dimension, metric, owns_table FROM vectorpg.list_collections();
+
+-- register an existing table; the metric comes from its hnsw index
+CREATE TABLE products (sku bigint PRIMARY KEY, emb vector(3), attrs jsonb, title text);
+CREATE INDEX ON products USING hnsw (emb vector_ip_ops);
+SELECT vectorpg.register_collection('products', 'products', id_column => 'sku', vector_column => 'emb',
+	metadata_column => 'attrs', text_column => 'title', text_config => 'english');
+CREATE TABLE bare (id integer PRIMARY KEY, v vector(2));
+SELECT vectorpg.register_collection('bare', 'bare', vector_column => 'v', metadata_column => NULL);
+SELECT name, relation, id_column, vector_column, metadata_column, text_column, text_config, dimension, metric, owns_table, options
+FROM vectorpg.collections ORDER BY name;
+
+-- describe
+SELECT name, kind, relation, dimension, metric, vector_count, vector_index, index_size > 0 AS has_index_size,
+       table_size > 0 AS has_size, dead_rows
+FROM vectorpg.describe_collection('docs');
+SELECT name, vector_index, index_size FROM vectorpg.describe_collection('noindex');
+
+-- health: every check of a sound collection, and the warnings of others
+SELECT * FROM vectorpg.collection_health('docs', deep => true);
+SELECT * FROM vectorpg.collection_health('bare');
+SELECT * FROM vectorpg.collection_health('noindex');
+DROP INDEX products_emb_idx;
+ALTER TABLE products DROP COLUMN title;
+SELECT * FROM vectorpg.collection_health('products');
+SELECT count(*) AS checks FROM vectorpg.collection_health();
+
+-- errors of create and register
+SELECT batch_err($$SELECT vectorpg.create_collection('docs', 3)$$);
+SELECT batch_err($$SELECT vectorpg.create_collection('x', 0)$$);
+SELECT batch_err($$SELECT vectorpg.create_collection('x', 16001)$$);
+SELECT batch_err($$SELECT vectorpg.create_collection('x', 3, 'hamming')$$);
+SELECT batch_err($$SELECT vectorpg.create_collection(NULL, 3)$$);
+SELECT batch_err($$SELECT vectorpg.create_collection('x', 3, id_type => 'nosuchtype')$$);
+SELECT batch_err($$SELECT vectorpg.create_collection('', 3)$$);
+SELECT batch_err($$SELECT vectorpg.create_collection(repeat('x', 64), 3)$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('docs', 'products')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'nope')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'sku', vector_column => 'attrs')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'sku', vector_column => 'emb', metadata_column => 'emb')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'sku', vector_column => 'emb', metadata_column => 'nope')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'sku', vector_column => 'emb', metadata_column => 'attrs', text_column => 'sku')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'sku', vector_column => 'emb', metadata_column => 'attrs', text_column => 'nope')$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'products', id_column => 'sku', vector_column => 'emb', metadata_column => 'attrs', metric => 'dot')$$);
+CREATE TABLE nounique (id integer, v vector(2));
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'nounique', vector_column => 'v', metadata_column => NULL)$$);
+CREATE TABLE nodim (id integer PRIMARY KEY, v vector);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'nodim', vector_column => 'v', metadata_column => NULL)$$);
+CREATE VIEW aview AS SELECT * FROM bare;
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', 'aview', vector_column => 'v', metadata_column => NULL)$$);
+SELECT batch_err($$SELECT vectorpg.register_collection('p2', NULL)$$);
+
+-- errors naming a collection
+SELECT batch_err($$SELECT * FROM vectorpg.describe_collection('nope')$$);
+SELECT batch_err($$SELECT * FROM vectorpg.collection_health('nope')$$);
+SELECT batch_err($$SELECT vectorpg.drop_collection('nope')$$);
+SELECT batch_err($$SELECT * FROM vectorpg.upsert('nope', '[]'::jsonb)$$);
+
+-- drop: a created collection takes its table along, a registered one not
+-- (unless asked); dropping a table forgets its collection
+SELECT vectorpg.drop_collection('noindex');
+SELECT to_regclass('noindex') AS noindex_table;
+SELECT vectorpg.drop_collection('bare');
+SELECT to_regclass('bare') AS bare_table;
+SELECT vectorpg.register_collection('bare', 'bare', vector_column => 'v', metadata_column => NULL);
+DROP VIEW aview;
+SELECT vectorpg.drop_collection('bare', drop_table => true);
+SELECT to_regclass('bare') AS bare_table;
+SELECT vectorpg.drop_collection('elsewhere', drop_table => false);
+SELECT to_regclass('other.elsewhere') AS elsewhere_table;
+DROP TABLE products;
+SELECT name FROM vectorpg.list_collections();
+
+-- a collection whose table is gone reports it (the drop trigger normally
+-- removes such rows; a superuser can still leave one behind)
+INSERT INTO vectorpg.collections (name, relation, id_column, vector_column, dimension, metric, owns_table)
+VALUES ('ghost', 4294967295, 'id', 'v', 2, 'l2', false);
+SELECT * FROM vectorpg.collection_health('ghost');
+SELECT batch_err($$SELECT * FROM vectorpg.describe_collection('ghost')$$);
+DELETE FROM vectorpg.collections WHERE name = 'ghost';
+
+-- a remote collection is not served by the local functions yet
+INSERT INTO vectorpg.collections (name, kind, relation, id_column, vector_column, dimension, metric, owns_table)
+VALUES ('far', 'remote', 'docs', 'id', 'embedding', 3, 'cosine', false);
+SELECT batch_err($$SELECT * FROM vectorpg.search('far', ARRAY['[1,2,3]']::vector[])$$);
+SELECT * FROM vectorpg.collection_health('far');
+DELETE FROM vectorpg.collections WHERE name = 'far';
+
+SELECT vectorpg.drop_collection('docs');
+SELECT vectorpg.drop_collection('l2items');
+SELECT vectorpg.drop_collection('texts');
+DROP SCHEMA other CASCADE;
+DROP TABLE nounique, nodim;
+DROP FUNCTION batch_err(text);

@@ -1,0 +1,421 @@
+"""Batch API benchmark: vectorpg.upsert / update / delete / search in
+1,000-item batches against the naive path (one INSERT ... ON CONFLICT, one
+UPDATE, one DELETE or one SELECT per item from the client), measured in the
+same run on the same server.
+
+For each data set (128 dimensions, generated Gaussian mixture; 784
+dimensions, Fashion-MNIST, or its generated stand-in when the package is
+missing) it measures:
+  - upsert into a collection without a vector index, and with the hnsw index
+    (also with 2 client sessions in parallel);
+  - the naive path: one prepared INSERT ... ON CONFLICT per row, autocommit,
+    into the same kind of table;
+  - update (metadata only, and vectors) and delete, batch and naive;
+  - batch search: 1,000 queries, k = 10, in one call, against 1,000 single
+    prepared queries from the client, with recall@10 against numpy's exact
+    answer;
+  - p50 and p95 latency per 1,000-item batch (client wall time, round trip
+    included; the SQL literals are built before the clock starts).
+
+Against a running server with vectorpg installed (it creates and drops
+collections named bench_*):
+
+    /usr/bin/python3 test/bench/batch_bench.py --host /path/to/socket/dir [--quick]
+
+Progress goes to stderr; the Markdown report to stdout and to OUT_DIR/batch.md,
+the raw figures to OUT_DIR/batch.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+import psycopg2
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import datasets                     # noqa: E402  (the module next to this file)
+from datasets import log, cpu_model, mem_total_gib, table_md   # noqa: E402
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+
+# The floors of issue #4
+FLOORS = {
+    "insert_hnsw_128": 10000.0,     # vectors/s with an hnsw index at 128 dims
+    "update": 5000.0,               # items/s
+    "delete": 15000.0,              # items/s
+    "search": 1000.0,               # queries/s
+    "p95_noindex_ms": 100.0,        # p95 of a 1,000-item batch without an index
+    "vs_naive": 10.0,               # x the naive path's throughput
+}
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default=os.environ.get("PGHOST", "/var/run/postgresql"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("PGPORT", "5432")))
+    p.add_argument("--dbname", default="postgres")
+    p.add_argument("--user", default="postgres")
+    p.add_argument("--quick", action="store_true", help="fewer batches (development)")
+    p.add_argument("--batches", type=int, help="1,000-item batches per write run (default 20; quick 5)")
+    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--naive", type=int, help="rows per naive run (default 2000; quick 500)")
+    p.add_argument("--queries", type=int, default=1000)
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--datasets", default="gen128,fmnist784")
+    p.add_argument("--cache-dir", default=datasets.DEFAULT_CACHE_DIR)
+    p.add_argument("--out-dir", default=os.path.join(BENCH_DIR, "out"))
+    p.add_argument("--command", default=None, help="command line to quote in the report")
+    a = p.parse_args()
+    a.batches = a.batches or (5 if a.quick else 20)
+    a.naive = a.naive or (500 if a.quick else 2000)
+    a.datasets = [d for d in a.datasets.split(",") if d]
+    return a
+
+
+def connect(args):
+    conn = psycopg2.connect(host=args.host, port=args.port, dbname=args.dbname, user=args.user)
+    conn.autocommit = True
+    return conn
+
+
+def fmt_vec(row, integral):
+    if integral:
+        return "[" + ",".join(str(int(x)) for x in row) + "]"
+    return "[" + ",".join("%.6g" % x for x in row) + "]"
+
+
+def vec_array(rows, integral):
+    """The text form of a vector[] literal."""
+    return "{" + ",".join('"%s"' % fmt_vec(r, integral) for r in rows) + "}"
+
+
+def pct(times, q):
+    return float(np.percentile(np.asarray(times) * 1000.0, q))
+
+
+def run_batches(cur, sql, params_list):
+    """Execute sql once per params; returns the wall time of each call."""
+    times = []
+    for params in params_list:
+        t0 = time.perf_counter()
+        cur.execute(sql, params)
+        cur.fetchall()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def summary(name, n_items, times, extra=None):
+    total = sum(times)
+    r = {"run": name, "items": n_items, "seconds": total, "per_s": n_items / total if total else 0.0,
+         "p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "batches": len(times)}
+    if extra:
+        r.update(extra)
+    log("  %-44s %8d items %8.2f s %10.0f /s  p50 %7.1f ms  p95 %7.1f ms"
+        % (name, n_items, total, r["per_s"], r["p50_ms"], r["p95_ms"]))
+    return r
+
+
+def fresh_collection(cur, name, dim, with_index):
+    cur.execute("SELECT vectorpg.drop_collection(name) FROM vectorpg.collections WHERE name = %s", (name,))
+    cur.execute("DROP TABLE IF EXISTS %s" % name)
+    cur.execute("SELECT vectorpg.create_collection(%s, %s, 'l2', with_index => %s)", (name, dim, with_index))
+
+
+def fresh_naive_table(cur, name, dim, with_index):
+    cur.execute("DROP TABLE IF EXISTS %s" % name)
+    cur.execute("CREATE TABLE %s (id text PRIMARY KEY, embedding vector(%d) NOT NULL, "
+                "metadata jsonb NOT NULL DEFAULT '{}')" % (name, dim))
+    cur.execute("CREATE INDEX ON %s USING gin (metadata jsonb_path_ops)" % name)
+    if with_index:
+        cur.execute("CREATE INDEX ON %s USING hnsw (embedding vector_l2_ops)" % name)
+
+
+UPSERT = ("SELECT inserted, updated, failed FROM vectorpg.upsert(%s, %s::text[], %s::vector[], "
+          "ARRAY(SELECT jsonb_array_elements(%s::jsonb)))")
+
+
+def upsert_params(coll, vecs, first_id, bs, integral, labels):
+    params = []
+    for s in range(0, len(vecs), bs):
+        rows = vecs[s:s + bs]
+        ids = ["i%d" % (first_id + s + j) for j in range(len(rows))]
+        meta = json.dumps([{"label": int(labels[s + j]), "n": first_id + s + j} for j in range(len(rows))])
+        params.append((coll, ids, vec_array(rows, integral), meta))
+    return params
+
+
+def naive_upsert(conn, table, vecs, first_id, integral, labels, sync=True):
+    """One prepared INSERT ... ON CONFLICT per row in autocommit; sync=False
+    runs it with synchronous_commit = off (commits do not wait for WAL)."""
+    cur = conn.cursor()
+    cur.execute("SET synchronous_commit = %s" % ("on" if sync else "off"))
+    cur.execute("PREPARE ins (text, vector, jsonb) AS INSERT INTO %s (id, embedding, metadata) "
+                "VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET embedding = excluded.embedding, "
+                "metadata = excluded.metadata" % table)
+    lits = [(("i%d" % (first_id + j)), fmt_vec(v, integral),
+             json.dumps({"label": int(labels[j]), "n": first_id + j})) for j, v in enumerate(vecs)]
+    t0 = time.perf_counter()
+    for lit in lits:
+        cur.execute("EXECUTE ins (%s, %s, %s)", lit)
+    t = time.perf_counter() - t0
+    cur.execute("DEALLOCATE ins")
+    cur.execute("RESET synchronous_commit")
+    return t
+
+
+def naive_rows(conn, prepare, args_list):
+    cur = conn.cursor()
+    cur.execute(prepare)
+    t0 = time.perf_counter()
+    for a in args_list:
+        cur.execute("EXECUTE q (%s)" % ", ".join(["%s"] * len(a)), a)
+        if cur.description:
+            cur.fetchall()
+    t = time.perf_counter() - t0
+    cur.execute("DEALLOCATE q")
+    return t
+
+
+def bench_dataset(args, conn, key):
+    cur = conn.cursor()
+    if key == "gen128":
+        ds = datasets.generate_gaussian_mixture(n_train=60000, n_test=args.queries, dim=128, n_clusters=200)
+        integral = False
+        title = "128 dimensions, generated Gaussian mixture (200 clusters)"
+    else:
+        ds = datasets.load_fashion_mnist()
+        integral = not ds.generated
+        title = "784 dimensions, " + ("GENERATED stand-in for Fashion-MNIST" if ds.generated else "Fashion-MNIST")
+    dim = ds.dim
+    bs = args.batch_size
+    n = args.batches * bs
+    base = ds.train[:n]
+    labels = ds.train_labels[:n]
+    log("== %s: %d items in batches of %d" % (title, n, bs))
+    results = []
+    coll = "bench_%s" % key
+
+    # upsert, no index
+    fresh_collection(cur, coll + "_noidx", dim, False)
+    params = upsert_params(coll + "_noidx", base, 0, bs, integral, labels)
+    results.append(summary("upsert (insert), no vector index", n, run_batches(cur, UPSERT, params)))
+    results.append(summary("upsert (replace), no vector index", n, run_batches(cur, UPSERT, params)))
+    fresh_naive_table(cur, coll + "_naive", dim, False)
+    t = naive_upsert(conn, coll + "_naive", base[:args.naive], 0, integral, labels)
+    results.append(summary("naive INSERT ON CONFLICT per row, no vector index", args.naive, [t]))
+    fresh_naive_table(cur, coll + "_naive", dim, False)
+    t = naive_upsert(conn, coll + "_naive", base[:args.naive], 0, integral, labels, sync=False)
+    results.append(summary("naive, synchronous_commit off, no vector index", args.naive, [t]))
+
+    # upsert with hnsw
+    fresh_collection(cur, coll, dim, True)
+    params = upsert_params(coll, base, 0, bs, integral, labels)
+    results.append(summary("upsert (insert), hnsw index", n, run_batches(cur, UPSERT, params)))
+    fresh_naive_table(cur, coll + "_naive", dim, True)
+    # the naive table gets the same rows first, so both graphs are the same size
+    cur2 = conn.cursor()
+    cur2.execute("INSERT INTO %s SELECT id, embedding, metadata FROM %s" % (coll + "_naive", coll))
+    t = naive_upsert(conn, coll + "_naive", ds.train[n:n + args.naive], n, integral, ds.train_labels[n:])
+    results.append(summary("naive INSERT ON CONFLICT per row, hnsw index", args.naive, [t]))
+    t = naive_upsert(conn, coll + "_naive", ds.train[n + args.naive:n + 2 * args.naive], n + args.naive,
+                     integral, ds.train_labels[n + args.naive:], sync=False)
+    results.append(summary("naive, synchronous_commit off, hnsw index", args.naive, [t]))
+    # 2 sessions in parallel, each its own batches
+    extra = ds.train[n:n + n]
+    halves = [upsert_params(coll, extra[h::2][: n // 2], n + h * 1000000, bs, integral, labels) for h in (0, 1)]
+    times = [[], []]
+
+    def work(h):
+        c = connect(args)
+        times[h] = run_batches(c.cursor(), UPSERT, halves[h])
+        c.close()
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(h,)) for h in (0, 1)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    n2 = sum(len(p[1]) for h in (0, 1) for p in halves[h])
+    r = summary("upsert (insert), hnsw index, 2 sessions", n2, times[0] + times[1])
+    r["per_s"] = r["items"] / wall
+    r["seconds"] = wall
+    log("    (2 sessions: %.0f /s over the wall time)" % r["per_s"])
+    results.append(r)
+
+    # updates, on the hnsw collection
+    upd_meta = []
+    upd_vec = []
+    for s in range(0, n, bs):
+        ids = ["i%d" % j for j in range(s, s + bs)]
+        upd_meta.append((coll, ids, json.dumps([{"updated": True}] * bs)))
+        upd_vec.append((coll, ids, vec_array(base[s:s + bs], integral)))
+    results.append(summary("update metadata (merge), hnsw index", n, run_batches(
+        cur, "SELECT updated, failed FROM vectorpg.update(%s, %s::text[], "
+             "metadata => ARRAY(SELECT jsonb_array_elements(%s::jsonb)))", upd_meta)))
+    results.append(summary("update vectors, hnsw index", n, run_batches(
+        cur, "SELECT updated, failed FROM vectorpg.update(%s, %s::text[], vectors => %s::vector[])", upd_vec)))
+    results.append(summary("update metadata, no vector index", n, run_batches(
+        cur, "SELECT updated, failed FROM vectorpg.update(%s, %s::text[], "
+             "metadata => ARRAY(SELECT jsonb_array_elements(%s::jsonb)))",
+        [(coll + "_noidx",) + p[1:] for p in upd_meta])))
+    t = naive_rows(conn, "PREPARE q (text) AS UPDATE %s SET metadata = metadata || '{\"updated\": true}' "
+                         "WHERE id = $1" % (coll + "_naive"), [("i%d" % j,) for j in range(args.naive)])
+    results.append(summary("naive UPDATE metadata per row, hnsw index", args.naive, [t]))
+
+    # search: 1,000 queries, k = 10, in one call
+    queries = ds.test[:args.queries]
+    qlit = vec_array(queries, integral)
+    cur.execute("VACUUM ANALYZE %s" % coll)
+    search_sql = "SELECT query, id FROM vectorpg.search(%s, %s::vector[], k => %s)"
+    rows = None
+    stimes = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        cur.execute(search_sql, (coll, qlit, args.k))
+        rows = cur.fetchall()
+        stimes.append(time.perf_counter() - t0)
+    found = {}
+    for q, i in rows:
+        found.setdefault(q, []).append(int(i[1:]))
+    # the collection holds base plus the 2-session inserts: exact answer over all
+    cur.execute("SELECT id FROM %s" % coll)
+    all_ids = sorted(int(r[0][1:]) for r in cur.fetchall())
+    id_to_vec = {}
+    for i in all_ids:
+        if i < n:
+            id_to_vec[i] = base[i]
+        else:
+            h, j = divmod(i - n, 1000000)
+            id_to_vec[i] = extra[h::2][j]
+    mat = np.stack([id_to_vec[i] for i in all_ids])
+    gt_ids, _ = datasets.exact_knn(mat, queries, args.k, metric="l2")
+    rec = np.mean([len(set(found.get(qi + 1, [])) & set(all_ids[g] for g in gt_ids[qi])) / args.k
+                   for qi in range(len(queries))])
+    best = min(stimes)
+    r = {"run": "batch search, 1,000 queries, k = %d, hnsw (best of 3)" % args.k, "items": len(queries),
+         "seconds": best, "per_s": len(queries) / best, "p50_ms": pct(stimes, 50), "p95_ms": pct(stimes, 95),
+         "batches": 3, "recall": rec, "rows": len(mat)}
+    log("  %-44s %8d queries %6.3f s %8.0f q/s recall@%d %.4f (%d rows)"
+        % (r["run"], len(queries), best, r["per_s"], args.k, rec, len(mat)))
+    results.append(r)
+    t = naive_rows(conn, "PREPARE q (vector) AS SELECT id FROM %s ORDER BY embedding <-> $1 LIMIT %d"
+                   % (coll, args.k), [(fmt_vec(q, integral),) for q in queries])
+    results.append(summary("naive SELECT per query, hnsw", len(queries), [t]))
+
+    # delete
+    dels = [(coll, ["i%d" % j for j in range(s, s + bs)]) for s in range(0, n, bs)]
+    results.append(summary("delete by ids, hnsw index", n, run_batches(
+        cur, "SELECT deleted FROM vectorpg.delete(%s, %s::text[])", dels)))
+    t = naive_rows(conn, "PREPARE q (text) AS DELETE FROM %s WHERE id = $1" % (coll + "_naive"),
+                   [("i%d" % j,) for j in range(args.naive)])
+    results.append(summary("naive DELETE per row, hnsw index", args.naive, [t]))
+
+    for c in (coll, coll + "_noidx"):
+        cur.execute("SELECT vectorpg.drop_collection(%s)", (c,))
+    cur.execute("DROP TABLE %s" % (coll + "_naive"))
+    return {"key": key, "title": title, "dim": dim, "generated": ds.generated, "results": results}
+
+
+def find(res, prefix):
+    for r in res["results"]:
+        if r["run"].startswith(prefix):
+            return r
+    return None
+
+
+def report(args, facts, all_res):
+    out = []
+    out.append("Run %s UTC on %s, %d CPUs, %.0f GiB; %s; vectorpg %s (kernel %s); fsync %s, "
+               "synchronous_commit %s, shared_buffers %s. Command: `%s`."
+               % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), cpu_model(), os.cpu_count(),
+                  mem_total_gib(), facts["version"].split(" on ")[0], facts["extversion"], facts["kernel"],
+                  facts["fsync"], facts["synchronous_commit"], facts["shared_buffers"],
+                  args.command or "batch_bench.py"))
+    out.append("")
+    for res in all_res:
+        out.append("#### %s" % res["title"])
+        out.append("")
+        rows = []
+        for r in res["results"]:
+            rows.append((r["run"], r["items"], "%.2f" % r["seconds"], "**%.0f**" % r["per_s"],
+                         "%.1f / %.1f" % (r["p50_ms"], r["p95_ms"]) if r["batches"] > 1 else "—",
+                         ("recall@%d %.4f" % (args.k, r["recall"])) if "recall" in r else ""))
+        out.append(table_md(("run", "items", "seconds", "items/s", "p50 / p95 ms per call", ""), rows))
+        out.append("")
+    # against the floors
+    out.append("#### Against the floors of issue #4")
+    out.append("")
+    rows = []
+    for res in all_res:
+        d = res["dim"]
+
+        def ratio(a, b):
+            ra, rb = find(res, a), find(res, b)
+            return ra["per_s"] / rb["per_s"] if ra and rb and rb["per_s"] else float("nan")
+        ins = find(res, "upsert (insert), hnsw index")
+        ins2 = find(res, "upsert (insert), hnsw index, 2 sessions")
+        rows.append(("insert with hnsw, %d dims" % d, "≥ 10,000/s" if d == 128 else "report",
+                     "%.0f/s (2 sessions: %.0f/s)" % (ins["per_s"], ins2["per_s"]),
+                     ("met" if ins["per_s"] >= FLOORS["insert_hnsw_128"] else "**not met**") if d == 128 else ""))
+        upd = find(res, "update metadata (merge), hnsw")
+        updv = find(res, "update vectors, hnsw")
+        rows.append(("update, %d dims" % d, "≥ 5,000/s", "metadata %.0f/s, vectors %.0f/s" % (upd["per_s"], updv["per_s"]),
+                     "metadata %s, vectors %s" % tuple("met" if x["per_s"] >= FLOORS["update"] else "**not met**"
+                                                        for x in (upd, updv))))
+        de = find(res, "delete by ids")
+        rows.append(("delete, %d dims" % d, "≥ 15,000/s", "%.0f/s" % de["per_s"],
+                     "met" if de["per_s"] >= FLOORS["delete"] else "**not met**"))
+        se = find(res, "batch search")
+        rows.append(("search, %d dims" % d, "≥ 1,000 q/s", "%.0f q/s (recall@%d %.3f)" % (se["per_s"], args.k, se["recall"]),
+                     "met" if se["per_s"] >= FLOORS["search"] else "**not met**"))
+        ni = find(res, "upsert (insert), no vector index")
+        rows.append(("p95 per 1,000-item batch, no index, %d dims" % d, "< 100 ms", "%.1f ms" % ni["p95_ms"],
+                     "met" if ni["p95_ms"] < FLOORS["p95_noindex_ms"] else "**not met**"))
+        for label, a, b in (("upsert vs naive, no index", "upsert (insert), no vector index", "naive INSERT ON CONFLICT per row, no"),
+                            ("upsert vs naive with synchronous_commit off, no index", "upsert (insert), no vector index",
+                             "naive, synchronous_commit off, no"),
+                            ("upsert vs naive, hnsw", "upsert (insert), hnsw index", "naive INSERT ON CONFLICT per row, hnsw"),
+                            ("upsert vs naive with synchronous_commit off, hnsw", "upsert (insert), hnsw index",
+                             "naive, synchronous_commit off, hnsw"),
+                            ("update vs naive (metadata), hnsw", "update metadata (merge), hnsw", "naive UPDATE"),
+                            ("delete vs naive, hnsw", "delete by ids", "naive DELETE"),
+                            ("search vs naive", "batch search", "naive SELECT")):
+            x = ratio(a, b)
+            rows.append(("%s, %d dims" % (label, d), "≥ 10×", "%.1f×" % x, "met" if x >= FLOORS["vs_naive"] else "**not met**"))
+    out.append(table_md(("floor", "target", "measured", ""), rows))
+    out.append("")
+    return "\n".join(out)
+
+
+def main():
+    args = parse_args()
+    conn = connect(args)
+    cur = conn.cursor()
+    cur.execute("CREATE EXTENSION IF NOT EXISTS vectorpg")
+    cur.execute("SELECT version()")
+    facts = {"version": cur.fetchone()[0]}
+    cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vectorpg'")
+    facts["extversion"] = cur.fetchone()[0]
+    cur.execute("SELECT vectorpg_kernel()")
+    facts["kernel"] = cur.fetchone()[0]
+    for name in ("fsync", "synchronous_commit", "shared_buffers"):
+        cur.execute("SHOW %s" % name)
+        facts[name] = cur.fetchone()[0]
+    all_res = [bench_dataset(args, conn, key) for key in args.datasets]
+    text = report(args, facts, all_res)
+    print(text)
+    os.makedirs(args.out_dir, exist_ok=True)
+    with open(os.path.join(args.out_dir, "batch.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(args.out_dir, "batch.json"), "w") as f:
+        json.dump({"facts": facts, "results": all_res}, f, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()

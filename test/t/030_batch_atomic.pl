@@ -1,0 +1,327 @@
+# 030_batch_atomic.pl: what a batch leaves behind when it fails, is
+# cancelled, crashes, or races another session.
+#
+# What it proves:
+#
+#	(a) atomic batches that fail leave the table exactly as it was (an md5
+#	    of every row): an invalid item found by validation, an unknown id
+#	    for update, a null id for delete, and a failure in the middle of the
+#	    write itself (a check constraint of a registered table violated by
+#	    the last item of a 25,000-item batch, after two chunks were written);
+#	(b) a non-atomic batch applies exactly its valid items and reports
+#	    exactly the others, with position, id, SQLSTATE and message, also
+#	    when a failure is only found by the statement (item-by-item path);
+#	(c) a batch cancelled with pg_cancel_backend, atomic or not, leaves
+#	    nothing of itself; batches issued one after the other from a client
+#	    leave exactly the prefix that the client saw return, after a cancel
+#	    and after a crash (stop 'immediate') in the middle of the next one;
+#	    vectorpg.load, interrupted the same ways, leaves whole committed
+#	    chunks, a prefix at least as long as it reported; the hnsw index is
+#	    sound after the crashes;
+#	(d) two sessions upserting the same ids concurrently, in different
+#	    orders, finish without errors (no deadlock) with one row per id;
+#	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
+#	(f) pg_dump keeps the collection catalog (extension configuration) and a
+#	    restored database serves the same collections.
+#
+# Why: "nothing is half-applied" and "never silent loss" are promises about
+# failures, which the regression tests (one session, no interruptions)
+# cannot see.
+
+use strict;
+use warnings;
+
+use FindBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('batch');
+$node->init;
+$node->append_conf('postgresql.conf', "fsync = off\nshared_buffers = 128MB\n");
+$node->start;
+$node->safe_psql('postgres', 'CREATE EXTENSION vectorpg');
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+sub fingerprint
+{
+	my ($table) = @_;
+	return sql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM $table t");
+}
+
+# a vector literal of dim dimensions from a seed, in SQL
+sub vec_sql
+{
+	my ($dim, $seed) = @_;
+	return "(SELECT array_agg(((($seed) * 7919 + j * 104729) % 1000) / 1000.0)::vector FROM generate_series(1, $dim) j)";
+}
+
+# ---------------------------------------------------------------------------
+# (a) atomic failures leave the table unchanged
+# ---------------------------------------------------------------------------
+
+sql("SELECT vectorpg.create_collection('a', 8, 'l2')");
+sql("SELECT vectorpg.upsert('a', (SELECT array_agg('k' || i) FROM generate_series(1, 1000) i),
+	(SELECT array_agg(" . vec_sql(8, 'i') . ") FROM generate_series(1, 1000) i),
+	(SELECT array_agg(jsonb_build_object('i', i)) FROM generate_series(1, 1000) i))");
+my $before = fingerprint('a');
+like($before, qr/^1000 /, '(a) 1000 items to start with');
+
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SELECT * FROM vectorpg.upsert('a', (SELECT array_agg('k' || i) FROM generate_series(1, 1000) i),
+	(SELECT array_agg(CASE WHEN i = 1000 THEN '[1,2]'::vector ELSE " . vec_sql(8, 'i + 1') . " END) FROM generate_series(1, 1000) i))");
+like($stderr, qr/item 1000 \(id "k1000"\): expected 8 dimensions, not 2/, '(a) atomic upsert: the last item is invalid');
+is(fingerprint('a'), $before, '(a) atomic upsert with an invalid item changed nothing');
+
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SELECT * FROM vectorpg.update('a', (SELECT array_agg(CASE WHEN i = 500 THEN 'nope' ELSE 'k' || i END) FROM generate_series(1, 1000) i),
+	metadata => (SELECT array_agg('{\"changed\": true}'::jsonb) FROM generate_series(1, 1000) i))");
+like($stderr, qr/no item with id "nope"/, '(a) atomic update: an unknown id');
+is(fingerprint('a'), $before, '(a) atomic update with an unknown id changed nothing (the others were updated first)');
+
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SELECT * FROM vectorpg.delete('a', (SELECT array_agg(CASE WHEN i = 999 THEN NULL ELSE 'k' || i END) FROM generate_series(1, 1000) i))");
+like($stderr, qr/id must not be null/, '(a) atomic delete: a null id');
+is(fingerprint('a'), $before, '(a) atomic delete with a null id changed nothing');
+
+# a failure inside the write, after two chunks of 10,000 were written
+sql("CREATE TABLE r (id text PRIMARY KEY, v vector(4) NOT NULL, meta jsonb CHECK (meta ->> 'bad' IS NULL));
+	SELECT vectorpg.register_collection('r', 'r', vector_column => 'v', metadata_column => 'meta', metric => 'l2');
+	SELECT vectorpg.upsert('r', ARRAY['x'], ARRAY['[1,1,1,1]']::vector[]);");
+my $rbefore = fingerprint('r');
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SELECT * FROM vectorpg.upsert('r', (SELECT array_agg('r' || i) FROM generate_series(1, 25000) i),
+	(SELECT array_agg('[1,2,3,4]'::vector) FROM generate_series(1, 25000) i),
+	(SELECT array_agg(CASE WHEN i = 25000 THEN '{\"bad\": 1}'::jsonb ELSE '{}' END) FROM generate_series(1, 25000) i),
+	batch_size_limit => 100000)");
+like($stderr, qr/upsert into collection "r": 20000 of 25000 items/, '(a) two chunks were written before the failure');
+like($stderr, qr/violates check constraint/, '(a) the last item violates the check constraint');
+is(fingerprint('r'), $rbefore, '(a) atomic upsert failing in its last chunk changed nothing');
+
+# ---------------------------------------------------------------------------
+# (b) non-atomic: exactly the valid items applied, exactly the others reported
+# ---------------------------------------------------------------------------
+
+my $res = sql(q{SELECT inserted, updated, failed, status, errors FROM vectorpg.upsert('r',
+	'[{"id": "b1", "values": [1, 0, 0, 0]},
+	  {"id": "b2", "values": [1, 0, 0]},
+	  {"id": "x", "values": [2, 2, 2, 2]},
+	  {"id": "b3", "values": [1, 1, 0, 0], "metadata": {"bad": true}},
+	  {"id": "b4", "values": [0, 1, 0, "Infinity"]},
+	  {"id": "b1", "values": [0, 0, 0, 1]},
+	  {"id": "b5", "values": [0, 0, 1, 0], "metadata": {"ok": 1}}]'::jsonb, atomic => false)});
+is( $res,
+	'2|1|4|partial|[{"id": "b2", "code": "22000", "message": "expected 4 dimensions, not 3", "position": 2}, '
+	  . '{"id": "b3", "code": "23514", "message": "new row for relation \"r\" violates check constraint \"r_meta_check\"", "position": 4}, '
+	  . '{"id": "b4", "code": "22P01", "message": "NaN and Infinity are not allowed in a vector", "position": 5}, '
+	  . '{"id": "b1", "code": "21000", "message": "id repeats item 1 of the batch", "position": 6}]',
+	'(b) non-atomic upsert: counts, status and the exact error rows');
+is(sql("SELECT string_agg(id || '=' || v::text || coalesce(meta::text, ''), ' ' ORDER BY id) FROM r"),
+	'b1=[1,0,0,0]{} b5=[0,0,1,0]{"ok": 1} x=[2,2,2,2]{}',
+	'(b) exactly the valid items were applied');
+
+# ---------------------------------------------------------------------------
+# (c) cancel and crash
+# ---------------------------------------------------------------------------
+
+sql("SELECT vectorpg.create_collection('c', 32, 'l2');
+	CREATE TABLE src AS SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 32) j WHERE g.i > 0)::vector AS v
+	FROM generate_series(1, 100000) g(i);");
+
+# A batch of 100,000 items, ids prefix || (10000 + i): it runs for seconds
+sub long_batch
+{
+	my ($prefix, $atomic) = @_;
+	return "SELECT * FROM vectorpg.upsert('c', (SELECT array_agg('$prefix' || (10000 + i) ORDER BY i) FROM src),
+		(SELECT array_agg(v ORDER BY i) FROM src), batch_size_limit => 100000, atomic => $atomic);";
+}
+
+# Start the long batch in a session and wait until its first chunk is
+# written (its progress NOTICE); return the session and its backend pid
+sub start_long_batch
+{
+	my ($session, $prefix, $atomic) = @_;
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	$session->{stderr} = '';
+	$session->query_until(qr/started/, "\\echo started\n" . long_batch($prefix, $atomic) . "\n");
+	my $seen = 0;
+	foreach (1 .. 2400)
+	{
+		$session->{run}->pump_nb;
+		$seen = $session->{stderr} =~ /upsert into collection "c": 10000 of 100000 items/;
+		last if $seen;
+		usleep(50_000);
+	}
+	ok($seen, "(c) $prefix: the long batch has written its first chunk");
+	return $pid;
+}
+
+foreach my $atomic ('true', 'false')
+{
+	my $cbefore = fingerprint('c');
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = start_long_batch($session, "cancel$atomic", $atomic);
+	sql("SELECT pg_cancel_backend($pid)");
+	$session->query('SELECT 1');
+	like($session->{stderr}, qr/canceling statement due to user request/, "(c) atomic => $atomic: the batch was cancelled");
+	$session->quit;
+	is(fingerprint('c'), $cbefore, "(c) atomic => $atomic: the cancelled batch left nothing");
+}
+
+# A client loading batch after batch: what is stored is exactly the batches
+# that returned.  $interrupt cancels the running batch or crashes the server.
+sub prefix_load
+{
+	my ($prefix, $interrupt) = @_;
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $script = '';
+	foreach my $b (0 .. 2)
+	{
+		$script .= "SELECT status FROM vectorpg.upsert('c', (SELECT array_agg('$prefix' || ($b * 1000 + i) ORDER BY i) FROM src WHERE i <= 1000),
+			(SELECT array_agg(v ORDER BY i) FROM src WHERE i <= 1000), atomic => false);\n\\echo returned $b\n";
+	}
+	$session->query_until(qr/returned 2/, $script);
+	my $pid = start_long_batch($session, $prefix, 'false');
+	$interrupt->($pid);
+	eval { $session->quit };
+	is(sql("SELECT count(*) FROM c WHERE id LIKE '$prefix%'"), '3000',
+		"(c) $prefix: exactly the 3 batches that returned are stored");
+	is(sql("SELECT count(*) FROM c WHERE id LIKE '$prefix%' AND substr(id, length('$prefix') + 1)::integer > 3000"),
+		'0', "(c) $prefix: nothing of the interrupted one");
+}
+
+prefix_load('pcancel', sub { sql("SELECT pg_cancel_backend($_[0])"); });
+prefix_load(
+	'pcrash',
+	sub {
+		$node->stop('immediate');
+		$node->start;
+	});
+
+# vectorpg.load commits chunk by chunk: after a cancel or a crash, what is
+# stored is a prefix of whole chunks, at least as long as the NOTICEs said
+sql("CREATE TABLE recs AS SELECT jsonb_agg(jsonb_build_object('id', 'ld' || i, 'values', v::text::jsonb) ORDER BY i) AS j FROM src");
+sub interrupted_load
+{
+	my ($label, $interrupt) = @_;
+	sql("DELETE FROM c WHERE id LIKE 'ld%'");
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	$session->{stderr} = '';
+	$session->query_until(qr/started/,
+		"\\echo started\nDO \$\$ DECLARE r jsonb; res vectorpg.batch_result; BEGIN SELECT j INTO r FROM recs; CALL vectorpg.load('c', r, 5000, res); END \$\$;\n");
+	my $reported = 0;
+	foreach (1 .. 2400)
+	{
+		$session->{run}->pump_nb;
+		if ($session->{stderr} =~ /.*load into collection "c": (\d+) of 100000 items committed/s)
+		{
+			$reported = $1;
+			last if $reported >= 10000;
+		}
+		usleep(50_000);
+	}
+	cmp_ok($reported, ">=", 10000, "(c) load, $label: two chunks reported committed");
+	$interrupt->($pid);
+	eval { $session->quit };
+	my ($count, $max) = split /\|/, sql("SELECT count(*), coalesce(max(substr(id, 3)::integer), 0) FROM c WHERE id LIKE 'ld%'");
+	cmp_ok($count, '>=', $reported, "(c) load, $label: every reported chunk is stored ($count items)");
+	is($count % 5000, 0, "(c) load, $label: whole chunks only");
+	is($max, $count, "(c) load, $label: a prefix of the records");
+}
+interrupted_load('cancel', sub { sql("SELECT pg_cancel_backend($_[0])"); });
+interrupted_load(
+	'crash',
+	sub {
+		$node->stop('immediate');
+		$node->start;
+	});
+
+is(sql("SELECT count(*) FROM hnsw_index_check('c_embedding_idx', true)"), '0', '(c) the hnsw index is sound after the crash');
+is(sql("SELECT count(*) FROM vectorpg.collection_health('c') WHERE status <> 'ok'"), '0', '(c) the collection is healthy after the crash');
+
+# ---------------------------------------------------------------------------
+# (d) two sessions upserting the same ids
+# ---------------------------------------------------------------------------
+
+sql("SELECT vectorpg.create_collection('d', 16, 'cosine')");
+my $tmp = PostgreSQL::Test::Utils::tempdir();
+my @runs;
+foreach my $s (1, 2)
+{
+	my $file = "$tmp/session$s.sql";
+	open my $fh, '>', $file or die "could not write $file: $!";
+	foreach my $round (1 .. 25)
+	{
+		# the same 300 ids, in an order of this session's own
+		my $order = $s == 1 ? 'i' : '-i';
+		print $fh "SELECT status FROM vectorpg.upsert('d', (SELECT array_agg('id' || (i % 300) ORDER BY $order) FROM generate_series(1, 300) i),
+			(SELECT array_agg(" . vec_sql(16, "i + $s * 1000 + $round") . " ORDER BY $order) FROM generate_series(1, 300) i),
+			(SELECT array_agg(jsonb_build_object('session', $s, 'round', $round) ORDER BY $order) FROM generate_series(1, 300) i));\n";
+	}
+	close $fh;
+	chmod 0644, $file;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$out, '2>', \$err);
+	push @runs, [ $h, \$out, \$err ];
+}
+foreach my $run (@runs)
+{
+	my ($h, $out, $err) = @$run;
+	$h->finish;
+	is($h->result(0), 0, '(d) a session finished without error') or diag($$err);
+	is(scalar(() = $$out =~ /success/g), 25, '(d) its 25 batches succeeded');
+}
+is(sql("SELECT count(*), count(DISTINCT id) FROM d"), '300|300', '(d) one row per id');
+like(sql("SELECT DISTINCT metadata ->> 'round' FROM d"), qr/^25$/, '(d) every row holds a last-round value');
+
+# ---------------------------------------------------------------------------
+# (e) the documentation's examples are the regression test's statements
+# ---------------------------------------------------------------------------
+
+my $root = "$FindBin::Bin/../..";
+my $doc = slurp_file("$root/doc/batch.md");
+my @blocks = $doc =~ /^```sql\n(.*?)^```\n/msg;
+my $from_doc = join("\n", @blocks);
+my $test = slurp_file("$root/sql/batch_doc.sql");
+$test =~ s/\A(?:--[^\n]*\n|\\[^\n]*\n)*\n//;    # the header: comments and psql settings
+is($test, $from_doc . "\n", '(e) sql/batch_doc.sql is exactly the SQL blocks of doc/batch.md');
+
+# ---------------------------------------------------------------------------
+# (f) dump and restore
+# ---------------------------------------------------------------------------
+
+$node->safe_psql('postgres', 'CREATE DATABASE src');
+$node->safe_psql(
+	'src', q{CREATE EXTENSION vectorpg;
+	CREATE SCHEMA app;
+	SELECT vectorpg.create_collection('docs', 2, 'cosine', schema => 'app', text_config => 'english');
+	SELECT vectorpg.upsert('docs', ARRAY['a', 'b'], ARRAY['[1,0]', '[0,1]']::vector[],
+		ARRAY['{"k": 1}', '{"k": 2}']::jsonb[], ARRAY['red apples', 'green pears']);
+	CREATE TABLE app.mine (n integer PRIMARY KEY, e vector(2), m jsonb);
+	INSERT INTO app.mine VALUES (1, '[1,1]', '{}');
+	SELECT vectorpg.register_collection('mine', 'app.mine', id_column => 'n', vector_column => 'e',
+		metadata_column => 'm', metric => 'l2');});
+my $dump = "$tmp/src.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('src') ], '(f) pg_dump');
+$node->safe_psql('postgres', 'CREATE DATABASE dst');
+$node->command_ok([ 'pg_restore', '-d', $node->connstr('dst'), $dump ], '(f) pg_restore');
+my $catalog = q{SELECT string_agg(concat_ws(' ', name, relation, id_column, vector_column, metadata_column,
+	text_column, text_config, dimension, metric, owns_table, options), '; ' ORDER BY name) FROM vectorpg.collections};
+is($node->safe_psql('dst', $catalog), $node->safe_psql('src', $catalog), '(f) the restored catalog is the same');
+is( $node->safe_psql(
+		'dst', q{SELECT string_agg(id, ',' ORDER BY rank) FROM vectorpg.search('docs', ARRAY['[1,0.1]']::vector[], k => 2)}),
+	'a,b',
+	'(f) the restored collection answers searches');
+is( $node->safe_psql(
+		'dst', q{SELECT string_agg(id, ',') FROM vectorpg.hybrid_search('docs', '[0,1]', 'apple', k => 1)}),
+	'a', '(f) and hybrid searches through its text column');
+is($node->safe_psql('dst', q{SELECT count(*) FROM vectorpg.collection_health() WHERE status = 'error'}),
+	'0', '(f) the restored collections are healthy');
+
+$node->stop;
+done_testing();
