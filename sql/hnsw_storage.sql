@@ -122,3 +122,20 @@ CREATE INDEX storage_f2_idx ON storage_f2 USING hnsw (embedding vector_l2_ops);
 CREATE INDEX storage_f4_idx ON storage_f4 USING hnsw (embedding vector_l2_ops);
 SELECT pg_relation_size('storage_f4_idx') > 2 * pg_relation_size('storage_u8_idx') AS uint8_much_smaller,
        pg_relation_size('storage_f4_idx') > 1.3 * pg_relation_size('storage_f2_idx') AS float2_smaller;
+
+-- The byte kernels that read uint8 vectors directly, past their 32-wide
+-- main loop (200 dimensions): index answers come in true-distance order,
+-- each query finds itself first
+SET enable_seqscan = off;
+SELECT count(*) FILTER (WHERE ds IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(ds) x)) AS l2_misordered,
+       count(*) FILTER (WHERE ds[1] <> 0) AS l2_not_self_first
+FROM (SELECT (SELECT array_agg(d) FROM (SELECT embedding <-> q.embedding AS d FROM storage_u8
+              ORDER BY embedding <-> q.embedding LIMIT 10) s) AS ds
+      FROM storage_u8 q WHERE q.id <= 30) t;
+CREATE INDEX storage_u8_ip ON storage_u8 USING hnsw (embedding vector_ip_ops);
+DROP INDEX storage_u8_idx;
+SELECT count(*) FILTER (WHERE ds IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(ds) x)) AS ip_misordered
+FROM (SELECT (SELECT array_agg(d) FROM (SELECT embedding <#> q.embedding AS d FROM storage_u8
+              ORDER BY embedding <#> q.embedding LIMIT 10) s) AS ds
+      FROM storage_u8 q WHERE q.id <= 30) t;
+RESET enable_seqscan;

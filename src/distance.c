@@ -220,6 +220,32 @@ VectorWidenBF16(float *out, const uint16 *in, int n)
 	}
 }
 
+/* Squared Euclidean distance to a byte vector in float4, for traversal */
+static float
+ScalarL2SquaredU8F32(const float *a, const uint8 *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+	{
+		float		d = a[i] - (float) b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+/* Inner product with a byte vector in float4, for traversal */
+static float
+ScalarInnerProductU8F32(const float *a, const uint8 *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += a[i] * (float) b[i];
+	return sum;
+}
+
 static const VectorKernels scalar_kernels = {
 	"scalar",
 	ScalarL2Squared,
@@ -233,7 +259,9 @@ static const VectorKernels scalar_kernels = {
 	VectorWidenU8,
 	VectorWidenI8,
 	VectorWidenF16,
-	VectorWidenBF16
+	VectorWidenBF16,
+	ScalarL2SquaredU8F32,
+	ScalarInnerProductU8F32
 };
 
 /*

@@ -381,6 +381,59 @@ Avx2WidenBF16(float *out, const uint16 *in, int n)
 	VectorWidenBF16(out + i, in + i, n - i);
 }
 
+/* Squared Euclidean distance to a byte vector in float4, AVX2 */
+static AVX2_TARGET float
+Avx2L2SquaredU8F32(const float *a, const uint8 *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	int			i = 0;
+	float		tail[8];
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		b0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i))));
+		__m256		b1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i + 8))));
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), b0);
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), b1);
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	_mm256_storeu_ps(tail, _mm256_add_ps(s0, s1));
+	{
+		float		sum = tail[0] + tail[1] + tail[2] + tail[3] + tail[4] + tail[5] + tail[6] + tail[7];
+
+		for (; i < n; i++)
+		{
+			float		d = a[i] - (float) b[i];
+
+			sum += d * d;
+		}
+		return sum;
+	}
+}
+
+/* Inner product with a byte vector in float4, AVX2 */
+static AVX2_TARGET float
+Avx2InnerProductU8F32(const float *a, const uint8 *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	int			i = 0;
+	float		tail[8];
+	float		sum;
+
+	for (; i + 8 <= n; i += 8)
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
+							 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i)))),
+							 s0);
+	_mm256_storeu_ps(tail, s0);
+	sum = tail[0] + tail[1] + tail[2] + tail[3] + tail[4] + tail[5] + tail[6] + tail[7];
+	for (; i < n; i++)
+		sum += a[i] * (float) b[i];
+	return sum;
+}
+
 static const VectorKernels avx2_kernels = {
 	"avx2",
 	Avx2L2Squared,
@@ -394,7 +447,9 @@ static const VectorKernels avx2_kernels = {
 	Avx2WidenU8,
 	Avx2WidenI8,
 	Avx2WidenF16,
-	Avx2WidenBF16
+	Avx2WidenBF16,
+	Avx2L2SquaredU8F32,
+	Avx2InnerProductU8F32
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -686,6 +741,65 @@ Avx512WidenBF16(float *out, const uint16 *in, int n)
 	VectorWidenBF16(out + i, in + i, n - i);
 }
 
+/* Squared Euclidean distance to a byte vector in float4, AVX-512 */
+static AVX512_TARGET float
+Avx512L2SquaredU8F32(const float *a, const uint8 *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		b0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i))));
+		__m512		b1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i + 16))));
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), b0);
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), b1);
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	for (; i < n; i += 16)
+	{
+		/* The last bytes through a zeroed copy: masked byte loads need BW */
+		uint8		tb[16] = {0};
+		int			k = Min(16, n - i);
+		__mmask16	m = k == 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << k) - 1);
+		__m512		b0;
+		__m512		d0;
+
+		memcpy(tb, b + i, k);
+		b0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) tb)));
+		d0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), b0);
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+/* Inner product with a byte vector in float4, AVX-512 */
+static AVX512_TARGET float
+Avx512InnerProductU8F32(const float *a, const uint8 *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i),
+							 _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i)))),
+							 s0);
+	if (i < n)
+	{
+		uint8		tb[16] = {0};
+		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
+
+		memcpy(tb, b + i, n - i);
+		s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
+							 _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) tb))),
+							 s0);
+	}
+	return _mm512_reduce_add_ps(s0);
+}
+
 static const VectorKernels avx512_kernels = {
 	"avx512",
 	Avx512L2Squared,
@@ -699,7 +813,9 @@ static const VectorKernels avx512_kernels = {
 	Avx512WidenU8,
 	Avx512WidenI8,
 	Avx512WidenF16,
-	Avx512WidenBF16
+	Avx512WidenBF16,
+	Avx512L2SquaredU8F32,
+	Avx512InnerProductU8F32
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

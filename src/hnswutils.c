@@ -118,6 +118,31 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 	return d;
 }
 
+/*
+ * The traversal distance from the query straight to a stored vector, when
+ * a kernel reads its format directly (L2 and inner product on bytes), so
+ * that a scan need not widen every vector it passes; false otherwise.
+ */
+static bool
+StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vector *stored,
+						double *out)
+{
+	float		d;
+
+	if (stored->unused != HNSW_FORMAT_U8)
+		return false;
+	if (dist->metric == HNSW_METRIC_L2)
+		d = vector_kernels->l2_squared_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
+	else if (dist->metric == HNSW_METRIC_IP)
+		d = -vector_kernels->inner_product_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
+	else
+		return false;
+	if (unlikely(!isfinite(d)))
+		return false;
+	*out = d;
+	return true;
+}
+
 /* The ORDER BY operator's value for an internal distance */
 double
 HnswOrderByValue(const HnswDistance *dist, double internal)
@@ -560,11 +585,25 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE ||
 		etup->data.dim != query->dim)
 		return false;
-	vec = HnswStoredVector(&etup->data, &buf);
-	if (vec == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("hnsw element (%u,%u) has an invalid vector format", blkno, off)));
+
+	/*
+	 * A scan passing by needs only the traversal distance, which the byte
+	 * kernels take without widening the vector first
+	 */
+	if (!wantExact && !wantVector &&
+		VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
+		StoredTraversalDistance(dist, query, &etup->data, &out->distance) &&
+		!(out->distance < exactBelow))
+		vec = NULL;
+	else
+	{
+		vec = HnswStoredVector(&etup->data, &buf);
+		if (vec == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("hnsw element (%u,%u) has an invalid vector format", blkno, off)));
+		out->distance = HnswTraversalDistance(dist, query, vec);
+	}
 
 	ItemPointerSet(&out->tid, blkno, off);
 	out->neighbortid = etup->neighbortid;
@@ -578,8 +617,7 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		out->heaptids[out->nheaptids++] = etup->heaptids[i];
 	}
 	out->flags = 0;
-	out->distance = HnswTraversalDistance(dist, query, vec);
-	if (wantExact || out->distance < exactBelow)
+	if (vec != NULL && (wantExact || out->distance < exactBelow))
 	{
 		out->exact = HnswDistanceTo(dist, query, vec);
 		out->flags |= HNSW_CAND_EXACT;

@@ -135,6 +135,13 @@ typedef struct VectorKernels
 	void		(*widen_i8) (float *out, const int8 *in, int n);
 	void		(*widen_f16) (float *out, const uint16 *in, int n);
 	void		(*widen_bf16) (float *out, const uint16 *in, int n);
+
+	/*
+	 * Traversal kernels against a vector stored as bytes (uint8), widened
+	 * on the fly: float4 query a, stored bytes b
+	 */
+	float		(*l2_squared_u8_f32) (const float *a, const uint8 *b, int n);
+	float		(*inner_product_u8_f32) (const float *a, const uint8 *b, int n);
 } VectorKernels;
 
 /* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */
