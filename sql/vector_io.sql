@@ -74,3 +74,11 @@ DROP TABLE sp_t;
 ALTER TABLE plain_t ALTER COLUMN a SET STORAGE MAIN;
 SELECT attstorage FROM pg_attribute WHERE attrelid = 'plain_t'::regclass AND attname = 'a';
 DROP TABLE plain_t, big_t, free_t, optout_t, as_t;
+
+-- Plain integers of up to 7 digits take a fast path; it must read exactly
+-- what strtof reads, and leave everything else to strtof
+SELECT '[-0, +5, 0007, 1234567, 12345678, 1e3, 0x10, 7 ]'::vector;
+SELECT '[-0]'::vector::real[] AS keeps_negative_zero, '[16777215]'::vector::real[] AS largest_exact;
+SELECT '[5abc]'::vector;
+SELECT '[1_0]'::vector;
+SELECT '[-]'::vector;

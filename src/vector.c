@@ -127,6 +127,39 @@ ReportBadSyntax(const char *input, const char *detail)
 			 detail ? errdetail("%s", detail) : 0));
 }
 
+/*
+ * A plain decimal integer of at most 7 digits (optionally signed), followed
+ * by something that cannot continue a number: its float4 value is exact,
+ * so it needs no strtof.  Pixel and descriptor data are written this way,
+ * and strtof is most of the cost of reading them.  Returns the end of the
+ * token, or NULL to leave the token to strtof.
+ */
+static inline char *
+ParseSmallInteger(char *p, float *value)
+{
+	bool		negative = false;
+	int32		n = 0;
+	int			digits = 0;
+
+	if (*p == '-' || *p == '+')
+	{
+		negative = *p == '-';
+		p++;
+	}
+	while (*p >= '0' && *p <= '9')
+	{
+		if (++digits > 7)
+			return NULL;
+		n = n * 10 + (*p - '0');
+		p++;
+	}
+	if (digits == 0 || *p == '.' || *p == 'e' || *p == 'E' || *p == 'x' || *p == 'X' ||
+		(*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))
+		return NULL;
+	*value = negative ? -(float) n : (float) n;
+	return p;
+}
+
 VECTORPG_FUNCTION(vector_in);
 
 /*
@@ -171,6 +204,10 @@ vector_in(PG_FUNCTION_ARGS)
 			ReportBadSyntax(input, *p == '\0' ? "Unexpected end of input." :
 							"Every element must be a number.");
 
+		end = ParseSmallInteger(p, &value);
+		if (end != NULL)
+			goto parsed;
+
 		errno = 0;
 		value = strtof(p, &end);
 		if (end == p)
@@ -184,6 +221,7 @@ vector_in(PG_FUNCTION_ARGS)
 							(int) (end - p), p)));
 		VectorCheckElement(value);
 
+parsed:
 		if (dim == capacity)
 		{
 			capacity = Min(capacity * 2, VECTOR_MAX_DIM);
