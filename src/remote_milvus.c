@@ -124,7 +124,8 @@ FailCode(RemoteTarget *target, const char *operation, long status, int code,
 		case 8:
 		case 9:
 		case 1807:
-			RemoteReportError(target, operation, ERRCODE_FDW_ERROR,
+			/* As the transport reports 429 and 5xx once its retries are spent */
+			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION,
 							  pstrdup("Milvus is unavailable or over its limits"), detail);
 		default:
 			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION,

@@ -309,6 +309,17 @@ my @searches = grep { $_->{path} =~ /entities\/search/ } @{ $mv->requests };
 is(scalar(@searches), 2, 'retryable code 8: two search requests');
 $mv->clear_faults;
 
+# A retryable code that does not go away: the retries are spent, then the
+# same SQLSTATE as the transport's 429 and 5xx
+$mv->fault(mode => 'envelope_error', code => 8, message => 'rate limit exceeded',
+	path => 'entities/search', count => 100);
+($ret, $out, $err) = $node->psql('postgres',
+	"SELECT id FROM docs_cosine ORDER BY embedding <=> '$q' LIMIT 1",
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/HV00L.*Milvus is unavailable or over its limits/,
+	'retryable code 8 that persists: HV00L once the retries are spent');
+$mv->clear_faults;
+
 # --- VarChar keys, IMPORT FOREIGN SCHEMA ---------------------------------------
 
 $mv->create_collection(name => 'named', dimension => 3, metric => 'IP', id_type => 'VarChar',
