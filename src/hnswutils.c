@@ -577,6 +577,7 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	HnswElementTuple etup;
 	HnswVectorBuf buf;
 	const Vector *vec;
+	bool		direct;
 
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
 		return false;
@@ -587,13 +588,14 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		return false;
 
 	/*
-	 * A scan passing by needs only the traversal distance, which the byte
-	 * kernels take without widening the vector first
+	 * The byte kernels take the traversal distance without widening the
+	 * vector; a scan passing by needs nothing more.  The widened vector is
+	 * made only for an exact distance or a copy, and the traversal distance
+	 * is not taken twice.
 	 */
-	if (!wantExact && !wantVector &&
-		VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
-		StoredTraversalDistance(dist, query, &etup->data, &out->distance) &&
-		!(out->distance < exactBelow))
+	direct = VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
+		StoredTraversalDistance(dist, query, &etup->data, &out->distance);
+	if (direct && !wantExact && !wantVector && !(out->distance < exactBelow))
 		vec = NULL;
 	else
 	{
@@ -602,7 +604,8 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("hnsw element (%u,%u) has an invalid vector format", blkno, off)));
-		out->distance = HnswTraversalDistance(dist, query, vec);
+		if (!direct)
+			out->distance = HnswTraversalDistance(dist, query, vec);
 	}
 
 	ItemPointerSet(&out->tid, blkno, off);
