@@ -143,7 +143,25 @@ typedef struct RemoteTarget
 
 	/* added by the transport (server options) */
 	int			low_speed_time_ms;	/* stall detection, see above */
+
+	/* writes (server or table options; the table's wins) */
+	int			write_batch_size;	/* records per upsert/delete request */
+	int			write_parallelism;	/* requests in flight at once */
 } RemoteTarget;
+
+/*
+ * Tunables of writes (server and table options of the same name): records
+ * per request (Pinecone allows 1,000 and 2 MB per request; a chunk is also
+ * cut when its body would pass REMOTE_MAX_WRITE_BODY_BYTES) and requests in
+ * flight at once over curl multi.
+ */
+#define REMOTE_MIN_WRITE_BATCH_SIZE			1
+#define REMOTE_DEFAULT_WRITE_BATCH_SIZE		100
+#define REMOTE_MAX_WRITE_BATCH_SIZE			1000
+#define REMOTE_MIN_WRITE_PARALLELISM		1
+#define REMOTE_DEFAULT_WRITE_PARALLELISM	4
+#define REMOTE_MAX_WRITE_PARALLELISM		16
+#define REMOTE_MAX_WRITE_BODY_BYTES			(2 * 1000 * 1000)
 
 /* fdw_option.c */
 extern RemoteTarget *RemoteTargetFromTable(Oid foreigntableid, Oid userid);
@@ -284,6 +302,55 @@ extern RemoteResult *RemoteFetch(RemoteTarget *target, char **ids, int nids,
 extern RemoteResult *RemoteScan(RemoteTarget *target, const RemoteSearch *search);
 extern RemoteIndexInfo *RemoteDescribe(RemoteTarget *target);
 extern List *RemoteListIndexes(RemoteTarget *target);	/* RemoteIndexInfo * */
+
+/*
+ * Writes (remote_write.c and the clients).  A RemoteWrite is one upsert
+ * (values, optional metadata: a JSON object whose keys are Pinecone
+ * metadata keys or Milvus scalar/dynamic fields) or one delete, by id.
+ *
+ * RemoteWriteMany validates every item first (RemoteValidateWrite: id
+ * length and charset, dimension, NaN/Infinity, metadata size and shape),
+ * raising the first invalid item's error before anything is sent; then it
+ * sends upserts and deletes in chunks within the provider's limits and
+ * target->write_batch_size, up to target->write_parallelism requests in
+ * flight over curl multi, each retried by the transport's rules (an upsert
+ * or a delete by id is idempotent, so a retry is safe).  It returns when
+ * every chunk was acknowledged and raises the first failure otherwise;
+ * chunks acknowledged before a failure stay applied.  Callers pass each id
+ * at most once per call (they coalesce), so chunk order does not matter.
+ *
+ * remote_last_failure describes the failure of the latest remote call of
+ * this backend that raised an error, for callers that catch errors and
+ * must tell "retry later" from "the remote rejects this item" (the mirror
+ * worker).  It is reset at the start of every RemoteHttpCall and
+ * RemoteWriteMany.
+ */
+typedef struct RemoteWrite
+{
+	const char *id;				/* Pinecone id, or Milvus key as text */
+	bool		is_delete;
+	const float4 *values;		/* upsert: dim values */
+	int			dim;
+	const char *metadata_json;	/* upsert: JSON object text, or NULL */
+} RemoteWrite;
+
+typedef struct RemoteFailure
+{
+	bool		failed;			/* a remote call raised an error */
+	long		http_status;	/* last HTTP status, 0 when none arrived */
+	bool		transient;		/* 429, 5xx, timeout, connection: try later */
+	int			item;			/* RemoteWriteMany: index of the invalid item
+								 * or the first item of the failed chunk, else -1 */
+	int			nitems;			/* items in the failed chunk (1 when invalid) */
+} RemoteFailure;
+
+extern PGDLLIMPORT RemoteFailure remote_last_failure;
+
+extern bool RemoteValidateWrite(RemoteTarget *target, const RemoteWrite *w,
+								int *sqlstate, char **message);
+extern void RemoteWriteMany(RemoteTarget *target, const RemoteWrite *writes, int n);
+extern void RemoteDeleteByFilter(RemoteTarget *target, const char *filter_json);
+extern void RemoteDeleteAll(RemoteTarget *target);
 
 /* Milvus filter translation (remote_milvus.c): Pinecone JSON -> expression */
 extern char *RemoteFilterToMilvus(const char *filter_json, const char *metadata_field);
