@@ -371,6 +371,25 @@ FdwGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		else if (info->id_is_array)
 			baserel->rows = 10;
 	}
+	else if (info->target->allow_full_scan)
+	{
+		/*
+		 * Only a table that allows full scans may get one: estimate it from
+		 * the remote's record count (cached per backend), with PostgreSQL's
+		 * selectivity of the conditions.
+		 */
+		int64		count = RemoteCount(info->target);
+
+		if (count >= 0)
+		{
+			baserel->tuples = (double) count;
+			baserel->rows = clamp_row_est((double) count *
+										  clauselist_selectivity(root, baserel->baserestrictinfo,
+																 0, JOIN_INNER, NULL));
+		}
+		else
+			baserel->rows = FDW_FULL_SCAN_ROWS;
+	}
 	else
 		baserel->rows = FDW_FULL_SCAN_ROWS;
 }
@@ -600,8 +619,61 @@ LimitIsPushable(Node *expr)
 }
 
 /*
+ * LIMIT without ORDER BY over a scan whose conditions all run remotely:
+ * add a FINAL path that reads LIMIT + OFFSET rows and stops
+ * (FDW_SCAN_LIMITED).  Without allow_full_scan it is offered only while the
+ * rows asked for stay within FDW_MAX_BOUNDED_SCAN_ROWS (a LIMIT given as a
+ * parameter is checked when the scan starts).
+ */
+static void
+AddLimitedScanPath(PlannerInfo *root, RelOptInfo *input_rel,
+				   RelOptInfo *output_rel, FinalPathExtraData *fextra)
+{
+	Query	   *parse = root->parse;
+	FdwRelInfo *info = input_rel->fdw_private;
+	FdwUpperInfo *ui;
+	ForeignPath *path;
+	double		rows;
+
+	if (info == NULL || output_rel->fdw_private != NULL)
+		return;
+	if (!fextra->limit_needed || parse->limitCount == NULL ||
+		parse->limitOption == LIMIT_OPTION_WITH_TIES || parse->rowMarks != NIL ||
+		parse->commandType != CMD_SELECT || parse->hasTargetSRFs ||
+		parse->hasAggs || parse->groupClause != NIL || parse->groupingSets != NIL ||
+		parse->hasWindowFuncs || parse->distinctClause != NIL ||
+		root->hasHavingQual || root->sort_pathkeys != NIL ||
+		!LimitIsPushable(parse->limitCount) || !LimitIsPushable(parse->limitOffset))
+		return;
+	if (info->id_rinfo != NULL || info->local_conds != NIL)
+		return;
+	/* Pinecone's list takes no filter */
+	if (info->remote_conds != NIL && info->target->provider == REMOTE_PINECONE)
+		return;
+	if (!info->target->allow_full_scan && fextra->count_est > 0 &&
+		fextra->offset_est >= 0 &&
+		fextra->count_est + fextra->offset_est > FDW_MAX_BOUNDED_SCAN_ROWS)
+		return;
+
+	ui = palloc0(sizeof(FdwUpperInfo));
+	ui->baserel = input_rel;
+	ui->metric = info->target->metric;
+	output_rel->fdw_private = ui;
+	rows = fextra->count_est > 0 ? (double) fextra->count_est : 10.0;
+	if (info->target->allow_full_scan)
+		rows = Min(rows, input_rel->rows);
+	path = create_foreign_upper_path(root, output_rel,
+									 root->upper_targets[UPPERREL_FINAL],
+									 rows, FDW_REQUEST_COST,
+									 FDW_REQUEST_COST + rows * FDW_ROW_COST,
+									 NIL, NULL,
+									 list_make1(makeInteger(FDW_SCAN_LIMITED)));
+	add_path(output_rel, (Path *) path);
+}
+
+/*
  * GetForeignUpperPaths: take over ORDER BY <vector op> value LIMIT k (see
- * the header comment for the conditions).
+ * the header comment for the conditions), and a LIMIT without ORDER BY.
  */
 static void
 FdwGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
@@ -637,6 +709,11 @@ FdwGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 		ForeignPath *path;
 		double		rows;
 
+		if (input_rel->reloptkind == RELOPT_BASEREL)
+		{
+			AddLimitedScanPath(root, input_rel, output_rel, fextra);
+			return;
+		}
 		if (input_rel->reloptkind != RELOPT_UPPER_REL || input_rel->fdw_private == NULL ||
 			output_rel->fdw_private != NULL)
 			return;
@@ -710,19 +787,65 @@ TargetVars(List *tlist, Expr *sort_expr)
 	return vars;
 }
 
+/*
+ * Does the query's ORDER BY name the score or distance column of the
+ * relation?  Outside a search those are NULL, which the refusal explains.
+ */
+static bool
+SortsByScoreColumn(PlannerInfo *root, RelOptInfo *baserel, FdwRelInfo *info)
+{
+	ListCell   *lc;
+
+	foreach(lc, root->query_pathkeys)
+	{
+		PathKey    *pk = lfirst(lc);
+		ListCell   *lm;
+
+		foreach(lm, pk->pk_eclass->ec_members)
+		{
+			Expr	   *e = ((EquivalenceMember *) lfirst(lm))->em_expr;
+			Var		   *v;
+
+			while (e && IsA(e, RelabelType))
+				e = ((RelabelType *) e)->arg;
+			if (!e || !IsA(e, Var))
+				continue;
+			v = (Var *) e;
+			if (v->varno == baserel->relid && v->varlevelsup == 0 &&
+				v->varattno > 0 && v->varattno <= info->table->ncols &&
+				(info->table->cols[v->varattno - 1].kind == FDW_COL_DISTANCE ||
+				 info->table->cols[v->varattno - 1].kind == FDW_COL_SCORE))
+				return true;
+		}
+	}
+	return false;
+}
+
 /* The standard refusal of a plan that would pull a whole remote index */
 static void
-RefuseFullScan(FdwRelInfo *info)
+RefuseFullScan(PlannerInfo *root, RelOptInfo *baserel, FdwRelInfo *info)
 {
+	const char *vcol = info->table->vector_attno ?
+		quote_identifier(info->table->cols[info->table->vector_attno - 1].attname) :
+		"<vector column>";
+
+	if (SortsByScoreColumn(root, baserel, info))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("query on foreign table \"%s\" would read the whole remote index",
+						info->table->relname),
+				 errdetail("ORDER BY on the score or distance column is no search: the query vector is given only by ORDER BY %s <operator> value, and outside a search these columns are NULL.",
+						   vcol),
+				 errhint("Write ORDER BY %s <operator> value LIMIT n; the distance column then holds that value.",
+						 vcol)));
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
 			 errmsg("query on foreign table \"%s\" would read the whole remote index",
 					info->table->relname),
-			 errdetail("Only ORDER BY a distance to a value with LIMIT, or a condition id = value or id IN (...), runs as a remote search; every condition of such a search must be pushable to the remote filter."),
+			 errdetail("Only a remote search (ORDER BY a distance to a value with LIMIT), a fetch (id = value or id IN (...)) or a LIMIT of at most %d rows without ORDER BY reads part of the index, and only when every condition runs remotely.",
+					   FDW_MAX_BOUNDED_SCAN_ROWS),
 			 errhint("Add ORDER BY %s <operator> value LIMIT n or an id condition, or set the table option allow_full_scan to true.",
-					 info->table->vector_attno ?
-					 quote_identifier(info->table->cols[info->table->vector_attno - 1].attname) :
-					 "<vector column>")));
+					 vcol)));
 }
 
 /*
@@ -772,12 +895,15 @@ FdwGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 	if (kind == FDW_SCAN_FETCH && list_length(best_path->fdw_private) > 1)
 		join_ri = lsecond(best_path->fdw_private);
 
-	if (kind == FDW_SCAN_TOPK)
+	if (kind == FDW_SCAN_TOPK || kind == FDW_SCAN_LIMITED)
 	{
 		/* every clause is pushed: the upper path was offered only then */
 		remote_conds = BareClauses(info->remote_conds);
-		pos[POS_VECTOR] = list_length(fdw_exprs);
-		fdw_exprs = lappend(fdw_exprs, ui->query_vector);
+		if (kind == FDW_SCAN_TOPK)
+		{
+			pos[POS_VECTOR] = list_length(fdw_exprs);
+			fdw_exprs = lappend(fdw_exprs, ui->query_vector);
+		}
 		pos[POS_LIMIT] = list_length(fdw_exprs);
 		fdw_exprs = lappend(fdw_exprs, root->parse->limitCount);
 		if (root->parse->limitOffset)
@@ -787,9 +913,12 @@ FdwGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 		}
 
 		/* scan tuple: the ORDER BY value, then the Vars the target needs */
-		fdw_scan_tlist = lappend(fdw_scan_tlist,
-								 makeTargetEntry(copyObject(ui->sort_expr), 1, NULL, false));
-		scan_map = lappend(scan_map, makeInteger(0));
+		if (kind == FDW_SCAN_TOPK)
+		{
+			fdw_scan_tlist = lappend(fdw_scan_tlist,
+									 makeTargetEntry(copyObject(ui->sort_expr), 1, NULL, false));
+			scan_map = lappend(scan_map, makeInteger(0));
+		}
 		foreach(lc, TargetVars(tlist, ui->sort_expr))
 		{
 			Var		   *var = lfirst(lc);
@@ -813,7 +942,7 @@ FdwGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 		bool		allowed = info->target->allow_full_scan;
 
 		if (kind == FDW_SCAN_FULL && !allowed)
-			RefuseFullScan(info);
+			RefuseFullScan(root, baserel, info);
 
 		foreach(lc, scan_clauses)
 		{
@@ -1032,6 +1161,9 @@ EvalCount(FdwScanState *st, ExprState *state, ExprContext *econtext,
 	d = EvalValue(st, state, econtext, &isnull);
 	if (isnull)
 	{
+		/* LIMIT NULL is no limit, which a bounded scan may check itself */
+		if (is_limit && st->kind == FDW_SCAN_LIMITED)
+			return -1;
 		if (is_limit)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
@@ -1199,6 +1331,32 @@ StartTopK(FdwScanState *st, ExprContext *econtext)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Start a scan bounded by LIMIT (no ORDER BY): evaluate LIMIT and OFFSET,
+ * refuse more than FDW_MAX_BOUNDED_SCAN_ROWS rows unless the table allows
+ * full scans; the pages then ask for no more rows than still needed.
+ */
+static void
+StartLimited(FdwScanState *st, ExprContext *econtext)
+{
+	int64		limit = EvalCount(st, st->states[POS_LIMIT], econtext, true);
+	int64		offset = EvalCount(st, st->states[POS_OFFSET], econtext, false);
+
+	if (!st->target->allow_full_scan &&
+		(limit < 0 || limit + offset > FDW_MAX_BOUNDED_SCAN_ROWS))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+				 errmsg("query on foreign table \"%s\" would read more than %d rows of the remote index",
+						st->table->relname, FDW_MAX_BOUNDED_SCAN_ROWS),
+				 errdetail("A LIMIT without ORDER BY reads LIMIT plus OFFSET rows, here %s.",
+						   limit < 0 ? "all of them" : psprintf(INT64_FORMAT, limit + offset)),
+				 errhint("Lower the LIMIT, or set the table option allow_full_scan to true.")));
+	st->skip = offset;
+	st->remaining = limit;
+	if (limit == 0)
+		st->done = true;
+}
+
 /* Fetch the next page of a full scan; false when there is none */
 static bool
 NextFullPage(FdwScanState *st)
@@ -1220,6 +1378,9 @@ NextFullPage(FdwScanState *st)
 		search.include_metadata = st->include_metadata;
 	search.output_fields = st->output_fields;
 	search.page_token = token;
+	/* a bounded scan asks for the rows it still needs */
+	if (st->kind == FDW_SCAN_LIMITED && st->remaining >= 0)
+		search.top_k = (int) Min(st->remaining + st->skip, (int64) INT_MAX);
 	old = MemoryContextSwitchTo(st->page_cxt);
 	st->page = RemoteScan(st->target, &search);
 	MemoryContextSwitchTo(old);
@@ -1418,8 +1579,15 @@ FdwIterateForeignScan(ForeignScanState *node)
 	else if (!st->started)
 	{
 		st->remaining = -1;
+		if (st->kind == FDW_SCAN_LIMITED)
+			StartLimited(st, econtext);
 		if (st->remote_conds)
 			BuildFilter(st, econtext);
+		if (st->done)
+		{
+			st->started = true;
+			return ExecClearTuple(slot);
+		}
 		NextFullPage(st);
 	}
 
@@ -1430,7 +1598,8 @@ FdwIterateForeignScan(ForeignScanState *node)
 			return ExecClearTuple(slot);
 		if (st->page == NULL || st->pos >= st->page->nmatches)
 		{
-			if (st->kind != FDW_SCAN_FULL || !NextFullPage(st))
+			if ((st->kind != FDW_SCAN_FULL && st->kind != FDW_SCAN_LIMITED) ||
+				!NextFullPage(st))
 				return ExecClearTuple(slot);
 			continue;
 		}
@@ -1567,6 +1736,16 @@ FdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			if (offset)
 				ExplainPropertyText("Remote Offset", offset, es);
 		}
+	}
+	if (st->kind == FDW_SCAN_LIMITED)
+	{
+		char	   *limit = ExplainValue(list_nth(plan->fdw_exprs, intVal(list_nth(posl, POS_LIMIT))));
+
+		p = intVal(list_nth(posl, POS_OFFSET));
+		ExplainPropertyText("Remote Limit",
+							p >= 0 ? psprintf("%s + %s (offset skipped locally)", limit,
+											  ExplainValue(list_nth(plan->fdw_exprs, p))) : limit,
+							es);
 	}
 	if (st->kind == FDW_SCAN_FETCH)
 	{

@@ -22,7 +22,9 @@
  * a remote top-k (ORDER BY <vector op> value LIMIT k, with the pushable
  * WHERE conditions as the remote filter), a fetch by id (id = value or
  * id IN (...), other conditions local), or a full scan that pages through
- * the whole index, which only a table with allow_full_scan may do.
+ * the whole index, which only a table with allow_full_scan may do, or
+ * stops after LIMIT rows (FDW_SCAN_LIMITED: LIMIT without ORDER BY, every
+ * condition pushed).
  */
 #ifndef VECTORPG_FDW_H
 #define VECTORPG_FDW_H
@@ -71,8 +73,15 @@ typedef enum FdwScanKind
 	FDW_SCAN_FULL,
 	FDW_SCAN_FETCH,
 	FDW_SCAN_TOPK,
-	FDW_SCAN_ORDERED			/* an ORDERED upper path waiting for its LIMIT */
+	FDW_SCAN_ORDERED,			/* an ORDERED upper path waiting for its LIMIT */
+	FDW_SCAN_LIMITED			/* a full scan bounded by LIMIT (no ORDER BY) */
 } FdwScanKind;
+
+/*
+ * A full scan bounded by LIMIT + OFFSET of at most this many rows reads a
+ * bounded part of the index, so it runs without allow_full_scan.
+ */
+#define FDW_MAX_BOUNDED_SCAN_ROWS	10000
 
 /* fdw.c */
 extern FdwTable *FdwGetTable(Oid relid);

@@ -302,6 +302,8 @@ extern RemoteResult *RemoteFetch(RemoteTarget *target, char **ids, int nids,
 extern RemoteResult *RemoteScan(RemoteTarget *target, const RemoteSearch *search);
 extern RemoteIndexInfo *RemoteDescribe(RemoteTarget *target);
 extern List *RemoteListIndexes(RemoteTarget *target);	/* RemoteIndexInfo * */
+/* Rows in the table's namespace/partition, cached per backend (estimates) */
+extern int64 RemoteCount(RemoteTarget *target);
 
 /*
  * Writes (remote_write.c and the clients).  A RemoteWrite is one upsert

@@ -23,6 +23,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 static List *index_cache = NIL;
 static MemoryContext index_cache_cxt = NULL;
@@ -315,6 +316,43 @@ RemoteDescribe(RemoteTarget *target)
 	if (target->provider == REMOTE_PINECONE)
 		return PineconeDescribe(target);
 	return MilvusDescribe(target);
+}
+
+/*
+ * The number of records in the table's namespace (Pinecone
+ * describe_index_stats) or partition/collection (Milvus count(*)), for the
+ * planner's row estimate of a full scan.  Cached with the index description
+ * for REMOTE_COUNT_TTL_MS, so that planning costs a round trip per backend
+ * and table now and then, not per query.
+ */
+int64
+RemoteCount(RemoteTarget *target)
+{
+	const char *ns = target->namespace_ ? target->namespace_ : "";
+	TimestampTz now = GetCurrentTimestamp();
+	RemoteCachedIndex *c;
+	int64		n;
+
+	RemoteDescribe(target);
+	c = RemoteCacheLookup(target);
+	if (c && c->count_time != 0 && c->count_namespace &&
+		strcmp(c->count_namespace, ns) == 0 &&
+		!TimestampDifferenceExceeds(c->count_time, now, REMOTE_COUNT_TTL_MS))
+		return c->count;
+	if (target->provider == REMOTE_PINECONE)
+		n = PineconeNamespaceCount(target);
+	else
+		n = MilvusCount(target);
+	c = RemoteCacheLookup(target);
+	if (c)
+	{
+		if (c->count_namespace)
+			pfree(c->count_namespace);
+		c->count_namespace = MemoryContextStrdup(GetMemoryChunkContext(c), ns);
+		c->count = n;
+		c->count_time = now;
+	}
+	return n;
 }
 
 /* Dispatch: every index (Pinecone) or collection (Milvus) of a server */

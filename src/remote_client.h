@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "cJSON.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "remote.h"
 
@@ -33,6 +34,10 @@ typedef struct RemoteCachedIndex
 	bool		pk_is_int;		/* Milvus: Int64 primary key */
 	char	   *vector_field;	/* Milvus: the vector field searched */
 	bool		dynamic;		/* Milvus: enableDynamicField */
+	/* the row count of one namespace/partition, for planner estimates */
+	char	   *count_namespace;	/* "" for the whole index */
+	int64		count;
+	TimestampTz count_time;		/* 0: not asked yet */
 } RemoteCachedIndex;
 
 /* remote_client.c */
@@ -68,6 +73,7 @@ extern RemoteResult *MilvusScan(RemoteTarget *target, const RemoteSearch *search
 extern RemoteIndexInfo *MilvusDescribe(RemoteTarget *target);
 extern List *MilvusListCollections(RemoteTarget *target);
 extern List *MilvusListPartitions(RemoteTarget *target);
+extern int64 MilvusCount(RemoteTarget *target);
 
 /* Page size of full scans (Pinecone list allows 100, Milvus query more) */
 #define REMOTE_PINECONE_LIST_PAGE	100
@@ -77,5 +83,7 @@ extern List *MilvusListPartitions(RemoteTarget *target);
 /* The largest top-k each service accepts */
 #define REMOTE_PINECONE_MAX_TOPK	10000
 #define REMOTE_MILVUS_MAX_WINDOW	16384
+/* A cached row count (planner estimates) is asked again after this long */
+#define REMOTE_COUNT_TTL_MS			60000
 
 #endif							/* VECTORPG_REMOTE_CLIENT_H */

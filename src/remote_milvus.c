@@ -837,46 +837,369 @@ MilvusGet(RemoteTarget *target, char **ids, int nids,
 }
 
 /*
- * One page of a full scan: /entities/query with the filter, paged by
- * offset (the token is the next offset).  Milvus allows offset + limit up
- * to 16384, so a full scan stops there with an error rather than return a
- * partial table.
+ * Full scans.  A Milvus query answers at most REMOTE_MILVUS_MAX_WINDOW
+ * rows (offset + limit), in no promised order (spec section 5.2), so
+ * neither offset paging nor paging by "key > last key" can read a large
+ * collection without relying on behaviour the service does not promise.
+ * MilvusScan splits the primary-key space instead, until each piece is
+ * known to be complete:
+ *
+ * - a range (lo, hi] of keys is resolved by a query for the keys alone
+ *   (outputFields: the key; limit: the window; filter: the pushed filter
+ *   and the range).  Fewer keys than the window are all of them: they are
+ *   sorted and cut into chunks of REMOTE_MILVUS_QUERY_PAGE keys, each a key
+ *   range again.  A full window may be a part only: the range is split at
+ *   the median of the keys seen, and since each half misses some of those
+ *   keys, each half holds fewer rows than the range did;
+ * - a chunk is read by one query for every wanted field, with its range
+ *   and the filter; it holds at most a page of rows.
+ *
+ * What is relied upon: the filter's comparison operators on the key
+ * (numeric for Int64, byte-wise for VarChar, spec section 6) and that a
+ * query returns every matching row up to its limit.  The pieces partition
+ * the key space exactly, so each row is returned once.  The pieces still
+ * to do travel in the page token as JSON, [["r"|"c", lo, hi], ...], keys
+ * as strings and null for unbounded.  A collection that fits in one page
+ * is read by a single query, as is a scan bounded by a LIMIT.
+ */
+
+/* One piece of the key space still to read: keys in (lo, hi] */
+typedef struct ScanPiece
+{
+	bool		chunk;			/* known to hold at most a page of rows */
+	char	   *lo;				/* exclusive lower bound, NULL: none */
+	char	   *hi;				/* inclusive upper bound, NULL: none */
+} ScanPiece;
+
+/* A key of a resolved range, with its numeric value for Int64 keys */
+typedef struct ScanKey
+{
+	char	   *text;
+	int64		value;
+} ScanKey;
+
+static void AppendMilvusString(StringInfo buf, const char *s);
+static void AppendField(StringInfo buf, const char *name, const char *metadata_field);
+
+/* Make a piece; the strings are copied into the current context */
+static ScanPiece *
+NewPiece(bool chunk, const char *lo, const char *hi)
+{
+	ScanPiece  *p = palloc(sizeof(ScanPiece));
+
+	p->chunk = chunk;
+	p->lo = lo ? pstrdup(lo) : NULL;
+	p->hi = hi ? pstrdup(hi) : NULL;
+	return p;
+}
+
+/* Print the pieces still to do as a page token */
+static char *
+PrintScanToken(List *pieces)
+{
+	cJSON	   *arr = cJSON_CreateArray();
+	ListCell   *lc;
+	char	   *s,
+			   *result;
+
+	foreach(lc, pieces)
+	{
+		ScanPiece  *p = lfirst(lc);
+		cJSON	   *item = cJSON_CreateArray();
+
+		cJSON_AddItemToArray(item, cJSON_CreateString(p->chunk ? "c" : "r"));
+		cJSON_AddItemToArray(item, p->lo ? cJSON_CreateString(p->lo) : cJSON_CreateNull());
+		cJSON_AddItemToArray(item, p->hi ? cJSON_CreateString(p->hi) : cJSON_CreateNull());
+		cJSON_AddItemToArray(arr, item);
+	}
+	s = cJSON_PrintUnformatted(arr);
+	cJSON_Delete(arr);
+	if (s == NULL)
+		elog(ERROR, "out of memory printing a Milvus scan token");
+	result = pstrdup(s);
+	cJSON_free(s);
+	return result;
+}
+
+/* Read a page token printed by PrintScanToken */
+static List *
+ParseScanToken(const char *token)
+{
+	cJSON	   *arr = cJSON_Parse(token);
+	cJSON	   *item;
+	List	   *pieces = NIL;
+
+	if (!cJSON_IsArray(arr))
+	{
+		cJSON_Delete(arr);
+		elog(ERROR, "invalid Milvus scan token");
+	}
+	cJSON_ArrayForEach(item, arr)
+	{
+		cJSON	   *kind = cJSON_GetArrayItem(item, 0);
+		cJSON	   *lo = cJSON_GetArrayItem(item, 1);
+		cJSON	   *hi = cJSON_GetArrayItem(item, 2);
+
+		if (!cJSON_IsString(kind) || lo == NULL || hi == NULL)
+		{
+			cJSON_Delete(arr);
+			elog(ERROR, "invalid Milvus scan token");
+		}
+		pieces = lappend(pieces, NewPiece(kind->valuestring[0] == 'c',
+										  cJSON_IsString(lo) ? lo->valuestring : NULL,
+										  cJSON_IsString(hi) ? hi->valuestring : NULL));
+	}
+	cJSON_Delete(arr);
+	return pieces;
+}
+
+/* Parse an Int64 key the service sent; a malformed one is a remote error */
+static int64
+ScanIntKey(RemoteTarget *target, const char *text)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0')
+		RemoteBadResponse(target, "query", "a primary key is not an Int64");
+	return (int64) v;
+}
+
+/* Print a key as a literal of the filter: digits or a string */
+static void
+AppendKeyLiteral(StringInfo buf, RemoteTarget *target, RemoteCachedIndex *c,
+				 const char *key)
+{
+	if (c->pk_is_int)
+		appendStringInfo(buf, INT64_FORMAT, ScanIntKey(target, key));
+	else
+		AppendMilvusString(buf, key);
+}
+
+/* The filter of one piece: the pushed expression and the key range */
+static char *
+ScanFilter(RemoteTarget *target, RemoteCachedIndex *c, const char *expr,
+		   const char *lo, const char *hi)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (expr)
+		appendStringInfo(&buf, "(%s)", expr);
+	if (lo)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " and ");
+		AppendField(&buf, c->pk_field, NULL);
+		appendStringInfoString(&buf, " > ");
+		AppendKeyLiteral(&buf, target, c, lo);
+	}
+	if (hi)
+	{
+		if (buf.len > 0)
+			appendStringInfoString(&buf, " and ");
+		AppendField(&buf, c->pk_field, NULL);
+		appendStringInfoString(&buf, " <= ");
+		AppendKeyLiteral(&buf, target, c, hi);
+	}
+	return buf.data;
+}
+
+/*
+ * One /entities/query of a scan: the rows (every wanted field) or only
+ * the keys of what the filter selects, at most limit of them.
+ */
+static RemoteResult *
+ScanQuery(RemoteTarget *target, RemoteCachedIndex *c, const RemoteSearch *search,
+		  const char *filter, int limit, bool keys_only)
+{
+	StringInfoData body;
+	cJSON	   *json;
+
+	BeginBody(&body, target, true);
+	appendStringInfo(&body, ",\"limit\":%d,\"filter\":", limit);
+	escape_json(&body, filter);
+	if (keys_only)
+	{
+		appendStringInfoString(&body, ",\"outputFields\":[");
+		escape_json(&body, c->pk_field);
+		appendStringInfoChar(&body, ']');
+	}
+	else
+		AppendOutputFields(&body, c, search, search->include_values, search->include_metadata);
+	AppendFilterAndConsistency(&body, target, NULL);
+	AppendPartition(&body, target);
+	appendStringInfoChar(&body, '}');
+
+	json = Call(target, "query", "entities/query", body.data);
+	if (keys_only)
+		return ParseRows(target, "query", c, json, REMOTE_METRIC_UNKNOWN, false,
+						 false, false);
+	return ParseRows(target, "query", c, json, REMOTE_METRIC_UNKNOWN, false,
+					 search->include_values,
+					 search->include_metadata || search->output_fields != NIL);
+}
+
+/* qsort comparators of keys in the service's order */
+static int
+CompareIntKeys(const void *a, const void *b)
+{
+	int64		x = ((const ScanKey *) a)->value;
+	int64		y = ((const ScanKey *) b)->value;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static int
+CompareTextKeys(const void *a, const void *b)
+{
+	return strcmp(((const ScanKey *) a)->text, ((const ScanKey *) b)->text);
+}
+
+/*
+ * Resolve a range: ask for its keys and return the pieces that replace
+ * it, in key order (chunks when the keys are complete, else two halves).
+ * The pieces are made in the caller's context; the keys live in a
+ * temporary one.
+ */
+static List *
+ResolveRange(RemoteTarget *target, RemoteCachedIndex *c, const RemoteSearch *search,
+			 const char *expr, ScanPiece *range)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext tmp = AllocSetContextCreate(caller, "vectorpg Milvus scan keys",
+											  ALLOCSET_DEFAULT_SIZES);
+	RemoteResult *keys;
+	ScanKey    *sorted;
+	List	   *pieces = NIL;
+	int			n;
+
+	MemoryContextSwitchTo(tmp);
+	keys = ScanQuery(target, c, search, ScanFilter(target, c, expr, range->lo, range->hi),
+					 REMOTE_MILVUS_MAX_WINDOW, true);
+	n = keys->nmatches;
+	sorted = palloc(sizeof(ScanKey) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		sorted[i].text = keys->matches[i].id;
+		sorted[i].value = c->pk_is_int ? ScanIntKey(target, sorted[i].text) : 0;
+	}
+	qsort(sorted, n, sizeof(ScanKey), c->pk_is_int ? CompareIntKeys : CompareTextKeys);
+	MemoryContextSwitchTo(caller);
+
+	if (n < REMOTE_MILVUS_MAX_WINDOW)
+	{
+		/* every key of the range: chunks of a page, covering (lo, hi] */
+		for (int start = 0; start < n; start += REMOTE_MILVUS_QUERY_PAGE)
+		{
+			int			end = start + REMOTE_MILVUS_QUERY_PAGE;
+
+			pieces = lappend(pieces,
+							 NewPiece(true,
+									  start == 0 ? range->lo : sorted[start - 1].text,
+									  end >= n ? range->hi : sorted[end - 1].text));
+		}
+	}
+	else
+	{
+		/* a window full: split at the median of the keys seen */
+		int			mid = n / 2 - 1;
+
+		if ((c->pk_is_int ? CompareIntKeys(&sorted[mid], &sorted[n - 1]) :
+			 CompareTextKeys(&sorted[mid], &sorted[n - 1])) >= 0)
+			RemoteBadResponse(target, "query", "a query answered the same primary key twice");
+		pieces = lappend(pieces, NewPiece(false, range->lo, sorted[mid].text));
+		pieces = lappend(pieces, NewPiece(false, sorted[mid].text, range->hi));
+	}
+	MemoryContextDelete(tmp);
+	return pieces;
+}
+
+/*
+ * One page of a full scan (see above).  search->top_k > 0 on the first
+ * page bounds the scan (LIMIT without ORDER BY): any top_k rows, read by
+ * one query when that fits the window.
  */
 RemoteResult *
 MilvusScan(RemoteTarget *target, const RemoteSearch *search)
 {
 	RemoteCachedIndex *c = Described(target);
-	StringInfoData body;
-	cJSON	   *json;
+	char	   *expr = search->filter_json ?
+		RemoteFilterToMilvus(search->filter_json, NULL) : NULL;
+	List	   *pieces;
 	RemoteResult *result;
-	long		offset = search->page_token ? atol(search->page_token) : 0;
-	int			page = REMOTE_MILVUS_QUERY_PAGE;
 
-	if (offset >= REMOTE_MILVUS_MAX_WINDOW)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("Milvus collection \"%s\" is too large for a full scan", target->index),
-				 errdetail("A Milvus query reads at most %d rows, and the scan has reached that many.",
-						   REMOTE_MILVUS_MAX_WINDOW),
-				 errhint("Add ORDER BY with a vector distance and a LIMIT, or a condition on id.")));
-	page = Min(page, REMOTE_MILVUS_MAX_WINDOW - (int) offset);
+	if (search->page_token == NULL)
+	{
+		bool		bounded = search->top_k > 0 &&
+			search->top_k <= REMOTE_MILVUS_MAX_WINDOW;
+		int			limit = bounded ? search->top_k : REMOTE_MILVUS_QUERY_PAGE + 1;
 
+		/* most collections fit in one page: try that first */
+		result = ScanQuery(target, c, search, ScanFilter(target, c, expr, NULL, NULL),
+						   limit, false);
+		if (bounded || result->nmatches <= REMOTE_MILVUS_QUERY_PAGE)
+			return result;
+		pieces = list_make1(NewPiece(false, NULL, NULL));
+	}
+	else
+		pieces = ParseScanToken(search->page_token);
+
+	while (pieces != NIL)
+	{
+		ScanPiece  *p = linitial(pieces);
+
+		pieces = list_delete_first(pieces);
+		CHECK_FOR_INTERRUPTS();
+		if (p->chunk)
+		{
+			result = ScanQuery(target, c, search, ScanFilter(target, c, expr, p->lo, p->hi),
+							   REMOTE_MILVUS_MAX_WINDOW, false);
+			if (result->nmatches < REMOTE_MILVUS_MAX_WINDOW)
+			{
+				result->next_token = pieces ? PrintScanToken(pieces) : NULL;
+				return result;
+			}
+			/* the chunk grew past a window meanwhile: resolve it again */
+			pieces = lcons(NewPiece(false, p->lo, p->hi), pieces);
+			continue;
+		}
+		pieces = list_concat(ResolveRange(target, c, search, expr, p), pieces);
+	}
+	return palloc0(sizeof(RemoteResult));
+}
+
+/*
+ * The number of rows of the table's collection or partition
+ * (count(*) query), for the planner's estimate of a full scan.
+ */
+int64
+MilvusCount(RemoteTarget *target)
+{
+	RemoteCachedIndex *c = Described(target);
+	StringInfoData body;
+	cJSON	   *json,
+			   *data,
+			   *row,
+			   *count;
+
+	(void) c;
 	BeginBody(&body, target, true);
-	appendStringInfo(&body, ",\"limit\":%d,\"offset\":%ld", page, offset);
-	if (search->filter_json == NULL)
-		appendStringInfoString(&body, ",\"filter\":\"\"");
-	AppendOutputFields(&body, c, search, search->include_values, search->include_metadata);
-	AppendFilterAndConsistency(&body, target, search->filter_json);
+	appendStringInfoString(&body, ",\"filter\":\"\",\"outputFields\":[\"count(*)\"]");
+	AppendFilterAndConsistency(&body, target, NULL);
 	AppendPartition(&body, target);
 	appendStringInfoChar(&body, '}');
-
-	json = Call(target, "query", "entities/query", body.data);
-	result = ParseRows(target, "query", c, json, REMOTE_METRIC_UNKNOWN, false,
-					   search->include_values,
-					   search->include_metadata || search->output_fields != NIL);
-	if (result->nmatches == page)
-		result->next_token = psprintf("%ld", offset + page);
-	return result;
+	json = Call(target, "count", "entities/query", body.data);
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	row = cJSON_IsArray(data) ? cJSON_GetArrayItem(data, 0) : NULL;
+	count = cJSON_IsObject(row) ? cJSON_GetObjectItemCaseSensitive(row, "count(*)") : NULL;
+	if (cJSON_IsNumber(count))
+		return (int64) count->valuedouble;
+	if (cJSON_IsString(count))
+		return ScanIntKey(target, count->valuestring);
+	RemoteBadResponse(target, "count", "no count(*) in the answer");
 }
 
 /* ---- Filter translation ---- */

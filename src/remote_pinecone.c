@@ -480,8 +480,9 @@ PineconeFetch(RemoteTarget *target, char **ids, int nids,
 
 /*
  * One page of a full scan: GET /vectors/list (ids in byte order, 100 per
- * page), then a fetch of those ids when values or metadata are wanted.
- * Pinecone's list has no filter, so full scans filter locally.
+ * page, fewer when search->top_k says the scan needs fewer), then a fetch
+ * of those ids when values or metadata are wanted.  Pinecone's list has no
+ * filter, so full scans filter locally.
  */
 RemoteResult *
 PineconeScan(RemoteTarget *target, const RemoteSearch *search)
@@ -498,7 +499,9 @@ PineconeScan(RemoteTarget *target, const RemoteSearch *search)
 	char	   *next = NULL;
 
 	initStringInfo(&url);
+	/* a scan bounded by LIMIT asks for no more ids than it still needs */
 	appendStringInfo(&url, "%s/vectors/list?limit=%d", DataUrl(target),
+					 search->top_k > 0 ? Min(search->top_k, REMOTE_PINECONE_LIST_PAGE) :
 					 REMOTE_PINECONE_LIST_PAGE);
 	if (search->page_token)
 	{

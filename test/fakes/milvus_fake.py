@@ -28,13 +28,18 @@ What is enforced (spec rules marked [verified]/[doc]):
 
 Deviation, documented in doc/fakes.md: inserting a primary key that already
 exists replaces the row (real Milvus keeps both copies); query results are
-ordered by primary key (real Milvus gives no order).
+ordered by primary key (real Milvus gives no order).  ``POST
+/_fake/query_order {"order":"shuffled"}`` makes every query answer its
+selection in a fresh random order instead, which the spec equally allows, so
+that a test can prove a client does not rely on an order (``"pk"`` goes
+back).
 """
 
 import base64
 import itertools
 import json
 import os
+import random
 import sys
 import time
 
@@ -233,6 +238,20 @@ class MilvusFake(FakeCore):
         """No collections yet."""
         super().__init__(args)
         self.collections = {}
+        self.query_order = 'pk'
+
+    def control_extra(self, req, body):
+        """POST /_fake/query_order {"order": "pk"|"shuffled"}: the order of
+        query answers (see the module docstring)."""
+        if req.path.split('?')[0] == '/_fake/query_order' and \
+                req.method == 'POST':
+            order = body.get('order') if isinstance(body, dict) else None
+            if order not in ('pk', 'shuffled'):
+                return json_response(400, {'error': 'order is pk or shuffled'})
+            with self.lock:
+                self.query_order = order
+            return json_response(200, {'order': order})
+        return None
 
     # --- errors -----------------------------------------------------------
 
@@ -1110,6 +1129,9 @@ class MilvusFake(FakeCore):
         if count_only:
             return [{'count(*)': len(sel)}]
         fields, dyn, all_dyn = self.output_fields(c, names, True)
+        if self.query_order == 'shuffled':
+            sel = list(sel)
+            random.shuffle(sel)
         page = sel[offset:offset + eff]
         return [self.render(c, r, fields, dyn, all_dyn, allow64)
                 for _, r in page]

@@ -482,6 +482,14 @@ sub config
 	return $self->_control('POST', 'config', \%c);
 }
 
+# query_order('pk' | 'shuffled'): Milvus only; the order in which query
+# answers come (the spec promises none; the fake's default is key order).
+sub query_order
+{
+	my ($self, $order) = @_;
+	return $self->_control('POST', 'query_order', { order => $order });
+}
+
 # stop(): terminate the server and wait for it (idempotent).
 sub stop
 {
