@@ -49,11 +49,18 @@ EXPLAIN (COSTS OFF) SELECT id FROM pc_docs WHERE genre LIKE 'n%'
 EXPLAIN (COSTS OFF) SELECT id FROM pc_docs ORDER BY embedding <=> '[1,2,3]';
 EXPLAIN (COSTS OFF) SELECT id FROM pc_docs ORDER BY embedding <=> '[1,2,3]'
  FETCH FIRST 5 ROWS WITH TIES;
--- allowed full scan: local sort, filter and limit
-ALTER FOREIGN TABLE pc_docs OPTIONS (ADD allow_full_scan 'true');
-EXPLAIN (COSTS OFF) SELECT id FROM pc_docs WHERE genre LIKE 'n%'
- ORDER BY embedding <=> '[1,2,3]' LIMIT 5;
-ALTER FOREIGN TABLE pc_docs OPTIONS (DROP allow_full_scan);
+-- (an allowed full scan asks the remote for its row count while planning,
+-- so its plans are tested against the fakes: test/t/045, 046)
+-- ORDER BY the distance column is no search: the refusal says so
+EXPLAIN (COSTS OFF) SELECT id FROM pc_docs ORDER BY distance LIMIT 5;
+-- LIMIT without ORDER BY: a bounded scan, pushed, without allow_full_scan
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id, genre FROM pc_docs LIMIT 5;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM mv_docs WHERE genre = 'a' LIMIT 3 OFFSET 1;
+-- ... but not beyond 10000 rows, nor with a condition Pinecone's list cannot
+-- filter, nor with a local condition
+EXPLAIN (COSTS OFF) SELECT id FROM pc_docs LIMIT 10001;
+EXPLAIN (COSTS OFF) SELECT id FROM pc_docs WHERE genre = 'a' LIMIT 5;
+EXPLAIN (COSTS OFF) SELECT id FROM mv_docs WHERE genre LIKE 'a%' LIMIT 5;
 
 -- bad table definitions
 CREATE FOREIGN TABLE bad1 (id text, a vector(3), b vector(3))

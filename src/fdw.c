@@ -1564,7 +1564,7 @@ FdwIterateForeignScan(ForeignScanState *node)
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	MemoryContext old;
 
-	if (!st->started && st->kind != FDW_SCAN_FULL)
+	if (!st->started && st->kind != FDW_SCAN_FULL && st->kind != FDW_SCAN_LIMITED)
 	{
 		st->started = true;
 		st->remaining = -1;

@@ -346,5 +346,118 @@ is( $node->safe_psql(
 		'postgres', "SELECT count(*) FROM information_schema.foreign_tables WHERE foreign_table_schema = 'imp'"),
 	'2', 'import: LIMIT TO');
 
+# --- full scans beyond a query window, LIMIT without ORDER BY, estimates ------
+
+# 20,000 rows: more than the 16,384 rows one Milvus query may return.  Keys
+# are spread over negative and positive Int64 values (a bijection of 1..n).
+my $nbig = 20000;
+my $key = sub { my $i = shift; return (($i * 2654435761) % 1099511627776) - 549755813888; };
+$mv->create_collection(name => 'big', dimension => 2, metric => 'L2',
+	id_type => 'Int64', fields => { g => 'Int64' }, dynamic => 0);
+for (my $s = 1; $s <= $nbig; $s += 5000)
+{
+	$mv->insert(collection => 'big', rows => [
+		map { { id => $key->($_), vector => [ $_ % 13, $_ % 17 ], g => $_ % 10 } }
+		  $s .. $s + 4999 ]);
+}
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE big_scan (id bigint, embedding vector(2), g bigint)
+		SERVER mv OPTIONS (collection 'big', allow_full_scan 'true');
+	CREATE FOREIGN TABLE big (id bigint, embedding vector(2), g bigint)
+		SERVER mv OPTIONS (collection 'big');
+	CREATE TABLE big_local AS
+		SELECT (((i::bigint * 2654435761) % 1099511627776) - 549755813888) AS id, i % 10 AS g
+		FROM generate_series(1, $nbig) i;
+});
+my $expect_all = $node->safe_psql('postgres',
+	"SELECT count(*), count(DISTINCT id), sum(id), min(id), max(id) FROM big_local");
+for my $order ('pk', 'shuffled')
+{
+	$mv->query_order($order);
+	$mv->reset_log;
+	is($node->safe_psql('postgres',
+		"SELECT count(*), count(DISTINCT id), sum(id), min(id), max(id) FROM big_scan"),
+		$expect_all, "$order order: a full scan of $nbig rows returns each row once");
+	my @q = grep { $_->{path} =~ /entities\/query/ } @{ $mv->requests };
+	ok(@q < 40, "$order order: the scan took " . scalar(@q) . " queries");
+	ok(!grep({ ($_->{body}{offset} // 0) > 0 } @q), "$order order: no offset paging");
+	is($node->safe_psql('postgres',
+		"SELECT count(*), count(DISTINCT id), sum(id) FROM big_scan WHERE g = 3"),
+		$node->safe_psql('postgres',
+		"SELECT count(*), count(DISTINCT id), sum(id) FROM big_local WHERE g = 3"),
+		"$order order: with a pushed filter");
+}
+$mv->query_order('pk');
+
+# VarChar keys: the key space is split by string comparison
+$mv->create_collection(name => 'bigtext', dimension => 2, metric => 'IP',
+	id_type => 'VarChar', dynamic => 0);
+my @tkeys = map { ($_ % 3 == 0 ? "\x{e9}t\x{e9}-" : $_ % 3 == 1 ? 'k"' : 'K ') . ($_ * 7919 % 17011) }
+  1 .. 17000;
+for (my $s = 0; $s < @tkeys; $s += 5000)
+{
+	my $e = $s + 4999 < $#tkeys ? $s + 4999 : $#tkeys;
+	$mv->insert(collection => 'bigtext',
+		rows => [ map { { id => $tkeys[$_], vector => [ 1, $_ % 5 ] } } $s .. $e ]);
+}
+$node->safe_psql('postgres',
+	"CREATE FOREIGN TABLE bigtext (id text, embedding vector(2))
+	 SERVER mv OPTIONS (collection 'bigtext', allow_full_scan 'true')");
+$mv->query_order('shuffled');
+is($node->safe_psql('postgres',
+	"SELECT count(*), count(DISTINCT id), sum(length(id)) FROM bigtext"),
+	join('|', scalar(@tkeys), scalar(@tkeys), eval { my $t = 0; $t += length($_) for @tkeys; $t }),
+	'VarChar keys, shuffled order: every row once');
+$mv->query_order('pk');
+
+# the planner's estimate of a full scan is the remote count(*), cached
+like($node->safe_psql('postgres', "EXPLAIN SELECT * FROM big_scan"),
+	qr/rows=$nbig\b/, 'estimate: the remote row count');
+$mv->reset_log;
+like($node->safe_psql('postgres',
+	"EXPLAIN SELECT * FROM big_scan; EXPLAIN SELECT * FROM big_scan WHERE g = 1"),
+	qr/rows=$nbig\b.*rows=100\b/s, 'estimate: count times the selectivity of the conditions');
+is(scalar(grep { ($_->{body}{outputFields} // [''])->[0] eq 'count(*)' } @{ $mv->requests }),
+	1, 'estimate: the count is asked once per backend');
+
+# LIMIT without ORDER BY: one query with that limit, without allow_full_scan
+$plan = $node->safe_psql('postgres',
+	"EXPLAIN (VERBOSE, COSTS OFF) SELECT id, g FROM big WHERE g = 4 LIMIT 5 OFFSET 2");
+like($plan, qr{Remote Request: POST /v2/vectordb/entities/query}, 'LIMIT: a query');
+like($plan, qr/Remote Limit: 5 \+ 2 \(offset skipped locally\)/, 'LIMIT: shown');
+like($plan, qr/Remote Filter: g == 4/, 'LIMIT: filter pushed');
+unlike($plan, qr/^\s*(->\s*)?Limit\b/m, 'LIMIT: no local limit');
+$mv->reset_log;
+is($node->safe_psql('postgres',
+	"SELECT count(*), bool_and(g = 4) FROM (SELECT id, g FROM big WHERE g = 4 LIMIT 5 OFFSET 2) s"),
+	'5|t', 'LIMIT: five matching rows');
+my @lq = grep { $_->{path} =~ /entities\/query/ } @{ $mv->requests };
+is(scalar(@lq), 1, 'LIMIT: one request');
+is($lq[0]{body}{limit}, 7, 'LIMIT: limit + offset asked for');
+($ret, $out, $err) = $node->psql('postgres', "SELECT id FROM big LIMIT 20000");
+like($err, qr/would read the whole remote index/, 'LIMIT beyond the bound: refused');
+($ret, $out, $err) = $node->psql('postgres',
+	"PREPARE lim(int) AS SELECT id FROM big LIMIT \$1;
+	 SET plan_cache_mode = force_generic_plan; EXECUTE lim(3); EXECUTE lim(20000)");
+like($out, qr/^(-?\d+\n){2}-?\d+$/, 'LIMIT parameter: three rows');
+like($err, qr/would read more than 10000 rows/, 'LIMIT parameter beyond the bound: refused');
+is($node->safe_psql('postgres', "SELECT count(*) FROM (SELECT * FROM big_scan LIMIT 18000) s"),
+	'18000', 'LIMIT beyond a window with allow_full_scan');
+($ret, $out, $err) = $node->psql('postgres',
+	"SELECT id FROM big WHERE id % 2 = 0 LIMIT 5");
+like($err, qr/would read the whole remote index/, 'LIMIT with a local condition: not pushed');
+
+# ORDER BY the distance column is no search
+($ret, $out, $err) = $node->psql('postgres',
+	"SELECT id FROM docs_cosine ORDER BY distance LIMIT 5");
+like($err, qr/score or distance column is no search/, 'ORDER BY distance: explained');
+like($err, qr/HINT:  Write ORDER BY embedding <operator> value LIMIT n/, 'ORDER BY distance: hint');
+near_rows(
+	"SELECT id, round(distance::numeric, 4) FROM (SELECT id, distance FROM docs_cosine
+	 ORDER BY embedding <=> '$q' LIMIT 5) s ORDER BY distance DESC",
+	"SELECT id, round((embedding <=> '$q')::numeric, 4) FROM (SELECT * FROM local_docs
+	 ORDER BY embedding <=> '$q' LIMIT 5) s ORDER BY embedding <=> '$q' DESC",
+	'ORDER BY distance over a search');
+
 $mv->stop;
 done_testing();
