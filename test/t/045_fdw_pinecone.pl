@@ -390,6 +390,53 @@ same_rows(
 	"SELECT id FROM local_docs ORDER BY embedding <-> '$q' LIMIT 5",
 	'imported table answers top-k');
 
+# --- LIMIT without ORDER BY, estimates, ORDER BY distance ---------------------
+
+# LIMIT alone: a list of that many ids (and a fetch), without allow_full_scan
+$plan = $node->safe_psql('postgres',
+	"EXPLAIN (VERBOSE, COSTS OFF) SELECT id, title FROM docs_cosine LIMIT 5 OFFSET 1");
+like($plan, qr{Remote Request: GET /vectors/list \+ GET /vectors/fetch}, 'LIMIT: list and fetch');
+like($plan, qr/Remote Limit: 5 \+ 1 \(offset skipped locally\)/, 'LIMIT: shown');
+unlike($plan, qr/^\s*(->\s*)?Limit\b/m, 'LIMIT: no local limit');
+$pc->reset_log;
+is($node->safe_psql('postgres',
+	"SELECT count(*), count(DISTINCT id), bool_and(title LIKE 'title %')
+	 FROM (SELECT id, title FROM docs_cosine LIMIT 5 OFFSET 1) s"),
+	'5|5|t', 'LIMIT: five records');
+my @lists = grep { $_->{path} eq '/vectors/list' } @{ $pc->requests };
+is(scalar(@lists), 1, 'LIMIT: one list request');
+is($lists[0]{query_params}{limit}[0] // $lists[0]{query_params}{limit}, 6,
+	'LIMIT: limit + offset ids listed');
+is($node->safe_psql('postgres', "SELECT count(*) FROM (SELECT id FROM docs_cosine LIMIT 150) s"),
+	$n < 150 ? $n : 150, 'LIMIT over several list pages');
+($ret, $out, $err) = $node->psql('postgres',
+	"SELECT id FROM docs_cosine WHERE genre = 'news' LIMIT 5");
+like($err, qr/would read the whole remote index/,
+	'LIMIT with a condition Pinecone lists cannot filter: refused');
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM (SELECT id FROM docs_cosine_scan WHERE genre = 'news' LIMIT 5) s"),
+	'5', 'LIMIT with a local condition and allow_full_scan: local');
+
+# the estimate of a full scan is the namespace's vectorCount
+$pc->reset_log;
+like($node->safe_psql('postgres',
+	"EXPLAIN SELECT * FROM docs_cosine_scan; EXPLAIN SELECT * FROM docs_cosine_scan"),
+	qr/rows=$n\b.*rows=$n\b/s, 'estimate: describe_index_stats vectorCount');
+is(scalar(grep { $_->{path} eq '/describe_index_stats' } @{ $pc->requests }), 1,
+	'estimate: asked once per backend');
+
+# ORDER BY the distance column is no search; over a search it is
+($ret, $out, $err) = $node->psql('postgres',
+	"SELECT id FROM docs_cosine ORDER BY distance LIMIT 3");
+like($err, qr/score or distance column is no search/, 'ORDER BY distance: explained');
+is($node->safe_psql('postgres',
+	"SELECT string_agg(id, ',' ORDER BY d) FROM (SELECT id, distance AS d FROM docs_cosine
+	 ORDER BY embedding <=> '$q' LIMIT 4) s"),
+	$node->safe_psql('postgres',
+	"SELECT string_agg(id, ',') FROM (SELECT id FROM docs_cosine
+	 ORDER BY embedding <=> '$q' LIMIT 4) s"),
+	'ORDER BY distance over a search');
+
 # --- errors ----------------------------------------------------------------
 
 $node->safe_psql('postgres',
