@@ -7,7 +7,9 @@
  *
  * - GetForeignRelSize splits the WHERE clauses into an id condition
  *   (id = value, id = ANY(values)), conditions the remote can filter on
- *   (fdw_deparse.c) and the rest, which run locally.
+ *   (fdw_deparse.c) and the rest, which run locally.  A table that allows
+ *   full scans is estimated from the remote's record count (RemoteCount,
+ *   cached per backend) times the conditions' selectivity.
  *
  * - GetForeignPaths adds a fetch path when there is an id condition, also
  *   a parameterised one for a join clause id = outer.column, and otherwise
@@ -27,6 +29,10 @@
  *   LIMIT stays local.  The ORDER BY expression is put into the scan's
  *   target list, so the planner takes its value from the remote distance
  *   instead of recomputing it (and the vectors need not be fetched).
+ *   A LIMIT without ORDER BY over a base relation whose conditions all
+ *   run remotely gets a FINAL path too (FDW_SCAN_LIMITED): a full scan that
+ *   asks for LIMIT + OFFSET rows and stops, allowed without allow_full_scan
+ *   up to FDW_MAX_BOUNDED_SCAN_ROWS.
  *
  * - Values (the query vector, LIMIT, OFFSET, ids, filter values) travel in
  *   fdw_exprs and are evaluated when the scan starts, so prepared statements
