@@ -12,7 +12,9 @@
 # pg_cancel_backend during a hung search or fetch ends the query with 57014
 # within about a second and the session answers its next query.  No error
 # text and no line of the server log (at debug5) contains the API key or the
-# token.
+# token.  A session of searches, fetches, full and bounded scans recorded
+# with vectorpg.remote_mode = record replays with both fakes stopped and
+# gives identical rows.
 #
 # Why: a client that parses before checking, or a fetch path that maps
 # statuses differently from the search path, would pass the transport tests
@@ -185,6 +187,28 @@ for my $c (@cases)
 	$node->safe_psql('postgres', "ALTER SERVER " . ($prov eq 'pinecone' ? 'pc' : 'mv')
 		  . " OPTIONS (SET timeout_ms '1000')");
 }
+
+# --- a recorded session replays offline with identical rows -------------------
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE pscan (id text, n int)
+		SERVER pc OPTIONS (index 'docs', metric 'cosine', allow_full_scan 'true');
+	CREATE FOREIGN TABLE mscan (id bigint, n bigint)
+		SERVER mv OPTIONS (collection 'docs', metric 'cosine', allow_full_scan 'true');
+});
+my $session = join(";\n", (map { $_->[2] } @cases),
+	"SELECT id, n FROM pscan ORDER BY id",
+	"SELECT id, n FROM mscan WHERE n > 5 ORDER BY id",
+	"SELECT count(*) FROM (SELECT id FROM pdocs LIMIT 3) s",
+	"SELECT count(*) FROM (SELECT id FROM mdocs LIMIT 3) s") . ";\n";
+my $live = $node->safe_psql('postgres', "SET vectorpg.remote_mode = 'record';\n$session");
+like($live, qr/^v20\nv19\n.*\n3\n3$/s, 'record: the session answered live');
+$pc->stop;
+$mv->stop;
+my ($ret, $replayed, $rerr) = $node->psql('postgres',
+	"SET vectorpg.remote_mode = 'replay';\n$session");
+push @errors, $rerr if $rerr;
+is($replayed, $live, 'replay with both fakes stopped: identical rows');
+is($rerr, '', 'replay: no request missed');
 
 # --- no secret anywhere ------------------------------------------------------
 my $all = join("\n", @errors);
