@@ -1349,13 +1349,16 @@ StartLimited(FdwScanState *st, ExprContext *econtext)
 	int64		offset = EvalCount(st, st->states[POS_OFFSET], econtext, false);
 
 	if (!st->target->allow_full_scan &&
-		(limit < 0 || limit + offset > FDW_MAX_BOUNDED_SCAN_ROWS))
+		(limit < 0 || limit > FDW_MAX_BOUNDED_SCAN_ROWS ||
+		 offset > FDW_MAX_BOUNDED_SCAN_ROWS - limit))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
 				 errmsg("query on foreign table \"%s\" would read more than %d rows of the remote index",
 						st->table->relname, FDW_MAX_BOUNDED_SCAN_ROWS),
 				 errdetail("A LIMIT without ORDER BY reads LIMIT plus OFFSET rows, here %s.",
-						   limit < 0 ? "all of them" : psprintf(INT64_FORMAT, limit + offset)),
+						   limit < 0 ? "all of them" :
+						   offset > PG_INT64_MAX - limit ? "more than can be counted" :
+						   psprintf(INT64_FORMAT, limit + offset)),
 				 errhint("Lower the LIMIT, or set the table option allow_full_scan to true.")));
 	st->skip = offset;
 	st->remaining = limit;
@@ -1386,7 +1389,8 @@ NextFullPage(FdwScanState *st)
 	search.page_token = token;
 	/* a bounded scan asks for the rows it still needs */
 	if (st->kind == FDW_SCAN_LIMITED && st->remaining >= 0)
-		search.top_k = (int) Min(st->remaining + st->skip, (int64) INT_MAX);
+		search.top_k = (st->remaining >= INT_MAX || st->skip >= INT_MAX) ? INT_MAX :
+			(int) Min(st->remaining + st->skip, (int64) INT_MAX);
 	old = MemoryContextSwitchTo(st->page_cxt);
 	st->page = RemoteScan(st->target, &search);
 	MemoryContextSwitchTo(old);
