@@ -56,10 +56,10 @@ EXPLAIN (COSTS OFF) SELECT id FROM pc_docs ORDER BY distance LIMIT 5;
 -- LIMIT without ORDER BY: a bounded scan, pushed, without allow_full_scan
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id, genre FROM pc_docs LIMIT 5;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM mv_docs WHERE genre = 'a' LIMIT 3 OFFSET 1;
--- ... but not beyond 10000 rows, nor with a condition Pinecone's list cannot
--- filter, nor with a local condition
+-- Pinecone: with a filter, fetch_by_metadata
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM pc_docs WHERE genre = 'a' LIMIT 5;
+-- ... but not beyond 10000 rows, nor with a local condition
 EXPLAIN (COSTS OFF) SELECT id FROM pc_docs LIMIT 10001;
-EXPLAIN (COSTS OFF) SELECT id FROM pc_docs WHERE genre = 'a' LIMIT 5;
 EXPLAIN (COSTS OFF) SELECT id FROM mv_docs WHERE genre LIKE 'a%' LIMIT 5;
 
 -- bad table definitions

@@ -653,9 +653,6 @@ AddLimitedScanPath(PlannerInfo *root, RelOptInfo *input_rel,
 		return;
 	if (info->id_rinfo != NULL || info->local_conds != NIL)
 		return;
-	/* Pinecone's list takes no filter */
-	if (info->remote_conds != NIL && info->target->provider == REMOTE_PINECONE)
-		return;
 	if (!info->target->allow_full_scan && fextra->count_est > 0 &&
 		fextra->offset_est >= 0 &&
 		fextra->count_est + fextra->offset_est > FDW_MAX_BOUNDED_SCAN_ROWS)
@@ -956,9 +953,8 @@ FdwGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 
 			if (kind == FDW_SCAN_FETCH && (ri == info->id_rinfo || ri == join_ri))
 				continue;
-			/* Milvus full scans filter remotely; fetches and Pinecone lists cannot */
-			if (kind == FDW_SCAN_FULL && info->target->provider == REMOTE_MILVUS &&
-				list_member_ptr(info->remote_conds, ri))
+			/* full scans filter remotely (Milvus query, Pinecone fetch_by_metadata) */
+			if (kind == FDW_SCAN_FULL && list_member_ptr(info->remote_conds, ri))
 			{
 				remote_conds = lappend(remote_conds, ri->clause);
 				continue;
@@ -1714,8 +1710,12 @@ FdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			endpoint = pinecone ? "GET /vectors/fetch" : "POST /v2/vectordb/entities/get";
 			break;
 		default:
-			endpoint = pinecone ? "GET /vectors/list + GET /vectors/fetch" :
-				"POST /v2/vectordb/entities/query";
+			if (!pinecone)
+				endpoint = "POST /v2/vectordb/entities/query";
+			else if (st->remote_conds)
+				endpoint = "POST /vectors/fetch_by_metadata";
+			else
+				endpoint = "GET /vectors/list + GET /vectors/fetch";
 			break;
 	}
 	ExplainPropertyText("Remote Request", endpoint, es);

@@ -479,10 +479,66 @@ PineconeFetch(RemoteTarget *target, char **ids, int nids,
 }
 
 /*
- * One page of a full scan: GET /vectors/list (ids in byte order, 100 per
- * page, fewer when search->top_k says the scan needs fewer), then a fetch
- * of those ids when values or metadata are wanted.  Pinecone's list has no
- * filter, so full scans filter locally.
+ * One page of a filtered full scan: POST /vectors/fetch_by_metadata, which
+ * answers the matching records whole (values and metadata) a page at a
+ * time with an opaque pagination token.
+ */
+static RemoteResult *
+PineconeScanFiltered(RemoteTarget *target, const RemoteSearch *search)
+{
+	StringInfoData body;
+	RemoteResponse *resp;
+	cJSON	   *json,
+			   *vectors,
+			   *pagination,
+			   *item;
+	RemoteResult *result = palloc0(sizeof(RemoteResult));
+	const char *url = psprintf("%s/vectors/fetch_by_metadata", DataUrl(target));
+	int			i = 0;
+
+	initStringInfo(&body);
+	appendStringInfo(&body, "{\"filter\":%s,\"limit\":%d", search->filter_json,
+					 search->top_k > 0 ? Min(search->top_k, REMOTE_PINECONE_LIST_PAGE) :
+					 REMOTE_PINECONE_LIST_PAGE);
+	AppendNamespace(&body, target);
+	if (search->page_token)
+	{
+		appendStringInfoString(&body, ",\"paginationToken\":");
+		escape_json(&body, search->page_token);
+	}
+	appendStringInfoChar(&body, '}');
+
+	resp = Call(target, "fetch_by_metadata", "POST", url, body.data);
+	json = RemoteJsonParse(target, "fetch_by_metadata", resp);
+	vectors = cJSON_GetObjectItemCaseSensitive(json, "vectors");
+	if (vectors != NULL && !cJSON_IsObject(vectors))
+		RemoteBadResponse(target, "fetch_by_metadata", "\"vectors\" is not an object");
+	result->matches = palloc0(sizeof(RemoteMatch) * Max(cJSON_GetArraySize(vectors), 1));
+	cJSON_ArrayForEach(item, vectors)
+	{
+		if (!cJSON_IsObject(item))
+			RemoteBadResponse(target, "fetch_by_metadata", "a record is not an object");
+		ParseVector(target, "fetch_by_metadata", item, &result->matches[i++],
+					REMOTE_METRIC_UNKNOWN, false, search->include_values,
+					search->include_metadata);
+	}
+	result->nmatches = i;
+	pagination = cJSON_GetObjectItemCaseSensitive(json, "pagination");
+	if (cJSON_IsObject(pagination))
+	{
+		cJSON	   *n = cJSON_GetObjectItemCaseSensitive(pagination, "next");
+
+		if (cJSON_IsString(n) && n->valuestring[0] != '\0')
+			result->next_token = pstrdup(n->valuestring);
+	}
+	return result;
+}
+
+/*
+ * One page of a full scan.  With a filter: fetch_by_metadata (above).
+ * Without: GET /vectors/list (ids in byte order, 100 per page, fewer when
+ * search->top_k says the scan needs fewer), then a fetch of those ids when
+ * values or metadata are wanted.
  */
 RemoteResult *
 PineconeScan(RemoteTarget *target, const RemoteSearch *search)
@@ -498,6 +554,8 @@ PineconeScan(RemoteTarget *target, const RemoteSearch *search)
 	RemoteResult *result;
 	char	   *next = NULL;
 
+	if (search->filter_json)
+		return PineconeScanFiltered(target, search);
 	initStringInfo(&url);
 	/* a scan bounded by LIMIT asks for no more ids than it still needs */
 	appendStringInfo(&url, "%s/vectors/list?limit=%d", DataUrl(target),

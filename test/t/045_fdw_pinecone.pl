@@ -409,10 +409,41 @@ is($lists[0]{query_params}{limit}[0] // $lists[0]{query_params}{limit}, 6,
 	'LIMIT: limit + offset ids listed');
 is($node->safe_psql('postgres', "SELECT count(*) FROM (SELECT id FROM docs_cosine LIMIT 150) s"),
 	$n < 150 ? $n : 150, 'LIMIT over several list pages');
-($ret, $out, $err) = $node->psql('postgres',
-	"SELECT id FROM docs_cosine WHERE genre = 'news' LIMIT 5");
-like($err, qr/would read the whole remote index/,
-	'LIMIT with a condition Pinecone lists cannot filter: refused');
+$pc->reset_log;
+is($node->safe_psql('postgres',
+	"SELECT count(*), bool_and(genre = 'news') FROM (SELECT id, genre FROM docs_cosine
+	 WHERE genre = 'news' LIMIT 5) s"),
+	'5|t', 'LIMIT with a pushable condition: five matching records');
+my @fbm = grep { $_->{path} eq '/vectors/fetch_by_metadata' } @{ $pc->requests };
+is(scalar(@fbm), 1, 'LIMIT with a condition: one fetch_by_metadata');
+is($fbm[0]{body}{limit}, 5, 'LIMIT with a condition: limit sent');
+is_deeply($fbm[0]{body}{filter}, { genre => { '$eq' => 'news' } },
+	'LIMIT with a condition: the filter sent');
+
+# a full scan sends its pushable conditions to fetch_by_metadata, paging on
+$plan = $node->safe_psql('postgres',
+	"EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM docs_cosine_scan WHERE year >= 2016 AND title LIKE '%1'");
+like($plan, qr{Remote Request: POST /vectors/fetch_by_metadata}, 'full scan with a filter: fetch_by_metadata');
+like($plan, qr/Remote Filter: \{"year":\{"\$gte":2016\}\}/, 'full scan: the pushable part filtered remotely');
+like($plan, qr/Filter: \(docs_cosine_scan.title ~~/, 'full scan: the rest locally');
+$pc->create_index(name => 'many', dimension => 2, metric => 'euclidean');
+$pc->upsert(index => 'many',
+	vectors => [ map { { id => "m$_", values => [ $_, 1 ], metadata => { k => $_ } } } 1 .. 250 ]);
+$node->safe_psql('postgres',
+	"CREATE FOREIGN TABLE many (id text, embedding vector(2), k int)
+	 SERVER pc OPTIONS (index 'many', metric 'euclidean', allow_full_scan 'true')");
+$pc->reset_log;
+is($node->safe_psql('postgres', "SELECT count(*), count(DISTINCT id), sum(k) FROM many WHERE k > 20"),
+	'230|230|' . (250 * 251 / 2 - 210), 'filtered full scan over three pages: every match once');
+is(scalar(grep { $_->{path} eq '/vectors/fetch_by_metadata' } @{ $pc->requests }), 3,
+	'filtered full scan: three pages');
+for my $f (@filters)
+{
+	same_rows(
+		"SELECT count(*), string_agg(id, ',' ORDER BY id), sum(year) FROM docs_cosine_scan WHERE $f",
+		"SELECT count(*), string_agg(id, ',' ORDER BY id), sum(year) FROM local_docs WHERE $f",
+		"full scan filter: $f");
+}
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM (SELECT id FROM docs_cosine_scan WHERE genre = 'news' LIMIT 5) s"),
 	'5', 'LIMIT with a local condition and allow_full_scan: local');
