@@ -1042,7 +1042,7 @@ ScanQuery(RemoteTarget *target, RemoteCachedIndex *c, const RemoteSearch *search
 					 search->include_metadata || search->output_fields != NIL);
 }
 
-/* qsort comparators of keys in the service's order */
+/* qsort comparator of Int64 keys: numeric, as the service compares them */
 static int
 CompareIntKeys(const void *a, const void *b)
 {
@@ -1052,6 +1052,7 @@ CompareIntKeys(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* qsort comparator of VarChar keys: byte-wise, as the service compares them */
 static int
 CompareTextKeys(const void *a, const void *b)
 {
@@ -1178,14 +1179,14 @@ MilvusScan(RemoteTarget *target, const RemoteSearch *search)
 int64
 MilvusCount(RemoteTarget *target)
 {
-	RemoteCachedIndex *c = Described(target);
 	StringInfoData body;
 	cJSON	   *json,
 			   *data,
 			   *row,
 			   *count;
 
-	(void) c;
+	/* a query needs the collection loaded and its partition present */
+	(void) Described(target);
 	BeginBody(&body, target, true);
 	appendStringInfoString(&body, ",\"filter\":\"\",\"outputFields\":[\"count(*)\"]");
 	AppendFilterAndConsistency(&body, target, NULL);
