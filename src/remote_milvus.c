@@ -1486,7 +1486,7 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 	{
 		n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
 		if (n < 0)
-			return WriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
+			return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
 								psprintf("metadata of record \"%s\" is not a JSON object", id),
 								psprintf("The metadata text is invalid: %s.", why),
 								"Milvus metadata is a JSON object of scalar fields and dynamic keys.");

@@ -606,7 +606,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	const char *id = RemoteShortId(w->id);
 
 	if (n < 0)
-		return WriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
+		return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
 							psprintf("metadata of record \"%s\" is not a JSON object", id),
 							psprintf("The metadata text is invalid: %s.", why),
 							"Pinecone metadata is a flat JSON object.");

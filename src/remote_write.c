@@ -43,11 +43,11 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "foreign/foreign.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -650,4 +650,31 @@ remote_delete_all(PG_FUNCTION_ARGS)
 	target = WriteTarget(PG_GETARG_OID(0), ACL_DELETE);
 	RemoteDeleteAll(target);
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(remote_last_failure_sql);
+
+/*
+ * vectorpg.remote_last_failure(): remote_last_failure of this session, so
+ * that a person (and the tests) can see what the mirror worker sees after
+ * a failed call.
+ */
+Datum
+remote_last_failure_sql(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	values[0] = BoolGetDatum(remote_last_failure.failed);
+	values[1] = Int32GetDatum((int32) remote_last_failure.http_status);
+	values[2] = BoolGetDatum(remote_last_failure.transient);
+	values[3] = Int32GetDatum(remote_last_failure.item);
+	values[4] = Int32GetDatum(remote_last_failure.nitems);
+	nulls[3] = remote_last_failure.item < 0;
+	nulls[4] = remote_last_failure.item < 0;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
