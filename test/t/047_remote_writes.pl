@@ -329,7 +329,8 @@ $pc->reset_log;
 $n = $node->safe_psql(
 	'postgres', q{
 	SELECT vectorpg.remote_upsert('pbig', array_agg('b' || i ORDER BY i),
-		array_agg(v ORDER BY i), NULL)
+		array_agg(v ORDER BY i),
+		array_agg(jsonb_build_object('n', i, 'genre', 'g' || i % 7) ORDER BY i))
 	FROM (SELECT i, (SELECT array_agg((random() * 2 - 1)::real / 3) FROM generate_series(1, 768)
 					 WHERE i > 0)::vector AS v
 		  FROM generate_series(1, 600) i) s});
@@ -338,7 +339,9 @@ my @big = grep { $_->{path} eq '/vectors/upsert' } @{ $pc->requests };
 ok(@big >= 3, 'pinecone 768 dims: cut into ' . scalar(@big) . ' requests by size');
 is((grep { $_->{body_bytes} > 2_000_000 } @big), 0, 'pinecone 768 dims: every body is at most 2 MB');
 ok((grep { $_->{body_bytes} > 1_500_000 } @big) >= 2, 'pinecone 768 dims: bodies are filled up');
-is(scalar(keys %{ pc_records('big', '') }), 600, 'pinecone 768 dims: all records stored');
+my $bigrecs = pc_records('big', '');
+is(scalar(keys %$bigrecs), 600, 'pinecone 768 dims: all records stored');
+is($bigrecs->{b599}{metadata}{n}, 599, 'pinecone 768 dims: metadata stored');
 # a large index makes every state dump slow
 $pc->delete_index('big');
 
