@@ -1637,13 +1637,20 @@ MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	return MilvusMetadata(target, c, w, NULL, err);
 }
 
-/* Start a chunk: an upsert's rows, or a delete's filter "pk in [" */
+/*
+ * Start a chunk in its (empty) body buffer: an upsert's rows, or a delete's
+ * filter "pk in ["
+ */
 void
 MilvusBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
 	RemoteCachedIndex *c = WriteSchema(target);
+	StringInfoData head;
 
-	BeginBody(&chunk->body, target, true);
+	/* the body buffer is the caller's (reused across waves): copy the head in */
+	BeginBody(&head, target, true);
+	appendBinaryStringInfo(&chunk->body, head.data, head.len);
+	pfree(head.data);
 	if (target->namespace_)
 	{
 		appendStringInfoString(&chunk->body, ",\"partitionName\":");

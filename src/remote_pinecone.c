@@ -721,11 +721,10 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	return true;
 }
 
-/* Start a chunk: an upsert's vectors or a delete's ids */
+/* Start a chunk in its (empty) body buffer: an upsert's vectors or a delete's ids */
 void
 PineconeBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
-	initStringInfo(&chunk->body);
 	appendStringInfoString(&chunk->body, chunk->is_delete ? "{\"ids\":[" : "{\"vectors\":[");
 }
 
