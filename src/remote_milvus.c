@@ -20,6 +20,13 @@
  * collection that is not loaded is loaded first when the server option
  * load_collection is on; otherwise the error says how to fix it.
  *
+ * Writes (remote_write.c drives them): rows for entities/upsert are built
+ * as text from the key, the vector and the metadata, each metadata key
+ * checked against the schema (types, lengths, nullability, the dynamic
+ * field), read by a describe of their own the first time a backend writes;
+ * deletes are entities/delete with "pk in [...]" (or a translated filter,
+ * or a filter every key satisfies for "all").
+ *
  * Distances: L2 is the squared distance (lower first), IP and COSINE are
  * similarities (higher first); RemoteScoreToDistance converts.
  */

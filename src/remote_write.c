@@ -167,7 +167,7 @@ ChunkBytes(RemoteTarget *target)
 /* Bytes a chunk's body still needs after its items, to be safe */
 #define REMOTE_CHUNK_TAIL_BYTES 1024
 
-/* Client dispatch of the chunk builders */
+/* Client dispatch: start a chunk's body */
 static void
 BeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
@@ -177,6 +177,7 @@ BeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 		MilvusBeginChunk(target, chunk);
 }
 
+/* Client dispatch: append one item to a chunk's body */
 static void
 AppendItem(RemoteTarget *target, RemoteWriteChunk *chunk, const RemoteWrite *w)
 {
@@ -186,6 +187,7 @@ AppendItem(RemoteTarget *target, RemoteWriteChunk *chunk, const RemoteWrite *w)
 		MilvusAppendItem(target, chunk, w);
 }
 
+/* Client dispatch: close a chunk's body and make its request */
 static void
 EndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
@@ -195,6 +197,7 @@ EndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 		MilvusEndChunk(target, chunk);
 }
 
+/* Client dispatch: check a chunk's answer, raising its failure */
 static void
 CheckAck(RemoteTarget *target, RemoteWriteChunk *chunk, RemoteResponse *resp)
 {
