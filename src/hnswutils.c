@@ -21,6 +21,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/itup.h"
 #include "access/relscan.h"
 #include "utils/float.h"
 #include "common/pg_prng.h"
@@ -392,6 +393,21 @@ HnswPinBlock(Relation index, BlockNumber blkno)
 	return buf;
 }
 
+/*
+ * The page an index block's buffer last held, without pinning it, or NULL
+ * when the block was never read here.  Only for aiming prefetches: by now
+ * the buffer may hold another page, or be in the middle of being replaced.
+ */
+static inline Page
+PeekPage(Relation index, BlockNumber blkno)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+
+	if (cache == NULL || blkno >= cache->size || !BufferIsValid(cache->buffers[blkno]))
+		return NULL;
+	return BufferGetPage(cache->buffers[blkno]);
+}
+
 /* ------------------------------------------------------------------------
  * Visited set and candidate heaps
  * ------------------------------------------------------------------------
@@ -564,13 +580,16 @@ HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
 /*
  * Read the element at offset `off` of a locked page into out, with its
  * traversal distance to the query; the exact distance too with wantExact or
- * when the traversal distance is below exactBelow; with wantVector a float4
- * copy of the vector.  False when the slot holds no element (freed by
- * vacuum, or a stale link).
+ * when the traversal distance is below exactBelow; a float4 copy of the
+ * vector when the traversal distance is at most copyBelow (+inf: always,
+ * -inf: never).  An insert's search passes the distance an element needs to
+ * enter its results, so that only those elements (a few hundred of the
+ * thousands it visits) are widened and copied.  False when the slot holds
+ * no element (freed by vacuum, or a stale link).
  */
 static bool
 ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance *dist,
-			  const Vector *query, bool wantExact, double exactBelow, bool wantVector,
+			  const Vector *query, bool wantExact, double exactBelow, double copyBelow,
 			  HnswCandidate *out)
 {
 	ItemId		itemid;
@@ -578,6 +597,7 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	HnswVectorBuf buf;
 	const Vector *vec;
 	bool		direct;
+	bool		wantVector;
 
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
 		return false;
@@ -595,6 +615,7 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	 */
 	direct = VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
 		StoredTraversalDistance(dist, query, &etup->data, &out->distance);
+	wantVector = direct && out->distance <= copyBelow;
 	if (direct && !wantExact && !wantVector && !(out->distance < exactBelow))
 		vec = NULL;
 	else
@@ -605,7 +626,10 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("hnsw element (%u,%u) has an invalid vector format", blkno, off)));
 		if (!direct)
+		{
 			out->distance = HnswTraversalDistance(dist, query, vec);
+			wantVector = out->distance <= copyBelow;
+		}
 	}
 
 	ItemPointerSet(&out->tid, blkno, off);
@@ -651,7 +675,8 @@ HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), blkno,
-						  dist, query, true, 0.0, wantVector, out);
+						  dist, query, true, 0.0,
+						  wantVector ? get_float8_infinity() : -get_float8_infinity(), out);
 	UnlockReleaseBuffer(buf);
 	return found;
 }
@@ -716,12 +741,18 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
  * Search one layer from the candidates already in `candidates` (a min-heap)
  * and `results` (a max-heap holding the best `ef` found so far).
  *
- * The neighbours of an expanded element are handled as a batch: first all
- * their buffers are pinned and their tuples prefetched, then each is read
- * under its buffer lock, so that the memory latency of one overlaps the
- * work on the others.  Distances steering the search are the fast
- * traversal ones; with wantExact, an element entering the results also
- * gets its exact distance while its vector is still in cache.
+ * The neighbours of an expanded element are handled as a batch: first the
+ * line pointers and then the tuples of all of them are prefetched, through
+ * the pages their buffers last held (rd_amcache) and without pinning, then
+ * each is pinned, read under its share lock and released in turn, so that
+ * the memory latency of one overlaps the work on the others.  Only one
+ * buffer is pinned at a time: pinning a whole batch of up to 2 * m buffers
+ * overflows the backend's small array of pin counts into its hash table,
+ * which cost a tenth of an insert.  Distances steering the search are the
+ * fast traversal ones; with wantExact, an element entering the results also
+ * gets its exact distance while its vector is still in cache; with
+ * wantVectors, an element entering the results gets a float4 copy of its
+ * vector (the others, most of those visited, are not copied).
  *
  * When `discarded` is given, every visited element that the results do not
  * keep is pushed there, so an iterative scan can resume from them; otherwise
@@ -736,9 +767,10 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				HnswHeap *discarded, int64 *tuples_seen)
 {
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
-	Buffer	   *buffers = palloc(sizeof(Buffer) * 2 * m);
+	Page	   *pages = palloc(sizeof(Page) * 2 * m);
 	HnswCandidate *spare = NULL;
 	int			prefetchBytes = Min(HNSW_ELEMENT_TUPLE_SIZE(query->dim), HNSW_PREFETCH_MAX_BYTES);
+	double		inf = get_float8_infinity();
 
 	while (candidates->count > 0)
 	{
@@ -760,7 +792,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		/* No buffer is pinned or locked here: a cancel is safe */
 		CHECK_FOR_INTERRUPTS();
 
-		/* The unvisited neighbours, pinned, their tuples on their way */
+		/* The unvisited neighbours, their line pointers on their way */
 		n = HnswLoadNeighbors(index, c, layer, m, neighbors);
 		for (int i = 0; i < n; i++)
 		{
@@ -768,27 +800,35 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				ItemPointerGetBlockNumber(&neighbors[i]) == HNSW_METAPAGE_BLKNO)
 				continue;
 			neighbors[nfresh] = neighbors[i];
-			buffers[nfresh] = HnswPinBlock(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			pages[nfresh] = PeekPage(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			if (pages[nfresh] != NULL)
+				__builtin_prefetch(PageGetItemId(pages[nfresh],
+												 ItemPointerGetOffsetNumber(&neighbors[i])));
 			nfresh++;
 		}
-		for (int i = 0; i < nfresh; i++)
-			__builtin_prefetch(PageGetItemId(BufferGetPage(buffers[i]),
-											 ItemPointerGetOffsetNumber(&neighbors[i])));
+
+		/*
+		 * Then their tuples.  An unpinned, unlocked peek, only to aim the
+		 * prefetch: whatever it reads is bounded to the page and never used
+		 * otherwise.
+		 */
 		for (int i = 0; i < nfresh; i++)
 		{
-			Page		page = BufferGetPage(buffers[i]);
+			Page		page = pages[i];
 			OffsetNumber off = ItemPointerGetOffsetNumber(&neighbors[i]);
+			unsigned	itemoff;
+			char	   *item;
+			char	   *end;
 
-			/* An unlocked peek, only to aim the prefetch */
-			if (off <= PageGetMaxOffsetNumber(page))
-			{
-				char	   *item = (char *) page + ItemIdGetOffset(PageGetItemId(page, off));
-
-				char	   *end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
-
-				for (; item < end; item += 64)
-					__builtin_prefetch(item);
-			}
+			if (page == NULL || off > MaxIndexTuplesPerPage || off > PageGetMaxOffsetNumber(page))
+				continue;
+			itemoff = ItemIdGetOffset(PageGetItemId(page, off));
+			if (itemoff >= BLCKSZ)
+				continue;
+			item = (char *) page + itemoff;
+			end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
+			for (; item < end; item += 64)
+				__builtin_prefetch(item);
 		}
 
 		for (int i = 0; i < nfresh; i++)
@@ -796,6 +836,8 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			HnswCandidate *e;
 			bool		found;
 			double		exactBelow;
+			double		copyBelow;
+			Buffer		buf;
 
 			if (spare == NULL)
 				spare = palloc(sizeof(HnswCandidate));
@@ -803,16 +845,17 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			worst = HnswHeapTop(results);
 
 			/*
-			 * An element entering the results gets its exact distance now,
-			 * while its vector is at hand
+			 * An element entering the results gets its exact distance (and
+			 * its vector) now, while its vector is at hand
 			 */
-			exactBelow = !wantExact ? -get_float8_infinity() :
-				results->count < ef ? get_float8_infinity() : worst->distance;
-			LockBuffer(buffers[i], BUFFER_LOCK_SHARE);
-			found = ReadCandidate(BufferGetPage(buffers[i]), ItemPointerGetOffsetNumber(&neighbors[i]),
+			exactBelow = !wantExact ? -inf : results->count < ef ? inf : worst->distance;
+			copyBelow = !wantVectors ? -inf : results->count < ef ? inf : worst->distance;
+			buf = HnswPinBlock(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(&neighbors[i]),
 								  ItemPointerGetBlockNumber(&neighbors[i]), dist, query,
-								  false, exactBelow, wantVectors, e);
-			UnlockReleaseBuffer(buffers[i]);
+								  false, exactBelow, copyBelow, e);
+			UnlockReleaseBuffer(buf);
 			if (!found)
 				continue;
 			spare = NULL;
@@ -821,6 +864,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 
 			if (results->count < ef || e->distance < worst->distance)
 			{
+				Assert(!wantVectors || e->vec != NULL);
 				HnswHeapPush(candidates, e);
 				HnswHeapPush(results, e);
 				if (results->count > ef)
@@ -833,10 +877,18 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			}
 			else if (discarded)
 				HnswDiscard(discarded, e);
+			else if (e->vec != NULL)
+			{
+				/* A tie copied for nothing: reuse the candidate */
+				pfree(e->vec);
+				spare = e;
+			}
+			else
+				spare = e;
 		}
 	}
 	pfree(neighbors);
-	pfree(buffers);
+	pfree(pages);
 }
 
 /*
