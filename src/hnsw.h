@@ -85,6 +85,9 @@
  */
 #define HNSW_UNCHANGED_EF			16
 
+/* Most byte ranges of a page that one HnswLogRanges record names */
+#define HNSW_MAX_LOG_RANGES			4
+
 /* Levels are capped so that a neighbour tuple always fits on a page */
 #define HNSW_MAX_LEVEL				16
 
@@ -360,6 +363,8 @@ extern void HnswEditStart(HnswEdit *edit, Relation index, bool building);
 extern Page HnswEditPage(HnswEdit *edit, Buffer buf, bool isNew);
 extern void HnswEditFinish(HnswEdit *edit);
 extern void HnswEditAbort(HnswEdit *edit);
+extern void HnswLogRanges(Relation index, Buffer buf, int nranges, const uint16 *offsets,
+						  const uint16 *lengths, bool building);
 extern bool HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 							  ItemPointer tid, bool wantVector, HnswCandidate *out);
 extern int	HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m,

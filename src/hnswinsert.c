@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -287,7 +288,8 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 /*
  * Replace one layer of a neighbour tuple with `tids` (slots entries), but
  * only if it still holds `expected`: a concurrent change wins, since losing
- * one back link costs a little recall and nothing else.
+ * one back link costs a little recall and nothing else.  Only the run of
+ * slots that differ is written, and logged by HnswLogRanges.
  */
 void
 HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
@@ -298,7 +300,6 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 	int			start = HnswLayerStart(layer, m);
 	int			slots = HnswLayerSlots(layer, m);
 	Page		page;
-	HnswEdit	edit;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
@@ -311,13 +312,25 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 			start + slots <= ntup->count &&
 			memcmp(&ntup->tids[start], expected, sizeof(ItemPointerData) * slots) == 0)
 		{
-			Page		wpage;
+			int			lo = 0;
+			int			hi = slots;
+			uint16		offset;
+			uint16		length;
 
-			HnswEditStart(&edit, index, building);
-			wpage = HnswEditPage(&edit, buf, false);
-			ntup = (HnswNeighborTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
-			memcpy(&ntup->tids[start], tids, sizeof(ItemPointerData) * slots);
-			HnswEditFinish(&edit);
+			/* Only the slots that change are written and logged */
+			while (lo < hi && ItemPointerEquals(&expected[lo], &tids[lo]))
+				lo++;
+			while (hi > lo && ItemPointerEquals(&expected[hi - 1], &tids[hi - 1]))
+				hi--;
+			if (lo < hi)
+			{
+				offset = (char *) &ntup->tids[start + lo] - (char *) page;
+				length = sizeof(ItemPointerData) * (hi - lo);
+				START_CRIT_SECTION();
+				memcpy(&ntup->tids[start + lo], &tids[lo], length);
+				HnswLogRanges(index, buf, 1, &offset, &length, building);
+				END_CRIT_SECTION();
+			}
 		}
 	}
 	UnlockReleaseBuffer(buf);
@@ -442,14 +455,13 @@ AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, const Vector *st
 			{
 				if (!ItemPointerIsValid(&etup->heaptids[i]))
 				{
-					HnswEdit	edit;
-					Page		wpage;
+					uint16		offset = (char *) &etup->heaptids[i] - (char *) page;
+					uint16		length = sizeof(ItemPointerData);
 
-					HnswEditStart(&edit, index, building);
-					wpage = HnswEditPage(&edit, buf, false);
-					etup = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
+					START_CRIT_SECTION();
 					etup->heaptids[i] = *heaptid;
-					HnswEditFinish(&edit);
+					HnswLogRanges(index, buf, 1, &offset, &length, building);
+					END_CRIT_SECTION();
 					done = true;
 					break;
 				}

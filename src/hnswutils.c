@@ -23,6 +23,8 @@
 
 #include "access/itup.h"
 #include "access/relscan.h"
+#include "access/rmgr.h"
+#include "access/xloginsert.h"
 #include "utils/float.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -345,6 +347,54 @@ HnswEditAbort(HnswEdit *edit)
 }
 
 /*
+ * Log byte ranges of one page that the caller has just changed in place
+ * (holding the buffer exclusively locked, inside a critical section), and
+ * mark the buffer dirty.
+ *
+ * The record is a generic xlog record (RM_GENERIC_ID) in the format that
+ * generic_redo replays on any server, extension loaded or not: per page, a
+ * list of fragments, each an offset, a length and the new bytes.  What the
+ * caller changed, it names: GenericXLogFinish instead copies the page twice
+ * and compares it with its original byte by byte to find the few changed
+ * bytes, which for a back link (a handful of TIDs) was a fifth of an
+ * insert.  The ranges must lie outside the hole between pd_lower and
+ * pd_upper, which replay zeroes (our pages keep it zero, as generic WAL
+ * does).  A full-page image is taken after a checkpoint as for any record.
+ * Nothing is logged while building (the build logs every page at its end)
+ * or for an index that needs no WAL.
+ */
+void
+HnswLogRanges(Relation index, Buffer buf, int nranges, const uint16 *offsets,
+			  const uint16 *lengths, bool building)
+{
+	Page		page = BufferGetPage(buf);
+	uint16		headers[HNSW_MAX_LOG_RANGES][2];
+	XLogRecPtr	lsn;
+
+	Assert(CritSectionCount > 0);
+	Assert(nranges >= 1 && nranges <= HNSW_MAX_LOG_RANGES);
+	MarkBufferDirty(buf);
+	if (building || !RelationNeedsWAL(index))
+		return;
+
+	XLogBeginInsert();
+	XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+	for (int i = 0; i < nranges; i++)
+	{
+		Assert(offsets[i] + lengths[i] <= ((PageHeader) page)->pd_lower ||
+			   offsets[i] >= ((PageHeader) page)->pd_upper);
+		Assert(offsets[i] + lengths[i] <= BLCKSZ);
+		headers[i][0] = offsets[i];
+		headers[i][1] = lengths[i];
+		XLogRegisterBufData(0, (char *) headers[i], sizeof(headers[i]));
+		XLogRegisterBufData(0, (char *) page + offsets[i], lengths[i]);
+	}
+	/* (PageSetLSN evaluates its argument twice) */
+	lsn = XLogInsert(RM_GENERIC_ID, 0);
+	PageSetLSN(page, lsn);
+}
+
+/*
  * The backend's memory of which shared buffer last held each index block,
  * kept in rd_amcache (one chunk in rd_indexcxt, dropped with the relcache
  * entry).  ReadRecentBuffer checks and pins such a buffer without the
@@ -580,24 +630,25 @@ HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
 /*
  * Read the element at offset `off` of a locked page into out, with its
  * traversal distance to the query; the exact distance too with wantExact or
- * when the traversal distance is below exactBelow; a float4 copy of the
- * vector when the traversal distance is at most copyBelow (+inf: always,
- * -inf: never).  An insert's search passes the distance an element needs to
- * enter its results, so that only those elements (a few hundred of the
- * thousands it visits) are widened and copied.  False when the slot holds
- * no element (freed by vacuum, or a stale link).
+ * when the traversal distance is below exactBelow; with wantVector a float4
+ * copy of the vector, unless the traversal distance is above copyBelow (a
+ * NaN distance, as to vacuum's zero probe under cosine, always gets its
+ * copy).  An insert's search passes the distance an element needs to enter
+ * its results, so that only those elements (a few hundred of the thousands
+ * it visits) are widened and copied.  False when the slot holds no element
+ * (freed by vacuum, or a stale link).
  */
 static bool
 ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance *dist,
-			  const Vector *query, bool wantExact, double exactBelow, double copyBelow,
-			  HnswCandidate *out)
+			  const Vector *query, bool wantExact, double exactBelow, bool wantVector,
+			  double copyBelow, HnswCandidate *out)
 {
 	ItemId		itemid;
 	HnswElementTuple etup;
 	HnswVectorBuf buf;
 	const Vector *vec;
 	bool		direct;
-	bool		wantVector;
+	bool		copy;
 
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
 		return false;
@@ -615,8 +666,8 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	 */
 	direct = VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
 		StoredTraversalDistance(dist, query, &etup->data, &out->distance);
-	wantVector = direct && out->distance <= copyBelow;
-	if (direct && !wantExact && !wantVector && !(out->distance < exactBelow))
+	copy = direct && wantVector && !(out->distance > copyBelow);
+	if (direct && !wantExact && !copy && !(out->distance < exactBelow))
 		vec = NULL;
 	else
 	{
@@ -628,7 +679,7 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		if (!direct)
 		{
 			out->distance = HnswTraversalDistance(dist, query, vec);
-			wantVector = out->distance <= copyBelow;
+			copy = wantVector && !(out->distance > copyBelow);
 		}
 	}
 
@@ -650,7 +701,7 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		out->flags |= HNSW_CAND_EXACT;
 	}
 	out->vec = NULL;
-	if (wantVector)
+	if (copy)
 	{
 		out->vec = palloc(VARSIZE(vec));
 		memcpy(out->vec, vec, VARSIZE(vec));
@@ -675,8 +726,7 @@ HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), blkno,
-						  dist, query, true, 0.0,
-						  wantVector ? get_float8_infinity() : -get_float8_infinity(), out);
+						  dist, query, true, 0.0, wantVector, get_float8_infinity(), out);
 	UnlockReleaseBuffer(buf);
 	return found;
 }
@@ -849,12 +899,12 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			 * its vector) now, while its vector is at hand
 			 */
 			exactBelow = !wantExact ? -inf : results->count < ef ? inf : worst->distance;
-			copyBelow = !wantVectors ? -inf : results->count < ef ? inf : worst->distance;
+			copyBelow = results->count < ef ? inf : worst->distance;
 			buf = HnswPinBlock(index, ItemPointerGetBlockNumber(&neighbors[i]));
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(&neighbors[i]),
 								  ItemPointerGetBlockNumber(&neighbors[i]), dist, query,
-								  false, exactBelow, copyBelow, e);
+								  false, exactBelow, wantVectors, copyBelow, e);
 			UnlockReleaseBuffer(buf);
 			if (!found)
 				continue;
