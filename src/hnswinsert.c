@@ -574,9 +574,15 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 			HnswCandidate **sorted;
 			int			nsorted;
 
-			/* Each layer is searched afresh from the seeds above it */
+			/*
+			 * Each layer is searched afresh from the seeds above it.  The
+			 * visited set starts small (about 5 * ef_construction elements
+			 * are visited on layer 0: 330 at the defaults) and grows if
+			 * needed; sized for m * ef_construction, its zeroing cost more
+			 * than the search's own use of it.
+			 */
 			sorted = HnswDescendLayer(index, dist, value, &candidates, &results, ef, layer, m,
-									  layer == 0 ? efc * m * 4 : 64, &nsorted);
+									  layer == 0 ? efc * 8 : 64, &nsorted);
 
 			for (int i = 0; layer == 0 && i < nsorted; i++)
 			{
@@ -662,7 +668,7 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 
 			sorted = HnswDescendLayer(index, dist, value, &candidates, &results,
 									  layer > 0 ? 1 : HNSW_UNCHANGED_EF, layer, meta.m,
-									  layer == 0 ? HNSW_UNCHANGED_EF * meta.m * 4 : 64, &nsorted);
+									  layer == 0 ? HNSW_UNCHANGED_EF * 8 : 64, &nsorted);
 			for (int i = 0; layer == 0 && i < nsorted && !done; i++)
 				done = AddToDuplicate(index, sorted[i], value, &etup->data, heaptid, false);
 		}
