@@ -185,6 +185,63 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 }
 
 /*
+ * Append the element and its neighbour tuple to the last page, exclusively
+ * locked, if both fit.  The page is changed in place and the bytes that
+ * changed (page header, two line pointers, the two tuples) are logged by
+ * HnswLogRanges, not found by comparing page copies as generic WAL would.
+ * The checks before the critical section leave PageAddItem no reason to
+ * fail inside it.
+ */
+static bool
+AppendToPage(Relation index, Buffer buf, BlockNumber blkno, HnswElementTuple etup, Size esize,
+			 HnswNeighborTuple ntup, Size nsize, bool building, ItemPointer result)
+{
+	Page		page = BufferGetPage(buf);
+	PageHeader	phdr = (PageHeader) page;
+	uint16		oldLower;
+	uint16		oldUpper;
+	uint16		offsets[3];
+	uint16		lengths[3];
+	OffsetNumber eoff;
+	OffsetNumber noff;
+
+	if (!HnswCheckPage(index, page, blkno))
+		return false;
+	if (phdr->pd_lower < SizeOfPageHeaderData || phdr->pd_lower > phdr->pd_upper ||
+		phdr->pd_upper > phdr->pd_special || phdr->pd_special > BLCKSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains a corrupted page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+	if (PageGetFreeSpace(page) < esize + nsize + sizeof(ItemIdData) ||
+		PageGetMaxOffsetNumber(page) + 2 > MaxOffsetNumber)
+		return false;
+
+	oldLower = phdr->pd_lower;
+	oldUpper = phdr->pd_upper;
+	eoff = OffsetNumberNext(PageGetMaxOffsetNumber(page));
+	noff = OffsetNumberNext(eoff);
+	ItemPointerSet(&etup->neighbortid, blkno, noff);
+
+	START_CRIT_SECTION();
+	if (PageAddItem(page, (Item) etup, esize, eoff, false, false) != eoff ||
+		PageAddItem(page, (Item) ntup, nsize, noff, false, false) != noff)
+		elog(PANIC, "failed to add index item to \"%s\"", RelationGetRelationName(index));
+	offsets[0] = 0;
+	lengths[0] = SizeOfPageHeaderData;
+	offsets[1] = oldLower;
+	lengths[1] = phdr->pd_lower - oldLower;
+	offsets[2] = phdr->pd_upper;
+	lengths[2] = oldUpper - phdr->pd_upper;
+	HnswLogRanges(index, buf, 3, offsets, lengths, building);
+	END_CRIT_SECTION();
+
+	ItemPointerSet(result, blkno, eoff);
+	return true;
+}
+
+/*
  * Write a new element and its neighbour tuple, returning the element's TID.
  * Appends to the last page, or extends the index by a page (two if the
  * tuples do not fit together, as for vectors near the dimension limit).
@@ -213,31 +270,24 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 	last = HnswPageGetMeta(BufferGetPage(mbuf))->insertPage;
 
-	HnswEditStart(&edit, index, building);
-	mpage = HnswEditPage(&edit, mbuf, false);
-
 	if (BlockNumberIsValid(last))
 	{
 		lbuf = ReadBuffer(index, last);
 		LockBuffer(lbuf, BUFFER_LOCK_EXCLUSIVE);
-		lpage = HnswEditPage(&edit, lbuf, false);
-		if (PageGetFreeSpace(lpage) >= esize + nsize + sizeof(ItemIdData))
+		if (AppendToPage(index, lbuf, last, etup, esize, ntup, nsize, building, result))
 		{
-			/* Both fit on the last page */
-			ItemPointerSet(&etup->neighbortid, last, OffsetNumberNext(PageGetMaxOffsetNumber(lpage)) + 1);
-			eoff = PageAddItem(lpage, (Item) etup, esize, InvalidOffsetNumber, false, false);
-			noff = PageAddItem(lpage, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
-			if (eoff == InvalidOffsetNumber || noff != ItemPointerGetOffsetNumber(&etup->neighbortid))
-				elog(ERROR, "failed to add index item to \"%s\"", RelationGetRelationName(index));
-			HnswEditFinish(&edit);
 			UnlockReleaseBuffer(lbuf);
 			UnlockReleaseBuffer(mbuf);
-			ItemPointerSet(result, last, eoff);
 			return;
 		}
 	}
 	else
 		lbuf = InvalidBuffer;
+
+	HnswEditStart(&edit, index, building);
+	mpage = HnswEditPage(&edit, mbuf, false);
+	if (BufferIsValid(lbuf))
+		lpage = HnswEditPage(&edit, lbuf, false);
 
 	/* Start a new page, linked from the last one */
 	{
