@@ -270,6 +270,9 @@ typedef struct HnswCandidate
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	uint8		flags;			/* HNSW_CAND_* search state */
 	Vector	   *vec;			/* copy of the vector, when asked for */
+	ItemPointerData *nbrs;		/* raw copy of its slots on nbrLayer (in vec's
+								 * allocation), or NULL */
+	int			nbrLayer;
 } HnswCandidate;
 
 /* Search state of a candidate */

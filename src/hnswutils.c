@@ -635,13 +635,17 @@ HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
  * NaN distance, as to vacuum's zero probe under cosine, always gets its
  * copy).  An insert's search passes the distance an element needs to enter
  * its results, so that only those elements (a few hundred of the thousands
- * it visits) are widened and copied.  False when the slot holds no element
- * (freed by vacuum, or a stale link).
+ * it visits) are widened and copied.  An element copied so also gets a raw
+ * copy of its slots on layer nbrLayer (unless -1) when its neighbour tuple
+ * is on the same page, as it nearly always is: expanding it later then needs
+ * no second visit to the page (the links are as current as when it was
+ * read, which is all a search ever has).  False when the slot holds no
+ * element (freed by vacuum, or a stale link).
  */
 static bool
 ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance *dist,
 			  const Vector *query, bool wantExact, double exactBelow, bool wantVector,
-			  double copyBelow, HnswCandidate *out)
+			  double copyBelow, int nbrLayer, int m, HnswCandidate *out)
 {
 	ItemId		itemid;
 	HnswElementTuple etup;
@@ -701,10 +705,35 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		out->flags |= HNSW_CAND_EXACT;
 	}
 	out->vec = NULL;
+	out->nbrs = NULL;
 	if (copy)
 	{
-		out->vec = palloc(VARSIZE(vec));
+		int			slots = HnswLayerSlots(nbrLayer, m);
+		Size		vsize = MAXALIGN(VARSIZE(vec));
+		OffsetNumber noff = ItemPointerGetOffsetNumberNoCheck(&etup->neighbortid);
+		HnswNeighborTuple ntup = NULL;
+
+		if (nbrLayer >= 0 && nbrLayer <= etup->level &&
+			ItemPointerGetBlockNumberNoCheck(&etup->neighbortid) == blkno &&
+			noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(page) &&
+			ItemIdIsNormal(PageGetItemId(page, noff)))
+		{
+			ntup = (HnswNeighborTuple) PageGetItem(page, PageGetItemId(page, noff));
+			if (ntup->type != HNSW_NEIGHBOR_TUPLE ||
+				HnswLayerStart(nbrLayer, m) + slots > ntup->count)
+				ntup = NULL;
+		}
+
+		/* One allocation for the vector and, if any, the slots */
+		out->vec = palloc(vsize + (ntup ? sizeof(ItemPointerData) * slots : 0));
 		memcpy(out->vec, vec, VARSIZE(vec));
+		if (ntup)
+		{
+			out->nbrs = (ItemPointerData *) ((char *) out->vec + vsize);
+			memcpy(out->nbrs, &ntup->tids[HnswLayerStart(nbrLayer, m)],
+				   sizeof(ItemPointerData) * slots);
+			out->nbrLayer = nbrLayer;
+		}
 	}
 	return true;
 }
@@ -726,7 +755,7 @@ HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), blkno,
-						  dist, query, true, 0.0, wantVector, get_float8_infinity(), out);
+						  dist, query, true, 0.0, wantVector, get_float8_infinity(), -1, 0, out);
 	UnlockReleaseBuffer(buf);
 	return found;
 }
@@ -766,7 +795,8 @@ HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m, ItemPointerDat
 
 /*
  * Copy the valid neighbour TIDs of one layer of an element into out, which
- * has room for 2 * m; return how many there are.
+ * has room for 2 * m; return how many there are.  Slots copied with the
+ * element are used as they are; otherwise the neighbour tuple is read.
  */
 int
 HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
@@ -775,6 +805,17 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 	int			n = 0;
 	int			slots;
 
+	if (c->nbrs != NULL && c->nbrLayer == layer)
+	{
+		/* Copied with the element (ReadCandidate) */
+		slots = HnswLayerSlots(layer, m);
+		for (int i = 0; i < slots; i++)
+		{
+			if (ItemPointerIsValid(&c->nbrs[i]))
+				out[n++] = c->nbrs[i];
+		}
+		return n;
+	}
 	if (layer > c->level || !ItemPointerIsValid(&c->neighbortid) ||
 		ItemPointerGetBlockNumber(&c->neighbortid) == HNSW_METAPAGE_BLKNO)
 		return 0;
@@ -904,7 +945,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			LockBuffer(buf, BUFFER_LOCK_SHARE);
 			found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(&neighbors[i]),
 								  ItemPointerGetBlockNumber(&neighbors[i]), dist, query,
-								  false, exactBelow, wantVectors, copyBelow, e);
+								  false, exactBelow, wantVectors, copyBelow, layer, m, e);
 			UnlockReleaseBuffer(buf);
 			if (!found)
 				continue;
