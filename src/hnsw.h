@@ -85,6 +85,9 @@
  */
 #define HNSW_UNCHANGED_EF			16
 
+/* Most byte ranges of a page that one HnswLogRanges record names */
+#define HNSW_MAX_LOG_RANGES			4
+
 /* Levels are capped so that a neighbour tuple always fits on a page */
 #define HNSW_MAX_LEVEL				16
 
@@ -267,6 +270,9 @@ typedef struct HnswCandidate
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	uint8		flags;			/* HNSW_CAND_* search state */
 	Vector	   *vec;			/* copy of the vector, when asked for */
+	ItemPointerData *nbrs;		/* raw copy of its slots on nbrLayer (in vec's
+								 * allocation), or NULL */
+	int			nbrLayer;
 } HnswCandidate;
 
 /* Search state of a candidate */
@@ -360,6 +366,8 @@ extern void HnswEditStart(HnswEdit *edit, Relation index, bool building);
 extern Page HnswEditPage(HnswEdit *edit, Buffer buf, bool isNew);
 extern void HnswEditFinish(HnswEdit *edit);
 extern void HnswEditAbort(HnswEdit *edit);
+extern void HnswLogRanges(Relation index, Buffer buf, int nranges, const uint16 *offsets,
+						  const uint16 *lengths, bool building);
 extern bool HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 							  ItemPointer tid, bool wantVector, HnswCandidate *out);
 extern int	HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m,

@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -184,6 +185,63 @@ AddToFreeSlot(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 }
 
 /*
+ * Append the element and its neighbour tuple to the last page, exclusively
+ * locked, if both fit.  The page is changed in place and the bytes that
+ * changed (page header, two line pointers, the two tuples) are logged by
+ * HnswLogRanges, not found by comparing page copies as generic WAL would.
+ * The checks before the critical section leave PageAddItem no reason to
+ * fail inside it.
+ */
+static bool
+AppendToPage(Relation index, Buffer buf, BlockNumber blkno, HnswElementTuple etup, Size esize,
+			 HnswNeighborTuple ntup, Size nsize, bool building, ItemPointer result)
+{
+	Page		page = BufferGetPage(buf);
+	PageHeader	phdr = (PageHeader) page;
+	uint16		oldLower;
+	uint16		oldUpper;
+	uint16		offsets[3];
+	uint16		lengths[3];
+	OffsetNumber eoff;
+	OffsetNumber noff;
+
+	if (!HnswCheckPage(index, page, blkno))
+		return false;
+	if (phdr->pd_lower < SizeOfPageHeaderData || phdr->pd_lower > phdr->pd_upper ||
+		phdr->pd_upper > phdr->pd_special || phdr->pd_special > BLCKSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains a corrupted page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+	if (PageGetFreeSpace(page) < esize + nsize + sizeof(ItemIdData) ||
+		PageGetMaxOffsetNumber(page) + 2 > MaxOffsetNumber)
+		return false;
+
+	oldLower = phdr->pd_lower;
+	oldUpper = phdr->pd_upper;
+	eoff = OffsetNumberNext(PageGetMaxOffsetNumber(page));
+	noff = OffsetNumberNext(eoff);
+	ItemPointerSet(&etup->neighbortid, blkno, noff);
+
+	START_CRIT_SECTION();
+	if (PageAddItem(page, (Item) etup, esize, eoff, false, false) != eoff ||
+		PageAddItem(page, (Item) ntup, nsize, noff, false, false) != noff)
+		elog(PANIC, "failed to add index item to \"%s\"", RelationGetRelationName(index));
+	offsets[0] = 0;
+	lengths[0] = SizeOfPageHeaderData;
+	offsets[1] = oldLower;
+	lengths[1] = phdr->pd_lower - oldLower;
+	offsets[2] = phdr->pd_upper;
+	lengths[2] = oldUpper - phdr->pd_upper;
+	HnswLogRanges(index, buf, 3, offsets, lengths, building);
+	END_CRIT_SECTION();
+
+	ItemPointerSet(result, blkno, eoff);
+	return true;
+}
+
+/*
  * Write a new element and its neighbour tuple, returning the element's TID.
  * Appends to the last page, or extends the index by a page (two if the
  * tuples do not fit together, as for vectors near the dimension limit).
@@ -212,31 +270,24 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
 	last = HnswPageGetMeta(BufferGetPage(mbuf))->insertPage;
 
-	HnswEditStart(&edit, index, building);
-	mpage = HnswEditPage(&edit, mbuf, false);
-
 	if (BlockNumberIsValid(last))
 	{
 		lbuf = ReadBuffer(index, last);
 		LockBuffer(lbuf, BUFFER_LOCK_EXCLUSIVE);
-		lpage = HnswEditPage(&edit, lbuf, false);
-		if (PageGetFreeSpace(lpage) >= esize + nsize + sizeof(ItemIdData))
+		if (AppendToPage(index, lbuf, last, etup, esize, ntup, nsize, building, result))
 		{
-			/* Both fit on the last page */
-			ItemPointerSet(&etup->neighbortid, last, OffsetNumberNext(PageGetMaxOffsetNumber(lpage)) + 1);
-			eoff = PageAddItem(lpage, (Item) etup, esize, InvalidOffsetNumber, false, false);
-			noff = PageAddItem(lpage, (Item) ntup, nsize, InvalidOffsetNumber, false, false);
-			if (eoff == InvalidOffsetNumber || noff != ItemPointerGetOffsetNumber(&etup->neighbortid))
-				elog(ERROR, "failed to add index item to \"%s\"", RelationGetRelationName(index));
-			HnswEditFinish(&edit);
 			UnlockReleaseBuffer(lbuf);
 			UnlockReleaseBuffer(mbuf);
-			ItemPointerSet(result, last, eoff);
 			return;
 		}
 	}
 	else
 		lbuf = InvalidBuffer;
+
+	HnswEditStart(&edit, index, building);
+	mpage = HnswEditPage(&edit, mbuf, false);
+	if (BufferIsValid(lbuf))
+		lpage = HnswEditPage(&edit, lbuf, false);
 
 	/* Start a new page, linked from the last one */
 	{
@@ -287,7 +338,8 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
 /*
  * Replace one layer of a neighbour tuple with `tids` (slots entries), but
  * only if it still holds `expected`: a concurrent change wins, since losing
- * one back link costs a little recall and nothing else.
+ * one back link costs a little recall and nothing else.  Only the run of
+ * slots that differ is written, and logged by HnswLogRanges.
  */
 void
 HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
@@ -298,7 +350,6 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 	int			start = HnswLayerStart(layer, m);
 	int			slots = HnswLayerSlots(layer, m);
 	Page		page;
-	HnswEdit	edit;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
@@ -311,13 +362,25 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 			start + slots <= ntup->count &&
 			memcmp(&ntup->tids[start], expected, sizeof(ItemPointerData) * slots) == 0)
 		{
-			Page		wpage;
+			int			lo = 0;
+			int			hi = slots;
+			uint16		offset;
+			uint16		length;
 
-			HnswEditStart(&edit, index, building);
-			wpage = HnswEditPage(&edit, buf, false);
-			ntup = (HnswNeighborTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
-			memcpy(&ntup->tids[start], tids, sizeof(ItemPointerData) * slots);
-			HnswEditFinish(&edit);
+			/* Only the slots that change are written and logged */
+			while (lo < hi && ItemPointerEquals(&expected[lo], &tids[lo]))
+				lo++;
+			while (hi > lo && ItemPointerEquals(&expected[hi - 1], &tids[hi - 1]))
+				hi--;
+			if (lo < hi)
+			{
+				offset = (char *) &ntup->tids[start + lo] - (char *) page;
+				length = sizeof(ItemPointerData) * (hi - lo);
+				START_CRIT_SECTION();
+				memcpy(&ntup->tids[start + lo], &tids[lo], length);
+				HnswLogRanges(index, buf, 1, &offset, &length, building);
+				END_CRIT_SECTION();
+			}
 		}
 	}
 	UnlockReleaseBuffer(buf);
@@ -442,14 +505,13 @@ AddToDuplicate(Relation index, HnswCandidate *c, Vector *value, const Vector *st
 			{
 				if (!ItemPointerIsValid(&etup->heaptids[i]))
 				{
-					HnswEdit	edit;
-					Page		wpage;
+					uint16		offset = (char *) &etup->heaptids[i] - (char *) page;
+					uint16		length = sizeof(ItemPointerData);
 
-					HnswEditStart(&edit, index, building);
-					wpage = HnswEditPage(&edit, buf, false);
-					etup = (HnswElementTuple) PageGetItem(wpage, PageGetItemId(wpage, off));
+					START_CRIT_SECTION();
 					etup->heaptids[i] = *heaptid;
-					HnswEditFinish(&edit);
+					HnswLogRanges(index, buf, 1, &offset, &length, building);
+					END_CRIT_SECTION();
 					done = true;
 					break;
 				}
@@ -562,9 +624,15 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 			HnswCandidate **sorted;
 			int			nsorted;
 
-			/* Each layer is searched afresh from the seeds above it */
+			/*
+			 * Each layer is searched afresh from the seeds above it.  The
+			 * visited set starts small (about 5 * ef_construction elements
+			 * are visited on layer 0: 330 at the defaults) and grows if
+			 * needed; sized for m * ef_construction, its zeroing cost more
+			 * than the search's own use of it.
+			 */
 			sorted = HnswDescendLayer(index, dist, value, &candidates, &results, ef, layer, m,
-									  layer == 0 ? efc * m * 4 : 64, &nsorted);
+									  layer == 0 ? efc * 8 : 64, &nsorted);
 
 			for (int i = 0; layer == 0 && i < nsorted; i++)
 			{
@@ -650,7 +718,7 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 
 			sorted = HnswDescendLayer(index, dist, value, &candidates, &results,
 									  layer > 0 ? 1 : HNSW_UNCHANGED_EF, layer, meta.m,
-									  layer == 0 ? HNSW_UNCHANGED_EF * meta.m * 4 : 64, &nsorted);
+									  layer == 0 ? HNSW_UNCHANGED_EF * 8 : 64, &nsorted);
 			for (int i = 0; layer == 0 && i < nsorted && !done; i++)
 				done = AddToDuplicate(index, sorted[i], value, &etup->data, heaptid, false);
 		}

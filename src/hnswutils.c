@@ -21,7 +21,10 @@
 #include <float.h>
 #include <math.h>
 
+#include "access/itup.h"
 #include "access/relscan.h"
+#include "access/rmgr.h"
+#include "access/xloginsert.h"
 #include "utils/float.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
@@ -344,6 +347,54 @@ HnswEditAbort(HnswEdit *edit)
 }
 
 /*
+ * Log byte ranges of one page that the caller has just changed in place
+ * (holding the buffer exclusively locked, inside a critical section), and
+ * mark the buffer dirty.
+ *
+ * The record is a generic xlog record (RM_GENERIC_ID) in the format that
+ * generic_redo replays on any server, extension loaded or not: per page, a
+ * list of fragments, each an offset, a length and the new bytes.  What the
+ * caller changed, it names: GenericXLogFinish instead copies the page twice
+ * and compares it with its original byte by byte to find the few changed
+ * bytes, which for a back link (a handful of TIDs) was a fifth of an
+ * insert.  The ranges must lie outside the hole between pd_lower and
+ * pd_upper, which replay zeroes (our pages keep it zero, as generic WAL
+ * does).  A full-page image is taken after a checkpoint as for any record.
+ * Nothing is logged while building (the build logs every page at its end)
+ * or for an index that needs no WAL.
+ */
+void
+HnswLogRanges(Relation index, Buffer buf, int nranges, const uint16 *offsets,
+			  const uint16 *lengths, bool building)
+{
+	Page		page = BufferGetPage(buf);
+	uint16		headers[HNSW_MAX_LOG_RANGES][2];
+	XLogRecPtr	lsn;
+
+	Assert(CritSectionCount > 0);
+	Assert(nranges >= 1 && nranges <= HNSW_MAX_LOG_RANGES);
+	MarkBufferDirty(buf);
+	if (building || !RelationNeedsWAL(index))
+		return;
+
+	XLogBeginInsert();
+	XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
+	for (int i = 0; i < nranges; i++)
+	{
+		Assert(offsets[i] + lengths[i] <= ((PageHeader) page)->pd_lower ||
+			   offsets[i] >= ((PageHeader) page)->pd_upper);
+		Assert(offsets[i] + lengths[i] <= BLCKSZ);
+		headers[i][0] = offsets[i];
+		headers[i][1] = lengths[i];
+		XLogRegisterBufData(0, (char *) headers[i], sizeof(headers[i]));
+		XLogRegisterBufData(0, (char *) page + offsets[i], lengths[i]);
+	}
+	/* (PageSetLSN evaluates its argument twice) */
+	lsn = XLogInsert(RM_GENERIC_ID, 0);
+	PageSetLSN(page, lsn);
+}
+
+/*
  * The backend's memory of which shared buffer last held each index block,
  * kept in rd_amcache (one chunk in rd_indexcxt, dropped with the relcache
  * entry).  ReadRecentBuffer checks and pins such a buffer without the
@@ -390,6 +441,21 @@ HnswPinBlock(Relation index, BlockNumber blkno)
 	}
 	cache->buffers[blkno] = buf;
 	return buf;
+}
+
+/*
+ * The page an index block's buffer last held, without pinning it, or NULL
+ * when the block was never read here.  Only for aiming prefetches: by now
+ * the buffer may hold another page, or be in the middle of being replaced.
+ */
+static inline Page
+PeekPage(Relation index, BlockNumber blkno)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+
+	if (cache == NULL || blkno >= cache->size || !BufferIsValid(cache->buffers[blkno]))
+		return NULL;
+	return BufferGetPage(cache->buffers[blkno]);
 }
 
 /* ------------------------------------------------------------------------
@@ -565,19 +631,28 @@ HnswDiscard(HnswHeap *discarded, HnswCandidate *c)
  * Read the element at offset `off` of a locked page into out, with its
  * traversal distance to the query; the exact distance too with wantExact or
  * when the traversal distance is below exactBelow; with wantVector a float4
- * copy of the vector.  False when the slot holds no element (freed by
- * vacuum, or a stale link).
+ * copy of the vector, unless the traversal distance is above copyBelow (a
+ * NaN distance, as to vacuum's zero probe under cosine, always gets its
+ * copy).  An insert's search passes the distance an element needs to enter
+ * its results, so that only those elements (a few hundred of the thousands
+ * it visits) are widened and copied.  An element copied so also gets a raw
+ * copy of its slots on layer nbrLayer (unless -1) when its neighbour tuple
+ * is on the same page, as it nearly always is: expanding it later then needs
+ * no second visit to the page (the links are as current as when it was
+ * read, which is all a search ever has).  False when the slot holds no
+ * element (freed by vacuum, or a stale link).
  */
 static bool
 ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance *dist,
 			  const Vector *query, bool wantExact, double exactBelow, bool wantVector,
-			  HnswCandidate *out)
+			  double copyBelow, int nbrLayer, int m, HnswCandidate *out)
 {
 	ItemId		itemid;
 	HnswElementTuple etup;
 	HnswVectorBuf buf;
 	const Vector *vec;
 	bool		direct;
+	bool		copy;
 
 	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
 		return false;
@@ -595,7 +670,8 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	 */
 	direct = VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
 		StoredTraversalDistance(dist, query, &etup->data, &out->distance);
-	if (direct && !wantExact && !wantVector && !(out->distance < exactBelow))
+	copy = direct && wantVector && !(out->distance > copyBelow);
+	if (direct && !wantExact && !copy && !(out->distance < exactBelow))
 		vec = NULL;
 	else
 	{
@@ -605,7 +681,10 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("hnsw element (%u,%u) has an invalid vector format", blkno, off)));
 		if (!direct)
+		{
 			out->distance = HnswTraversalDistance(dist, query, vec);
+			copy = wantVector && !(out->distance > copyBelow);
+		}
 	}
 
 	ItemPointerSet(&out->tid, blkno, off);
@@ -626,10 +705,35 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		out->flags |= HNSW_CAND_EXACT;
 	}
 	out->vec = NULL;
-	if (wantVector)
+	out->nbrs = NULL;
+	if (copy)
 	{
-		out->vec = palloc(VARSIZE(vec));
+		int			slots = HnswLayerSlots(nbrLayer, m);
+		Size		vsize = MAXALIGN(VARSIZE(vec));
+		OffsetNumber noff = ItemPointerGetOffsetNumberNoCheck(&etup->neighbortid);
+		HnswNeighborTuple ntup = NULL;
+
+		if (nbrLayer >= 0 && nbrLayer <= etup->level &&
+			ItemPointerGetBlockNumberNoCheck(&etup->neighbortid) == blkno &&
+			noff >= FirstOffsetNumber && noff <= PageGetMaxOffsetNumber(page) &&
+			ItemIdIsNormal(PageGetItemId(page, noff)))
+		{
+			ntup = (HnswNeighborTuple) PageGetItem(page, PageGetItemId(page, noff));
+			if (ntup->type != HNSW_NEIGHBOR_TUPLE ||
+				HnswLayerStart(nbrLayer, m) + slots > ntup->count)
+				ntup = NULL;
+		}
+
+		/* One allocation for the vector and, if any, the slots */
+		out->vec = palloc(vsize + (ntup ? sizeof(ItemPointerData) * slots : 0));
 		memcpy(out->vec, vec, VARSIZE(vec));
+		if (ntup)
+		{
+			out->nbrs = (ItemPointerData *) ((char *) out->vec + vsize);
+			memcpy(out->nbrs, &ntup->tids[HnswLayerStart(nbrLayer, m)],
+				   sizeof(ItemPointerData) * slots);
+			out->nbrLayer = nbrLayer;
+		}
 	}
 	return true;
 }
@@ -651,7 +755,7 @@ HnswLoadCandidate(Relation index, const HnswDistance *dist, const Vector *query,
 	buf = HnswPinBlock(index, blkno);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(tid), blkno,
-						  dist, query, true, 0.0, wantVector, out);
+						  dist, query, true, 0.0, wantVector, get_float8_infinity(), -1, 0, out);
 	UnlockReleaseBuffer(buf);
 	return found;
 }
@@ -691,7 +795,8 @@ HnswReadLayer(Relation index, ItemPointer ntid, int layer, int m, ItemPointerDat
 
 /*
  * Copy the valid neighbour TIDs of one layer of an element into out, which
- * has room for 2 * m; return how many there are.
+ * has room for 2 * m; return how many there are.  Slots copied with the
+ * element are used as they are; otherwise the neighbour tuple is read.
  */
 int
 HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
@@ -700,6 +805,17 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 	int			n = 0;
 	int			slots;
 
+	if (c->nbrs != NULL && c->nbrLayer == layer)
+	{
+		/* Copied with the element (ReadCandidate) */
+		slots = HnswLayerSlots(layer, m);
+		for (int i = 0; i < slots; i++)
+		{
+			if (ItemPointerIsValid(&c->nbrs[i]))
+				out[n++] = c->nbrs[i];
+		}
+		return n;
+	}
 	if (layer > c->level || !ItemPointerIsValid(&c->neighbortid) ||
 		ItemPointerGetBlockNumber(&c->neighbortid) == HNSW_METAPAGE_BLKNO)
 		return 0;
@@ -716,12 +832,18 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
  * Search one layer from the candidates already in `candidates` (a min-heap)
  * and `results` (a max-heap holding the best `ef` found so far).
  *
- * The neighbours of an expanded element are handled as a batch: first all
- * their buffers are pinned and their tuples prefetched, then each is read
- * under its buffer lock, so that the memory latency of one overlaps the
- * work on the others.  Distances steering the search are the fast
- * traversal ones; with wantExact, an element entering the results also
- * gets its exact distance while its vector is still in cache.
+ * The neighbours of an expanded element are handled as a batch: first the
+ * line pointers and then the tuples of all of them are prefetched, through
+ * the pages their buffers last held (rd_amcache) and without pinning, then
+ * each is pinned, read under its share lock and released in turn, so that
+ * the memory latency of one overlaps the work on the others.  Only one
+ * buffer is pinned at a time: pinning a whole batch of up to 2 * m buffers
+ * overflows the backend's small array of pin counts into its hash table,
+ * which cost a tenth of an insert.  Distances steering the search are the
+ * fast traversal ones; with wantExact, an element entering the results also
+ * gets its exact distance while its vector is still in cache; with
+ * wantVectors, an element entering the results gets a float4 copy of its
+ * vector (the others, most of those visited, are not copied).
  *
  * When `discarded` is given, every visited element that the results do not
  * keep is pushed there, so an iterative scan can resume from them; otherwise
@@ -736,9 +858,10 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				HnswHeap *discarded, int64 *tuples_seen)
 {
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
-	Buffer	   *buffers = palloc(sizeof(Buffer) * 2 * m);
+	Page	   *pages = palloc(sizeof(Page) * 2 * m);
 	HnswCandidate *spare = NULL;
 	int			prefetchBytes = Min(HNSW_ELEMENT_TUPLE_SIZE(query->dim), HNSW_PREFETCH_MAX_BYTES);
+	double		inf = get_float8_infinity();
 
 	while (candidates->count > 0)
 	{
@@ -760,7 +883,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		/* No buffer is pinned or locked here: a cancel is safe */
 		CHECK_FOR_INTERRUPTS();
 
-		/* The unvisited neighbours, pinned, their tuples on their way */
+		/* The unvisited neighbours, their line pointers on their way */
 		n = HnswLoadNeighbors(index, c, layer, m, neighbors);
 		for (int i = 0; i < n; i++)
 		{
@@ -768,27 +891,35 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				ItemPointerGetBlockNumber(&neighbors[i]) == HNSW_METAPAGE_BLKNO)
 				continue;
 			neighbors[nfresh] = neighbors[i];
-			buffers[nfresh] = HnswPinBlock(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			pages[nfresh] = PeekPage(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			if (pages[nfresh] != NULL)
+				__builtin_prefetch(PageGetItemId(pages[nfresh],
+												 ItemPointerGetOffsetNumber(&neighbors[i])));
 			nfresh++;
 		}
-		for (int i = 0; i < nfresh; i++)
-			__builtin_prefetch(PageGetItemId(BufferGetPage(buffers[i]),
-											 ItemPointerGetOffsetNumber(&neighbors[i])));
+
+		/*
+		 * Then their tuples.  An unpinned, unlocked peek, only to aim the
+		 * prefetch: whatever it reads is bounded to the page and never used
+		 * otherwise.
+		 */
 		for (int i = 0; i < nfresh; i++)
 		{
-			Page		page = BufferGetPage(buffers[i]);
+			Page		page = pages[i];
 			OffsetNumber off = ItemPointerGetOffsetNumber(&neighbors[i]);
+			unsigned	itemoff;
+			char	   *item;
+			char	   *end;
 
-			/* An unlocked peek, only to aim the prefetch */
-			if (off <= PageGetMaxOffsetNumber(page))
-			{
-				char	   *item = (char *) page + ItemIdGetOffset(PageGetItemId(page, off));
-
-				char	   *end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
-
-				for (; item < end; item += 64)
-					__builtin_prefetch(item);
-			}
+			if (page == NULL || off > MaxIndexTuplesPerPage || off > PageGetMaxOffsetNumber(page))
+				continue;
+			itemoff = ItemIdGetOffset(PageGetItemId(page, off));
+			if (itemoff >= BLCKSZ)
+				continue;
+			item = (char *) page + itemoff;
+			end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
+			for (; item < end; item += 64)
+				__builtin_prefetch(item);
 		}
 
 		for (int i = 0; i < nfresh; i++)
@@ -796,6 +927,8 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			HnswCandidate *e;
 			bool		found;
 			double		exactBelow;
+			double		copyBelow;
+			Buffer		buf;
 
 			if (spare == NULL)
 				spare = palloc(sizeof(HnswCandidate));
@@ -803,16 +936,17 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			worst = HnswHeapTop(results);
 
 			/*
-			 * An element entering the results gets its exact distance now,
-			 * while its vector is at hand
+			 * An element entering the results gets its exact distance (and
+			 * its vector) now, while its vector is at hand
 			 */
-			exactBelow = !wantExact ? -get_float8_infinity() :
-				results->count < ef ? get_float8_infinity() : worst->distance;
-			LockBuffer(buffers[i], BUFFER_LOCK_SHARE);
-			found = ReadCandidate(BufferGetPage(buffers[i]), ItemPointerGetOffsetNumber(&neighbors[i]),
+			exactBelow = !wantExact ? -inf : results->count < ef ? inf : worst->distance;
+			copyBelow = results->count < ef ? inf : worst->distance;
+			buf = HnswPinBlock(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(&neighbors[i]),
 								  ItemPointerGetBlockNumber(&neighbors[i]), dist, query,
-								  false, exactBelow, wantVectors, e);
-			UnlockReleaseBuffer(buffers[i]);
+								  false, exactBelow, wantVectors, copyBelow, layer, m, e);
+			UnlockReleaseBuffer(buf);
 			if (!found)
 				continue;
 			spare = NULL;
@@ -821,6 +955,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 
 			if (results->count < ef || e->distance < worst->distance)
 			{
+				Assert(!wantVectors || e->vec != NULL);
 				HnswHeapPush(candidates, e);
 				HnswHeapPush(results, e);
 				if (results->count > ef)
@@ -833,10 +968,18 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			}
 			else if (discarded)
 				HnswDiscard(discarded, e);
+			else if (e->vec != NULL)
+			{
+				/* A tie copied for nothing: reuse the candidate */
+				pfree(e->vec);
+				spare = e;
+			}
+			else
+				spare = e;
 		}
 	}
 	pfree(neighbors);
-	pfree(buffers);
+	pfree(pages);
 }
 
 /*

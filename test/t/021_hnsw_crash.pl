@@ -496,8 +496,12 @@ foreach my $s (1 .. 3)
 		END LOOP; END \$\$;\n");
 	push @writers, $w;
 }
-is(sql("SELECT wait_until('SELECT count(*) >= 900 FROM conc', 60)"), 't',
-	'(f) the three sessions have inserted 600 rows');
+# (Each session must have committed rows of its own: with fast inserts the
+# first two sessions can reach 600 rows before the third has started.)
+is( sql("SELECT wait_until('SELECT count(*) >= 900 AND count(DISTINCT id / 100000) "
+		  . "FILTER (WHERE id > 100000) = 3 FROM conc', 60)"),
+	't',
+	'(f) the three sessions have inserted 600 rows, each some');
 my %committed = map { split /\|/ } split /\n/,
   sql('SELECT id / 100000, max(id) % 100000 FROM conc WHERE id > 100000 GROUP BY 1');
 is(scalar keys %committed, 3, '(f) all three sessions were inserting');
