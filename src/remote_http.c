@@ -74,6 +74,9 @@
 
 #include "remote.h"
 
+/* The failure of this backend's latest remote call (see remote.h) */
+RemoteFailure remote_last_failure = {false, 0, false, -1, 0};
+
 /* How long curl_multi_poll waits before we look at interrupts again */
 #define REMOTE_POLL_MS 100
 
@@ -316,6 +319,8 @@ RemoteReportError(RemoteTarget *target, const char *operation, int sqlstate,
 	char	   *detail = remote_detail ?
 		RemoteScrub(target, remote_detail, strlen(remote_detail)) : NULL;
 
+	/* http_status and transient were set by the call or by the client */
+	remote_last_failure.failed = true;
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("%s on server \"%s\"", message, target->servername),
@@ -511,10 +516,14 @@ BuildHeaders(RemoteTarget *target, const RemoteRequest *req)
 		}
 	}
 	if (h == NULL)
+	{
+		remote_last_failure.failed = true;
+		remote_last_failure.transient = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("out of memory building request headers for server \"%s\"",
 						target->servername)));
+	}
 	return h;
 }
 
@@ -751,6 +760,9 @@ CheckRequestUrl(RemoteTarget *target, const RemoteRequest *req)
 	char	   *host;
 	const char *why;
 
+	/* every refusal here is permanent */
+	remote_last_failure.failed = true;
+	remote_last_failure.transient = false;
 	if (!RemoteParseUrl(req->url, true, &https, &host, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -769,6 +781,7 @@ CheckRequestUrl(RemoteTarget *target, const RemoteRequest *req)
 				 errmsg("could not connect to server \"%s\": host \"%s\" is loopback, private or link-local",
 						target->servername, host),
 				 errhint("A superuser can allow such hosts with the server option allow_insecure.")));
+	remote_last_failure.failed = false;
 }
 
 /* Build the caller's response from a completed transfer */
@@ -802,6 +815,7 @@ ReplayResponse(RemoteTarget *target, const RemoteRequest *req, long status,
 	double		elapsed;
 
 	elapsed = ElapsedMs(start);
+	remote_last_failure.http_status = status;
 	if ((status >= 200 && status <= 299) || StatusAccepted(req, status))
 	{
 		RemoteMetricsCount(target, req->operation, false, 0,
@@ -810,6 +824,8 @@ ReplayResponse(RemoteTarget *target, const RemoteRequest *req, long status,
 	}
 	RemoteMetricsCount(target, req->operation, true, 0,
 					   req->body ? strlen(req->body) : 0, len, elapsed, 0);
+	remote_last_failure.failed = true;
+	remote_last_failure.transient = StatusIsRetryable(status);
 	ereport(ERROR,
 			(errcode(StatusSqlstate(status)),
 			 errmsg("%s request to server \"%s\" failed with HTTP status %ld",
@@ -888,6 +904,17 @@ RunAttempts(RemoteTarget *target, const RemoteRequest *req,
 	}
 }
 
+/* Forget the previous call's failure (remote.h: reset at every call) */
+static void
+RemoteFailureReset(void)
+{
+	remote_last_failure.failed = false;
+	remote_last_failure.http_status = 0;
+	remote_last_failure.transient = false;
+	remote_last_failure.item = -1;
+	remote_last_failure.nitems = 0;
+}
+
 /*
  * One logical request (see remote.h): attempts with retries, then either a
  * response or an error.
@@ -902,6 +929,7 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 	RemoteResponse *resp;
 
 	INSTR_TIME_SET_CURRENT(start);
+	RemoteFailureReset();
 
 	/* record/replay */
 	if (remote_mode != REMOTE_MODE_LIVE)
@@ -916,6 +944,8 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 			if (RemoteRecordLookup(fingerprint, &status, &body, &len))
 				return ReplayResponse(target, req, status, body, len, start);
 			if (remote_mode == REMOTE_MODE_REPLAY)
+			{
+				remote_last_failure.failed = true;
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 						 errmsg("no recording for %s request to server \"%s\"",
@@ -923,6 +953,7 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 						 errdetail("vectorpg.remote_mode is replay; the request %s %s with fingerprint %s was never recorded.",
 								   req->method, RemoteUrlPath(req->url), fingerprint),
 						 errhint("Record it with vectorpg.remote_mode = record, or use passthrough.")));
+			}
 		}
 	}
 
@@ -972,10 +1003,14 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 					   cs->attempts - 1, cs->bytes_sent, cs->bytes_received,
 					   ElapsedMs(start), cs->connects);
 
+	remote_last_failure.http_status = cs->res.status;
 	if (cs->outcome != ATTEMPT_OK)
 	{
 		StringInfoData allhint;
 
+		/* retryable but out of retries or budget: worth trying later */
+		remote_last_failure.failed = true;
+		remote_last_failure.transient = (cs->outcome == ATTEMPT_RETRY);
 		initStringInfo(&allhint);
 		if (cs->hint)
 			appendStringInfoString(&allhint, cs->hint);
@@ -1009,4 +1044,29 @@ RemoteUrlPath(const char *url)
 	p = p ? p + 3 : url;
 	p = p + strcspn(p, "/?");
 	return *p ? p : "/";
+}
+
+/*
+ * Several independent requests (see remote.h).  This first version sends
+ * them one after the other through RemoteHttpCall; the failing request's
+ * index goes into remote_last_failure.item.
+ */
+void
+RemoteHttpCallMany(RemoteTarget *target, const RemoteRequest *reqs, int n,
+				   int parallelism, RemoteResponse **responses)
+{
+	for (int i = 0; i < n; i++)
+	{
+		PG_TRY();
+		{
+			responses[i] = RemoteHttpCall(target, &reqs[i]);
+		}
+		PG_CATCH();
+		{
+			remote_last_failure.item = i;
+			remote_last_failure.nitems = 1;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
 }
