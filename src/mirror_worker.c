@@ -754,6 +754,7 @@ RecordFailure(MirrorFailureNote *note, bool transient, const char *text)
 		d = note->backoff_cap_ms;
 	wait_ms = d / 2 + pg_prng_double(&pg_global_prng_state) * d / 2;
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -794,6 +795,7 @@ Attempt(int32 id, MirrorAttemptKind kind, MemoryContext attempt_cxt)
 	note->backoff_cap_ms = MIRROR_DEFAULT_BACKOFF_CAP_MS;
 	MemoryContextSwitchTo(oldcxt);
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -855,6 +857,7 @@ ListMirrors(bool *present, int *count)
 {
 	List	   *ids = NIL;
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	*present = OidIsValid(get_extension_oid("vectorpg", true)) &&
 		OidIsValid(get_namespace_oid("vectorpg", true)) &&
@@ -917,6 +920,7 @@ vectorpg_mirror_worker_main(Datum arg)
 	attempt_cxt = AllocSetContextCreate(worker_context, "vectorpg mirror attempt",
 										ALLOCSET_DEFAULT_SIZES);
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, MIRROR_LOCK_KEY1, MIRROR_LOCK_KEY2, 2);
 	locked = LockAcquire(&tag, ExclusiveLock, true, true) != LOCKACQUIRE_NOT_AVAIL;

@@ -495,6 +495,7 @@ DECLARE
 	v_src boolean;
 	v_ft record;
 	v_info record;
+	v_rdim integer;
 	v_localdim integer;
 	v_dims integer[];
 	v_opc text;
@@ -556,6 +557,7 @@ BEGIN
 		END IF;
 		BEGIN
 			SELECT * INTO v_info FROM vectorpg.mirror_remote_info(m.target);
+			v_rdim := v_info.dimension;
 			RETURN QUERY SELECT 'credentials', true,
 				format('The remote answered: dimension %s, metric %s, %s records.',
 					v_info.dimension, coalesce(v_info.metric, 'unknown'),
@@ -569,12 +571,11 @@ BEGIN
 					WHEN 'HV00M' THEN 'The remote did not answer in time: '
 					ELSE 'The remote could not be asked: ' END
 				|| v_msg || coalesce(' (' || nullif(v_det, '') || ')', '');
-			v_info := NULL;
 		END;
 	END IF;
 
 	-- dimension and metric, local against remote
-	IF v_src AND v_info.dimension IS NOT NULL THEN
+	IF v_src AND v_rdim IS NOT NULL THEN
 		SELECT NULLIF(atttypmod, -1) INTO v_localdim FROM pg_attribute
 		WHERE attrelid = m.source AND attname = m.vector_column;
 		IF v_localdim IS NULL THEN
@@ -702,7 +703,7 @@ BEGIN
 			'WITH r AS MATERIALIZED (SELECT f.id::text AS id, f.%1$I AS v, %2$s AS m FROM %3$s f'
 			'                        WHERE f.id = ANY ($1::%4$s[]))'
 			' SELECT s.%5$I::text AS id, r.id IS NULL AS missing,'
-			'        r.v IS DISTINCT FROM s.%6$I AS vdiff,'
+			'        NOT coalesce(r.v OPERATOR(@extschema@.=) s.%6$I, false) AS vdiff,'
 			'        %7$s AS mdiff'
 			' FROM %8$s s LEFT JOIN r ON r.id = s.%5$I::text'
 			' WHERE s.%5$I = ANY ($1::%9$s[])',
