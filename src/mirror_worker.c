@@ -576,7 +576,13 @@ Drain(MirrorConf *conf, RemoteTarget *target)
 	}
 	idarr = construct_array(rowids, nrows, TEXTOID, -1, false, TYPALIGN_INT);
 
-	/* the rows' current state, read as the mirror's owner */
+	/*
+	 * The rows' current state, read as the mirror's owner.  read_only is
+	 * false so that SPI takes a fresh snapshot, newer than the outbox read's:
+	 * with the attempt's first snapshot, a change committed (with its outbox
+	 * row) between that snapshot and the outbox read would be acknowledged
+	 * with the row's older state and lost.
+	 */
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(conf->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
 	{
@@ -593,7 +599,7 @@ Drain(MirrorConf *conf, RemoteTarget *target)
 											 QualifiedName(conf->source),
 											 quote_identifier(conf->id_column),
 											 IdTypeName(conf)),
-									1, rtypes, rargs, NULL, true, 0);
+									1, rtypes, rargs, NULL, false, 0);
 		if (ret != SPI_OK_SELECT)
 			elog(ERROR, "mirror worker: reading the changed rows returned %d", ret);
 	}
@@ -669,7 +675,7 @@ Backfill(MirrorConf *conf, RemoteTarget *target)
 										 ? psprintf(" WHERE s.%s > $1::%s", idq, IdTypeName(conf))
 										 : " WHERE $1 IS NULL",
 										 idq),
-								2, types, args, nulls, true, 0);
+								2, types, args, nulls, false, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "mirror worker: reading the backfill chunk returned %d", ret);
 	SetUserIdAndSecContext(save_userid, save_sec);

@@ -642,6 +642,29 @@ $$;
 COMMENT ON FUNCTION vectorpg.mirror_doctor(text) IS
 	'checks a mirror''s configuration, credentials, dimension and metric against the remote, worker and state, in plain words';
 
+-- Metadata in comparable form: null members dropped, numbers as float8
+-- (what Pinecone stores) rounded to 15 significant digits, so that 5 and
+-- 5.0 compare equal, and a double that the FDW's JSON reader printed with
+-- 15 digits (cJSON does when that reads back close enough) equals the
+-- local one
+CREATE FUNCTION vectorpg.mirror_json_norm(j jsonb) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT CASE jsonb_typeof(j)
+		WHEN 'object' THEN coalesce((SELECT jsonb_object_agg(k, vectorpg.mirror_json_norm(v))
+									 FROM jsonb_each(j) e(k, v) WHERE jsonb_typeof(v) <> 'null'), '{}')
+		WHEN 'array' THEN coalesce((SELECT jsonb_agg(vectorpg.mirror_json_norm(v) ORDER BY o)
+									FROM jsonb_array_elements(j) WITH ORDINALITY a(v, o)), '[]')
+		WHEN 'number' THEN to_jsonb((SELECT CASE WHEN x = 0 THEN 0
+			ELSE round(x, (14 - floor(log(abs(x))))::integer) END
+			FROM (SELECT (j #>> '{}')::float8::numeric) n(x)))
+		ELSE j END
+$$;
+
+COMMENT ON FUNCTION vectorpg.mirror_json_norm(jsonb) IS
+	'metadata as mirror_verify compares it: null members dropped, numbers as float8 to 15 significant digits';
+
 CREATE FUNCTION vectorpg.mirror_verify(mirror text, sample integer DEFAULT NULL,
 		OUT local_count bigint, OUT remote_count bigint, OUT checked bigint,
 		OUT missing bigint, OUT different bigint, OUT extra bigint,
@@ -708,10 +731,10 @@ BEGIN
 			' FROM %8$s s LEFT JOIN r ON r.id = s.%5$I::text'
 			' WHERE s.%5$I = ANY ($1::%9$s[])',
 			v_ftvec,
-			CASE WHEN v_ftmeta THEN 'pg_catalog.jsonb_strip_nulls(f.metadata)' ELSE 'NULL::jsonb' END,
+			CASE WHEN v_ftmeta THEN 'vectorpg.mirror_json_norm(f.metadata)' ELSE 'NULL::jsonb' END,
 			m.target, v_ftid, m.id_column, m.vector_column,
 			CASE WHEN v_ftmeta
-				THEN format('coalesce(r.m, ''{}'') IS DISTINCT FROM coalesce(pg_catalog.jsonb_strip_nulls(%s), ''{}'')', v_meta)
+				THEN format('coalesce(r.m, ''{}'') IS DISTINCT FROM coalesce(vectorpg.mirror_json_norm(%s), ''{}'')', v_meta)
 				ELSE 'false' END,
 			m.source, v_idtype) USING v_ids
 		LOOP

@@ -59,7 +59,8 @@ sub _record
 }
 
 # local_state(node, table, id => 'id', vector => 'embedding',
-#             metadata => [cols] | metadata_column => 'col', db => 'postgres')
+#             metadata => [cols] | metadata_column => 'col' | metadata_sql => 'jsonb expr',
+#             db => 'postgres')
 # Rows with a NULL vector are left out (the mirror deletes them remotely).
 sub local_state
 {
@@ -70,6 +71,10 @@ sub local_state
 	if ($o{metadata})
 	{
 		$meta = 'jsonb_build_object(' . join(', ', map { "'$_', $_" } @{ $o{metadata} }) . ')';
+	}
+	elsif ($o{metadata_sql})
+	{
+		$meta = $o{metadata_sql};
 	}
 	elsif ($o{metadata_column})
 	{
