@@ -18,6 +18,11 @@
  * "message":...},"status":404}, and plain text for 401 and the gateway),
  * to errors.
  *
+ * Writes (remote_write.c drives them): /vectors/upsert bodies are built as
+ * text, metadata validated against spec 2.9 and copied compact without its
+ * null values; /vectors/delete by ids, filter or deleteAll.  An upsert's
+ * upsertedCount must equal the records sent.
+ *
  * Scores: cosine similarity (higher first), dot product (higher first),
  * squared Euclidean distance (lower first).  Matches keep the remote order;
  * RemoteScoreToDistance gives the vectorpg operator's value.
@@ -604,9 +609,10 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	int			n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
 	bool		first = true;
 	const char *id = RemoteShortId(w->id);
+	int			start = out->len;
 
 	if (n < 0)
-		return WriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
+		return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
 							psprintf("metadata of record \"%s\" is not a JSON object", id),
 							psprintf("The metadata text is invalid: %s.", why),
 							"Pinecone metadata is a flat JSON object.");
@@ -659,11 +665,11 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 		RemoteAppendJsonCompact(out, m[i].value, m[i].value_len);
 	}
 	appendStringInfoChar(out, '}');
-	if (out->len > REMOTE_PINECONE_MAX_METADATA_BYTES)
+	if (out->len - start > REMOTE_PINECONE_MAX_METADATA_BYTES)
 		return WriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 							psprintf("metadata of record \"%s\" is too large", id),
 							psprintf("It takes %d bytes; Pinecone allows %d bytes per record.",
-									 out->len, REMOTE_PINECONE_MAX_METADATA_BYTES),
+									 out->len - start, REMOTE_PINECONE_MAX_METADATA_BYTES),
 							"Keep large text out of the metadata, or store a reference to it.");
 	return true;
 }
@@ -720,11 +726,10 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	return true;
 }
 
-/* Start a chunk: an upsert's vectors or a delete's ids */
+/* Start a chunk in its (empty) body buffer: an upsert's vectors or a delete's ids */
 void
 PineconeBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
-	initStringInfo(&chunk->body);
 	appendStringInfoString(&chunk->body, chunk->is_delete ? "{\"ids\":[" : "{\"vectors\":[");
 }
 

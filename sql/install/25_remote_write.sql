@@ -34,3 +34,11 @@ CREATE FUNCTION vectorpg.remote_delete_all(foreign_table regclass)
 
 COMMENT ON FUNCTION vectorpg.remote_delete_all(regclass) IS
 	'deletes every record of the Pinecone namespace or Milvus collection (partition) of a vectorpg_fdw foreign table at once, not transactionally';
+
+CREATE FUNCTION vectorpg.remote_last_failure(OUT failed boolean, OUT http_status integer,
+		OUT transient boolean, OUT item integer, OUT nitems integer)
+	RETURNS record
+	AS 'MODULE_PATHNAME', 'remote_last_failure_sql' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION vectorpg.remote_last_failure() IS
+	'how the latest remote call of this session failed: HTTP status, whether trying later may help, and for writes the 0-based index of the invalid item or the first item of the failed request and their number';
