@@ -855,8 +855,10 @@ Attempt(int32 id, MirrorAttemptKind kind, MemoryContext attempt_cxt)
 }
 
 /*
- * The mirrors of this database, for one round; *present is false when the
- * extension is gone (the worker then exits), *count the number of mirrors.
+ * The mirrors of this database to serve in this round (running, backoff
+ * over): the id, negated when the backfill is done so that the round only
+ * drains.  *present is false when the extension is gone (the worker then
+ * exits), *count is the number of mirrors in any state.
  */
 static List *
 ListMirrors(bool *present, int *count)
@@ -873,8 +875,8 @@ ListMirrors(bool *present, int *count)
 	{
 		SPI_connect();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		ExecCatalog("SELECT id, state = 'running' AND (retry_at IS NULL OR retry_at <= now())"
-					" FROM vectorpg.mirrors ORDER BY id",
+		ExecCatalog("SELECT id, state = 'running' AND (retry_at IS NULL OR retry_at <= now()),"
+					" backfill_done FROM vectorpg.mirrors ORDER BY id",
 					0, NULL, NULL, NULL, SPI_OK_SELECT);
 		*count = SPI_processed;
 		for (uint64 i = 0; i < SPI_processed; i++)
@@ -885,11 +887,15 @@ ListMirrors(bool *present, int *count)
 			bool		runnable = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
 															  SPI_tuptable->tupdesc, 2, &isnull));
 
+			bool		backfilling = !DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+																	  SPI_tuptable->tupdesc, 3, &isnull));
+
 			if (runnable)
 			{
 				MemoryContext old = MemoryContextSwitchTo(worker_context);
 
-				ids = lappend_int(ids, id);
+				/* a negative entry: drain only, the backfill is done */
+				ids = lappend_int(ids, backfilling ? id : -id);
 				MemoryContextSwitchTo(old);
 			}
 		}
@@ -954,11 +960,12 @@ vectorpg_mirror_worker_main(Datum arg)
 			break;
 		foreach(lc, ids)
 		{
-			int32		id = lfirst_int(lc);
+			int32		id = abs(lfirst_int(lc));
 
 			if (Attempt(id, MIRROR_DRAIN, attempt_cxt) > 0)
 				worked = true;
-			if (Attempt(id, MIRROR_BACKFILL, attempt_cxt) > 0)
+			if (lfirst_int(lc) > 0 &&
+				Attempt(id, MIRROR_BACKFILL, attempt_cxt) > 0)
 				worked = true;
 		}
 		list_free(ids);
