@@ -132,6 +132,9 @@ is(scalar @writes, 0, 'rollback: the fake received no write');
 
 $node->safe_psql(
 	'postgres', q{
+	INSERT INTO docs VALUES ('alt1', '[1,1,1,2]', 'a', 1);
+	ALTER TABLE docs ADD COLUMN note text;
+	INSERT INTO docs VALUES ('alt2', '[1,1,1,3]', 'b', 2, 'a column was added');
 	INSERT INTO docs VALUES ('new1', '[1,2,3,4]', 'fresh', 1999), ('new2', '[0.5,0.25,0.125,1e-3]', NULL, NULL);
 	UPDATE docs SET genre = 'changed', embedding = '[9,8,7,6]' WHERE id IN ('d3', 'd4');
 	UPDATE docs SET year = year + 1 WHERE id = 'd5';
@@ -142,7 +145,7 @@ $node->safe_psql(
 	BEGIN; INSERT INTO docs VALUES ('sp', '[1,1,1,1]', 'a', 1); SAVEPOINT s;
 	INSERT INTO docs VALUES ('sp-gone', '[1,1,1,1]', 'a', 1); ROLLBACK TO s; COMMIT;
 });
-$synced->('after inserts, updates, deletes, a changed id and a NULL vector');
+$synced->('after inserts (around an ALTER TABLE), updates, deletes, a changed id and a NULL vector');
 my $r = $remote->();
 ok(!exists $r->{d8} && exists $r->{'d8-renamed'}, 'a changed id deletes the old record');
 ok(!exists $r->{d9}, 'a NULL vector deletes the record');
