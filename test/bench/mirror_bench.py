@@ -89,6 +89,28 @@ def fill(cur, table, first, last, dim):
         'title ' || g, g %%%% 100 FROM generate_series(%%s, %%s) g""" % (table, dim), (first, last))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process (the mirror worker), from /proc."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, IndexError, ValueError):
+        return float('nan')
+
+
+def worker_pid(cur):
+    cur.execute("SELECT vectorpg.mirror_worker_start()")
+    pid = cur.fetchone()[0]
+    for _ in range(100):
+        if pid:
+            return pid
+        time.sleep(0.05)
+        cur.execute("SELECT vectorpg.mirror_worker_start()")
+        pid = cur.fetchone()[0]
+    raise RuntimeError('no mirror worker')
+
+
 def wait_for(cur, sql, timeout):
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < timeout:
@@ -173,11 +195,13 @@ def run(args, url):
             'minus the fake\'s handler time is the mirror\'s own time (reading the rows, '
             'building the bodies, HTTP, bookkeeping): "rows/s outside the fake".', '',
             '| write_parallelism | rows | wall s | rows/s | upsert requests | fake handler s | '
-            'rows/s outside the fake |',
-            '|---|---|---|---|---|---|---|']
+            'rows/s outside the fake | worker CPU s | rows per worker CPU s |',
+            '|---|---|---|---|---|---|---|---|---|']
     for par in (None, 1):
         if par:
             cur.execute("ALTER FOREIGN TABLE mb_remote OPTIONS (ADD write_parallelism '%d')" % par)
+        wpid = worker_pid(cur)
+        c0 = cpu_seconds(wpid)
         s0 = stats(url)
         t0 = time.perf_counter()
         cur.execute("SELECT vectorpg.mirror('mb_src', 'mb_remote', metadata_columns => '{title,n}')")
@@ -185,14 +209,16 @@ def run(args, url):
                         "WHERE name = 'mb_src'", 3600):
             raise RuntimeError('backfill did not finish')
         wall = time.perf_counter() - t0
+        cpu = cpu_seconds(wpid) - c0
         s1 = stats(url)
         handler_s = (s1['handler_us'] - s0['handler_us']) / 1e6
         requests = s1['requests'] - s0['requests']
         cur.execute("SELECT rows_sent, last_error FROM vectorpg.mirror_status WHERE name = 'mb_src'")
         sent, err = cur.fetchone()
         outside = ('%.0f' % (sent / (wall - handler_s))) if par == 1 and wall > handler_s else '-'
-        out.append('| %s | %d | %.2f | **%.0f** | %d | %.2f | %s |' % (
-            par or 'default (4)', sent, wall, sent / wall, requests, handler_s, outside))
+        out.append('| %s | %d | %.2f | **%.0f** | %d | %.2f | %s | %.2f | %.0f |' % (
+            par or 'default (4)', sent, wall, sent / wall, requests, handler_s, outside,
+            cpu, sent / cpu if cpu > 0 else float('nan')))
         if err:
             out.append('')
             out.append('Last error during the backfill: `%s`' % err)
