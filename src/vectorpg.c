@@ -16,6 +16,7 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 #include "hnsw.h"
+#include "mirror.h"
 #include "remote.h"
 #include "vectorpg.h"
 
@@ -30,5 +31,6 @@ _PG_init(void)
 	DistanceInit();
 	HnswInit();
 	RemoteConnectionInit();
+	MirrorInit();
 	MarkGUCPrefixReserved("vectorpg");
 }

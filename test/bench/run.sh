@@ -13,6 +13,8 @@
 #                                                       at 768 dims, WRITE_ARGS=...)
 #   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
 #   BATCH_ARGS="--quick"                                options for batch_bench.py
+#   VPG_BENCH=mirror, MIRROR_ARGS="--quick"             mirroring: backfill rows/s, capture
+#                                                       overhead, lag (mirror_bench.py)
 #
 # Installs missing packages (the build's, the data set, numpy, psycopg2, and
 # hnswlib + matplotlib for the index benchmarks to come), builds and installs
@@ -107,6 +109,13 @@ if [ "$BENCH" = all ] || [ "$BENCH" = write ]; then
 	vpg_as_tester "$PY" "$WORK/py/remote_write_bench.py" --host "$WORK" \
 		--out "$WORK/out/remote_write_bench.md" ${WRITE_ARGS:-} || status=$?
 fi
+if [ "$BENCH" = all ] || [ "$BENCH" = mirror ]; then
+	vpg_log "running mirror_bench.py (progress on stderr, report on stdout)" >&2
+	# shellcheck disable=SC2086
+	vpg_as_tester "$PY" "$WORK/py/mirror_bench.py" --host "$WORK" \
+		--out "$WORK/out/mirror_bench.md" ${MIRROR_ARGS:-} || status=$?
+fi
+
 if [ "$BENCH" = all ] || [ "$BENCH" = batch ]; then
 	vpg_stop_cluster "$WORK"
 	mkdir -p "$WORK/batchdb"
