@@ -1422,10 +1422,7 @@ FieldValue(FdwScanState *st, int attno, cJSON *meta, bool *isnull)
 	if (c->type == JSONBOID || c->type == JSONOID ||
 		cJSON_IsArray(item) || cJSON_IsObject(item))
 	{
-		char	   *s = cJSON_PrintUnformatted(item);
-
-		text = pstrdup(s);
-		cJSON_free(s);
+		text = RemoteJsonText(item);
 	}
 	else if (cJSON_IsString(item))
 		text = item->valuestring;

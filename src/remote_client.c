@@ -28,6 +28,7 @@
 #include "common/shortest_dec.h"
 #include "remote_client.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -279,17 +280,117 @@ RemoteScoreToDistance(RemoteMetric metric, double score)
 }
 
 /*
+ * A double as JSON: integral values below 2^53 as integers (as cJSON and
+ * the remotes write them), others in the shortest form that reads back as
+ * the same double.  Parsed JSON holds no NaN or infinity; should one come,
+ * it is written as null, as cJSON does.
+ */
+static void
+AppendJsonNumber(StringInfo buf, double d)
+{
+	char		tmp[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+	if (isnan(d) || isinf(d))
+		appendStringInfoString(buf, "null");
+	else if (d == floor(d) && fabs(d) < 9007199254740992.0)
+		appendStringInfo(buf, "%.0f", d);
+	else
+	{
+		double_to_shortest_decimal_buf(d, tmp);
+		appendStringInfoString(buf, tmp);
+	}
+}
+
+/* A string as a JSON string literal: quotes, backslashes, control characters escaped */
+static void
+AppendJsonString(StringInfo buf, const char *s)
+{
+	appendStringInfoChar(buf, '"');
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (c == '"' || c == '\\')
+		{
+			appendStringInfoChar(buf, '\\');
+			appendStringInfoChar(buf, c);
+		}
+		else if (c < 0x20)
+			appendStringInfo(buf, "\\u%04x", c);
+		else
+			appendStringInfoChar(buf, c);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/* Any parsed JSON value, recursively (see RemoteJsonText) */
+static void
+AppendJsonValue(StringInfo buf, const cJSON *item)
+{
+	const cJSON *sub;
+	bool		first = true;
+
+	check_stack_depth();
+	if (cJSON_IsObject(item) || cJSON_IsArray(item))
+	{
+		bool		object = cJSON_IsObject(item);
+
+		appendStringInfoChar(buf, object ? '{' : '[');
+		cJSON_ArrayForEach(sub, item)
+		{
+			if (!first)
+				appendStringInfoChar(buf, ',');
+			first = false;
+			if (object)
+			{
+				AppendJsonString(buf, sub->string ? sub->string : "");
+				appendStringInfoChar(buf, ':');
+			}
+			AppendJsonValue(buf, sub);
+		}
+		appendStringInfoChar(buf, object ? '}' : ']');
+	}
+	else if (cJSON_IsString(item))
+		AppendJsonString(buf, item->valuestring);
+	else if (cJSON_IsNumber(item))
+		AppendJsonNumber(buf, item->valuedouble);
+	else if (cJSON_IsTrue(item))
+		appendStringInfoString(buf, "true");
+	else if (cJSON_IsFalse(item))
+		appendStringInfoString(buf, "false");
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/*
  * The text of a JSON number as cJSON prints it (shortest that reads back
  * as the same double); for the input functions of numeric columns.
  */
 char *
 RemoteJsonNumberText(const cJSON *item)
 {
-	char	   *s = cJSON_PrintUnformatted(item);
-	char	   *result = pstrdup(s);
+	StringInfoData buf;
 
-	cJSON_free(s);
-	return result;
+	initStringInfo(&buf);
+	AppendJsonNumber(&buf, item->valuedouble);
+	return buf.data;
+}
+
+/*
+ * A parsed JSON value as compact JSON text, palloc'd.  cJSON's own printer
+ * writes doubles with 15 significant digits whenever those read back within
+ * a relative epsilon, so a metadata value such as 0.4007838551468841 came
+ * back as 0.400783855146884; this printer writes every number in its
+ * shortest exact form, so a value read from the remote is the value stored.
+ */
+char *
+RemoteJsonText(const cJSON *item)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	AppendJsonValue(&buf, item);
+	return buf.data;
 }
 
 /* Dispatch: top-k search */

@@ -129,6 +129,7 @@ extern float4 *RemoteJsonVector(RemoteTarget *target, const char *operation,
 								const cJSON *array, int *dim);
 extern double RemoteScoreToDistance(RemoteMetric metric, double score);
 extern char *RemoteJsonNumberText(const cJSON *item);
+extern char *RemoteJsonText(const cJSON *item);
 extern void RemoteBadResponse(RemoteTarget *target, const char *operation,
 							  const char *what) pg_attribute_noreturn();
 

@@ -596,7 +596,6 @@ ParseRow(RemoteTarget *target, const char *operation, RemoteCachedIndex *c,
 	if (include_metadata)
 	{
 		cJSON	   *meta = cJSON_CreateObject();
-		char	   *s;
 
 		cJSON_ArrayForEach(item, row)
 		{
@@ -623,9 +622,7 @@ ParseRow(RemoteTarget *target, const char *operation, RemoteCachedIndex *c,
 			cJSON_ArrayForEach(sub, item)
 				cJSON_AddItemToObject(meta, sub->string, cJSON_Duplicate(sub, true));
 		}
-		s = cJSON_PrintUnformatted(meta);
-		m->metadata_json = pstrdup(s);
-		cJSON_free(s);
+		m->metadata_json = RemoteJsonText(meta);
 		cJSON_Delete(meta);
 	}
 }

@@ -366,10 +366,7 @@ ParseVector(RemoteTarget *target, const char *operation, cJSON *v,
 	{
 		if (cJSON_IsObject(metadata))
 		{
-			char	   *s = cJSON_PrintUnformatted(metadata);
-
-			m->metadata_json = pstrdup(s);
-			cJSON_free(s);
+			m->metadata_json = RemoteJsonText(metadata);
 		}
 		else
 			m->metadata_json = pstrdup("{}");

@@ -643,10 +643,9 @@ COMMENT ON FUNCTION vectorpg.mirror_doctor(text) IS
 	'checks a mirror''s configuration, credentials, dimension and metric against the remote, worker and state, in plain words';
 
 -- Metadata in comparable form: null members dropped, numbers as float8
--- (what Pinecone stores) rounded to 15 significant digits, so that 5 and
--- 5.0 compare equal, and a double that the FDW's JSON reader printed with
--- 15 digits (cJSON does when that reads back close enough) equals the
--- local one
+-- (what Pinecone stores), so that 5 and 5.0 compare equal and a number with
+-- more digits than a double holds equals what the remote kept of it (the
+-- FDW reads numbers back in their shortest exact form)
 CREATE FUNCTION vectorpg.mirror_json_norm(j jsonb) RETURNS jsonb
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -656,14 +655,12 @@ AS $$
 									 FROM jsonb_each(j) e(k, v) WHERE jsonb_typeof(v) <> 'null'), '{}')
 		WHEN 'array' THEN coalesce((SELECT jsonb_agg(vectorpg.mirror_json_norm(v) ORDER BY o)
 									FROM jsonb_array_elements(j) WITH ORDINALITY a(v, o)), '[]')
-		WHEN 'number' THEN to_jsonb((SELECT CASE WHEN x = 0 THEN 0
-			ELSE round(x, (14 - floor(log(abs(x))))::integer) END
-			FROM (SELECT (j #>> '{}')::float8::numeric) n(x)))
+		WHEN 'number' THEN to_jsonb((j #>> '{}')::float8)
 		ELSE j END
 $$;
 
 COMMENT ON FUNCTION vectorpg.mirror_json_norm(jsonb) IS
-	'metadata as mirror_verify compares it: null members dropped, numbers as float8 to 15 significant digits';
+	'metadata as mirror_verify compares it: null members dropped, numbers as float8';
 
 CREATE FUNCTION vectorpg.mirror_verify(mirror text, sample integer DEFAULT NULL,
 		OUT local_count bigint, OUT remote_count bigint, OUT checked bigint,

@@ -474,6 +474,18 @@ is($node->safe_psql('postgres',
 	 ORDER BY embedding <=> '$q' LIMIT 4) s"),
 	'ORDER BY distance over a search');
 
+# metadata numbers come back exactly as stored (cJSON's printer used to cut
+# doubles to 15 significant digits when they read back "close enough")
+$node->safe_psql('postgres',
+	"CREATE FOREIGN TABLE many_meta (id text, embedding vector(2), metadata jsonb)
+	 SERVER pc OPTIONS (index 'many', metric 'euclidean')");
+$node->safe_psql('postgres',
+	"SELECT vectorpg.remote_upsert('many_meta', ARRAY['exact'], ARRAY['[1,2]'::vector],
+	 ARRAY['{\"x\": 0.4007838551468841, \"y\": 1e-7, \"z\": 123456789012, \"w\": -2.5}'::jsonb])");
+is($node->safe_psql('postgres', "SELECT metadata FROM many_meta WHERE id = 'exact'"),
+	'{"w": -2.5, "x": 0.4007838551468841, "y": 0.0000001, "z": 123456789012}',
+	'metadata numbers read back in their shortest exact form');
+
 # --- errors ----------------------------------------------------------------
 
 $node->safe_psql('postgres',
