@@ -17,6 +17,7 @@
 #include "utils/guc.h"
 #include "hnsw.h"
 #include "remote.h"
+#include "fdw.h"
 #include "vectorpg.h"
 
 PG_MODULE_MAGIC;
@@ -30,5 +31,6 @@ _PG_init(void)
 	DistanceInit();
 	HnswInit();
 	RemoteConnectionInit();
+	FdwXactInit();
 	MarkGUCPrefixReserved("vectorpg");
 }
