@@ -92,6 +92,14 @@ ALTER SERVER pc OPTIONS (ADD max_response_bytes '65536');
 ALTER SERVER pc OPTIONS (SET max_response_bytes '1073741824');
 ALTER SERVER pc OPTIONS (SET max_response_bytes '1073741825');
 ALTER SERVER pc OPTIONS (SET max_response_bytes '99999999999999999999');
+ALTER SERVER pc OPTIONS (ADD write_batch_size '0');
+ALTER SERVER pc OPTIONS (ADD write_batch_size '1');
+ALTER SERVER pc OPTIONS (SET write_batch_size '1000');
+ALTER SERVER pc OPTIONS (SET write_batch_size '1001');
+ALTER SERVER pc OPTIONS (ADD write_parallelism '0');
+ALTER SERVER pc OPTIONS (ADD write_parallelism '1');
+ALTER SERVER pc OPTIONS (SET write_parallelism '16');
+ALTER SERVER pc OPTIONS (SET write_parallelism '17');
 SELECT srvname, srvoptions FROM pg_foreign_server WHERE srvname IN ('pc', 'pc2', 'mv') ORDER BY 1;
 
 -- user mappings: api_key (pinecone), token or user + password (milvus)
@@ -118,6 +126,14 @@ CREATE FOREIGN TABLE ft_d1 (id text) SERVER pc OPTIONS (dimension '1');
 CREATE FOREIGN TABLE ft_d2 (id text) SERVER pc OPTIONS (dimension '16000');
 CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (dimension '16001');
 CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (allow_full_scan 'sometimes');
+-- write options: also on the table (whose value wins over the server's)
+CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (write_batch_size '0');
+CREATE FOREIGN TABLE ft_w1 (id text) SERVER pc OPTIONS (write_batch_size '1', write_parallelism '1');
+CREATE FOREIGN TABLE ft_w2 (id text) SERVER pc OPTIONS (write_batch_size '1000', write_parallelism '16');
+CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (write_batch_size '1001');
+CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (write_parallelism '0');
+CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (write_parallelism '17');
+CREATE FOREIGN TABLE ft_bad (id text) SERVER pc OPTIONS (write_parallelism 'four');
 CREATE FOREIGN TABLE fm (id bigint, title text OPTIONS (column_name 'Title')) SERVER mv
 	OPTIONS (collection 'docs', partition 'p2024', vector_field 'embedding', id_field 'pk',
 			 consistency_level 'strong', metric 'IP', dimension '4');
@@ -197,7 +213,14 @@ SELECT count(*) FROM vectorpg.remote_metrics;
 SELECT vectorpg.remote_metrics_reset();
 SELECT count(*) FROM vectorpg.remote_connections();
 
-DROP FOREIGN TABLE ft, ft_d1, ft_d2, fm;
+-- remote writes refuse anything but a foreign table of vectorpg_fdw
+CREATE TABLE local_t (id text);
+SELECT vectorpg.remote_delete('local_t', ARRAY['a']);
+SELECT vectorpg.remote_delete_all('ft');
+SELECT vectorpg.remote_upsert('ft', ARRAY['a'], ARRAY['[1,2]']::vector[]);
+DROP TABLE local_t;
+
+DROP FOREIGN TABLE ft, ft_d1, ft_d2, ft_w1, ft_w2, fm;
 
 -- the SQLSTATEs of the validator's errors, one of each kind
 \set VERBOSITY sqlstate

@@ -115,6 +115,10 @@ static const RemoteOption RemoteOptions[] = {
 		REMOTE_MIN_RETRY_BUDGET_MS, REMOTE_MAX_RETRY_BUDGET_MS, NULL, false, RPROV_ANY},
 	{"max_response_bytes", SRV, ROPT_INT,
 		REMOTE_MIN_MAX_RESPONSE_BYTES, REMOTE_MAX_MAX_RESPONSE_BYTES, NULL, false, RPROV_ANY},
+	{"write_batch_size", SRV, ROPT_INT,
+		REMOTE_MIN_WRITE_BATCH_SIZE, REMOTE_MAX_WRITE_BATCH_SIZE, NULL, false, RPROV_ANY},
+	{"write_parallelism", SRV, ROPT_INT,
+		REMOTE_MIN_WRITE_PARALLELISM, REMOTE_MAX_WRITE_PARALLELISM, NULL, false, RPROV_ANY},
 
 	/* user mapping */
 	{"api_key", UM, ROPT_SECRET, 0, 0, NULL, false, RPROV_PINECONE},
@@ -135,6 +139,11 @@ static const RemoteOption RemoteOptions[] = {
 		"cosine,euclidean,dotproduct,l2,ip", false, RPROV_ANY},
 	{"dimension", TBL, ROPT_INT, 1, REMOTE_MAX_DIMENSION, NULL, false, RPROV_ANY},
 	{"allow_full_scan", TBL, ROPT_BOOL, 0, 0, NULL, false, RPROV_ANY},
+	/* also server options; the table's value wins */
+	{"write_batch_size", TBL, ROPT_INT,
+		REMOTE_MIN_WRITE_BATCH_SIZE, REMOTE_MAX_WRITE_BATCH_SIZE, NULL, false, RPROV_ANY},
+	{"write_parallelism", TBL, ROPT_INT,
+		REMOTE_MIN_WRITE_PARALLELISM, REMOTE_MAX_WRITE_PARALLELISM, NULL, false, RPROV_ANY},
 
 	/* column */
 	{"column_name", COL, ROPT_TEXT, 0, 0, NULL, false, RPROV_ANY},
@@ -736,6 +745,8 @@ ApplyServerOptions(RemoteTarget *target, ForeignServer *server)
 	target->max_retries = REMOTE_DEFAULT_MAX_RETRIES;
 	target->retry_budget_ms = REMOTE_DEFAULT_RETRY_BUDGET_MS;
 	target->max_response_bytes = REMOTE_DEFAULT_MAX_RESPONSE_BYTES;
+	target->write_batch_size = REMOTE_DEFAULT_WRITE_BATCH_SIZE;
+	target->write_parallelism = REMOTE_DEFAULT_WRITE_PARALLELISM;
 	target->provider = REMOTE_PINECONE;
 
 	/* provider first: other options are checked against it */
@@ -781,6 +792,10 @@ ApplyServerOptions(RemoteTarget *target, ForeignServer *server)
 			target->retry_budget_ms = ParseIntOption(opt, defGetString(def));
 		else if (strcmp(name, "max_response_bytes") == 0)
 			target->max_response_bytes = ParseIntOption(opt, defGetString(def));
+		else if (strcmp(name, "write_batch_size") == 0)
+			target->write_batch_size = ParseIntOption(opt, defGetString(def));
+		else if (strcmp(name, "write_parallelism") == 0)
+			target->write_parallelism = ParseIntOption(opt, defGetString(def));
 	}
 
 	if (target->url == NULL)
@@ -908,6 +923,10 @@ RemoteTargetFromTable(Oid foreigntableid, Oid userid)
 			target->dimension = ParseIntOption(opt, defGetString(def));
 		else if (strcmp(name, "allow_full_scan") == 0)
 			target->allow_full_scan = defGetBoolean(def);
+		else if (strcmp(name, "write_batch_size") == 0)
+			target->write_batch_size = ParseIntOption(opt, defGetString(def));
+		else if (strcmp(name, "write_parallelism") == 0)
+			target->write_parallelism = ParseIntOption(opt, defGetString(def));
 	}
 
 	/* the remote name defaults to the foreign table's own name */

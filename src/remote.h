@@ -227,6 +227,18 @@ typedef struct RemoteResponse
 extern RemoteResponse *RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req);
 
 /*
+ * Several independent requests, up to `parallelism` in flight at once over
+ * curl multi, each with RemoteHttpCall's semantics (retries, backoff,
+ * Retry-After, accepted statuses, cancel, metrics; record/replay modes run
+ * them one after the other).  Fills responses[i] for every request; on the
+ * first failure it aborts the transfers still running, starts no more, and
+ * raises that request's error with remote_last_failure.item set to its
+ * index in reqs.
+ */
+extern void RemoteHttpCallMany(RemoteTarget *target, const RemoteRequest *reqs,
+							   int n, int parallelism, RemoteResponse **responses);
+
+/*
  * Remote text made safe for an error: the secret replaced by asterisks,
  * valid in the server encoding, cut to REMOTE_MAX_DETAIL_BYTES.
  */
@@ -341,7 +353,10 @@ typedef struct RemoteFailure
 	bool		transient;		/* 429, 5xx, timeout, connection: try later */
 	int			item;			/* RemoteWriteMany: index of the invalid item
 								 * or the first item of the failed chunk, else -1 */
-	int			nitems;			/* items in the failed chunk (1 when invalid) */
+	int			nitems;			/* items in the failed chunk (1 when invalid);
+								 * a chunk holds items of one kind (upserts or
+								 * deletes) in writes[] order: the nitems items
+								 * of writes[item]'s kind from item on */
 } RemoteFailure;
 
 extern PGDLLIMPORT RemoteFailure remote_last_failure;

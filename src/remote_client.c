@@ -16,10 +16,13 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "catalog/pg_foreign_table.h"
+#include "common/shortest_dec.h"
 #include "remote_client.h"
+#include "mb/pg_wchar.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -178,21 +181,28 @@ RemoteBadResponse(RemoteTarget *target, const char *operation, const char *what)
 }
 
 /*
- * Print a float4 array as a JSON array with 9 significant digits, which
- * reads back as the same float4 (cJSON would print doubles via %g
- * variants we do not control).
+ * Print a float4 array as a JSON array, each value in the shortest form
+ * that reads back as the same float4 (PostgreSQL's ryu printer: exact and
+ * several times faster than printf, which matters for bulk upserts).  The
+ * caller passes finite values; writes straight into the buffer.
  */
 void
 RemoteAppendVector(StringInfo buf, const float4 *values, int dim)
 {
-	appendStringInfoChar(buf, '[');
+	char	   *p;
+
+	enlargeStringInfo(buf, dim * REMOTE_MAX_FLOAT_TEXT + 2);
+	p = buf->data + buf->len;
+	*p++ = '[';
 	for (int i = 0; i < dim; i++)
 	{
 		if (i > 0)
-			appendStringInfoChar(buf, ',');
-		appendStringInfo(buf, "%.9g", (double) values[i]);
+			*p++ = ',';
+		p += float_to_shortest_decimal_bufn(values[i], p);
 	}
-	appendStringInfoChar(buf, ']');
+	*p++ = ']';
+	*p = '\0';
+	buf->len = p - buf->data;
 }
 
 /* Percent-encode a query-string value (RFC 3986 unreserved kept as is) */
@@ -324,4 +334,299 @@ RemoteListIndexes(RemoteTarget *target)
 	if (target->provider == REMOTE_PINECONE)
 		return PineconeListIndexes(target);
 	return MilvusListCollections(target);
+}
+
+/* ---- Metadata objects: a scanner that keeps the text of each value ---- */
+
+/* Skip JSON white space */
+static const char *
+SkipSpace(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	return p;
+}
+
+/* Skip a JSON string starting at its quote; NULL when malformed */
+static const char *
+SkipString(const char *p)
+{
+	p++;
+	for (;;)
+	{
+		unsigned char ch = (unsigned char) *p;
+
+		if (ch == '\0' || ch < 0x20)
+			return NULL;
+		if (ch == '"')
+			return p + 1;
+		if (ch == '\\')
+		{
+			p++;
+			if (*p == 'u')
+			{
+				for (int i = 1; i <= 4; i++)
+					if (!isxdigit((unsigned char) p[i]))
+						return NULL;
+				p += 5;
+				continue;
+			}
+			if (strchr("\"\\/bfnrt", *p) == NULL || *p == '\0')
+				return NULL;
+		}
+		p++;
+	}
+}
+
+/* Skip a JSON number (RFC 8259 grammar); NULL when malformed */
+static const char *
+SkipNumber(const char *p)
+{
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		while (isdigit((unsigned char) *p))
+			p++;
+	else
+		return NULL;
+	if (*p == '.')
+	{
+		p++;
+		if (!isdigit((unsigned char) *p))
+			return NULL;
+		while (isdigit((unsigned char) *p))
+			p++;
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!isdigit((unsigned char) *p))
+			return NULL;
+		while (isdigit((unsigned char) *p))
+			p++;
+	}
+	return p;
+}
+
+/*
+ * Skip one JSON value, checking its grammar; NULL when malformed or nested
+ * deeper than a metadata value needs.
+ */
+static const char *
+SkipValue(const char *p, int depth, RemoteJsonKind *kind)
+{
+	RemoteJsonKind dummy;
+
+	if (kind == NULL)
+		kind = &dummy;
+	if (depth > 64)
+		return NULL;
+	p = SkipSpace(p);
+	switch (*p)
+	{
+		case '"':
+			*kind = RJ_STRING;
+			return SkipString(p);
+		case 't':
+			*kind = RJ_TRUE;
+			return strncmp(p, "true", 4) == 0 ? p + 4 : NULL;
+		case 'f':
+			*kind = RJ_FALSE;
+			return strncmp(p, "false", 5) == 0 ? p + 5 : NULL;
+		case 'n':
+			*kind = RJ_NULL;
+			return strncmp(p, "null", 4) == 0 ? p + 4 : NULL;
+		case '[':
+			*kind = RJ_ARRAY;
+			p = SkipSpace(p + 1);
+			if (*p == ']')
+				return p + 1;
+			for (;;)
+			{
+				p = SkipValue(p, depth + 1, NULL);
+				if (p == NULL)
+					return NULL;
+				p = SkipSpace(p);
+				if (*p == ']')
+					return p + 1;
+				if (*p != ',')
+					return NULL;
+				p++;
+			}
+		case '{':
+			*kind = RJ_OBJECT;
+			p = SkipSpace(p + 1);
+			if (*p == '}')
+				return p + 1;
+			for (;;)
+			{
+				p = SkipSpace(p);
+				if (*p != '"' || (p = SkipString(p)) == NULL)
+					return NULL;
+				p = SkipSpace(p);
+				if (*p != ':')
+					return NULL;
+				p = SkipValue(p + 1, depth + 1, NULL);
+				if (p == NULL)
+					return NULL;
+				p = SkipSpace(p);
+				if (*p == '}')
+					return p + 1;
+				if (*p != ',')
+					return NULL;
+				p++;
+			}
+		default:
+			*kind = RJ_NUMBER;
+			return SkipNumber(p);
+	}
+}
+
+/* The text of a JSON string literal (quotes included), unescaped */
+static char *
+UnescapeKey(const char *raw, int len)
+{
+	cJSON	   *s;
+	char	   *result;
+
+	if (memchr(raw, '\\', len) == NULL)
+		return pnstrdup(raw + 1, len - 2);
+	s = cJSON_ParseWithLength(raw, len);
+	if (!cJSON_IsString(s))
+	{
+		cJSON_Delete(s);
+		return pnstrdup(raw + 1, len - 2);
+	}
+	result = pstrdup(s->valuestring);
+	cJSON_Delete(s);
+	return result;
+}
+
+/*
+ * Scan a JSON object into its members, each value's text kept as written;
+ * returns the number of members, or with *why -1 when the text is not
+ * JSON and -2 when it is JSON but not an object.  Exists so that writes can validate metadata and copy it into a
+ * request body without a parse tree that would turn numbers into doubles.
+ */
+int
+RemoteJsonObjectMembers(const char *json, RemoteJsonMember **members,
+						const char **why)
+{
+	const char *p = SkipSpace(json);
+	int			n = 0;
+	int			cap = 8;
+	RemoteJsonMember *m;
+
+	*members = NULL;
+	if (*p != '{')
+	{
+		const char *end = SkipValue(p, 0, NULL);
+
+		if (end && *SkipSpace(end) == '\0')
+		{
+			*why = "it is valid JSON but not an object";
+			return -2;
+		}
+		*why = "it is not valid JSON";
+		return -1;
+	}
+	m = palloc(sizeof(RemoteJsonMember) * cap);
+	p = SkipSpace(p + 1);
+	if (*p == '}')
+		p++;
+	else
+	{
+		for (;;)
+		{
+			const char *k = SkipSpace(p);
+			const char *kend;
+			const char *v;
+			const char *vend;
+
+			if (*k != '"' || (kend = SkipString(k)) == NULL)
+				goto bad;
+			p = SkipSpace(kend);
+			if (*p != ':')
+				goto bad;
+			v = SkipSpace(p + 1);
+			if (n == cap)
+			{
+				cap *= 2;
+				m = repalloc(m, sizeof(RemoteJsonMember) * cap);
+			}
+			vend = SkipValue(v, 1, &m[n].kind);
+			if (vend == NULL)
+				goto bad;
+			m[n].key_raw = k;
+			m[n].key_raw_len = kend - k;
+			m[n].key = UnescapeKey(k, kend - k);
+			m[n].value = v;
+			m[n].value_len = vend - v;
+			n++;
+			p = SkipSpace(vend);
+			if (*p == '}')
+			{
+				p++;
+				break;
+			}
+			if (*p != ',')
+				goto bad;
+			p++;
+		}
+	}
+	if (*SkipSpace(p) != '\0')
+		goto bad;
+	*members = m;
+	return n;
+
+bad:
+	*why = "it is not valid JSON";
+	return -1;
+}
+
+/* Append a JSON value without the white space outside its strings */
+void
+RemoteAppendJsonCompact(StringInfo buf, const char *value, int len)
+{
+	bool		in_string = false;
+
+	enlargeStringInfo(buf, len);
+	for (int i = 0; i < len; i++)
+	{
+		char		ch = value[i];
+
+		if (in_string)
+		{
+			if (ch == '\\' && i + 1 < len)
+			{
+				buf->data[buf->len++] = ch;
+				ch = value[++i];
+			}
+			else if (ch == '"')
+				in_string = false;
+		}
+		else if (ch == '"')
+			in_string = true;
+		else if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+			continue;
+		buf->data[buf->len++] = ch;
+	}
+	buf->data[buf->len] = '\0';
+}
+
+/* A record id for a message: at most 64 bytes of it, then "..." */
+char *
+RemoteShortId(const char *id)
+{
+	int			len = strlen(id);
+	int			cut;
+
+	if (len <= 64)
+		return pstrdup(id);
+	cut = pg_mbcliplen(id, len, 64);
+	return psprintf("%.*s...", cut, id);
 }

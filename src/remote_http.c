@@ -74,6 +74,9 @@
 
 #include "remote.h"
 
+/* The failure of this backend's latest remote call (see remote.h) */
+RemoteFailure remote_last_failure = {false, 0, false, -1, 0};
+
 /* How long curl_multi_poll waits before we look at interrupts again */
 #define REMOTE_POLL_MS 100
 
@@ -316,6 +319,8 @@ RemoteReportError(RemoteTarget *target, const char *operation, int sqlstate,
 	char	   *detail = remote_detail ?
 		RemoteScrub(target, remote_detail, strlen(remote_detail)) : NULL;
 
+	/* http_status and transient were set by the call or by the client */
+	remote_last_failure.failed = true;
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("%s on server \"%s\"", message, target->servername),
@@ -511,11 +516,71 @@ BuildHeaders(RemoteTarget *target, const RemoteRequest *req)
 		}
 	}
 	if (h == NULL)
+	{
+		remote_last_failure.failed = true;
+		remote_last_failure.transient = true;
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("out of memory building request headers for server \"%s\"",
 						target->servername)));
+	}
 	return h;
+}
+
+/*
+ * Set up one attempt on an easy handle and add it to the multi handle:
+ * shared by the single and the multi-request paths.
+ */
+static void
+PrepareAttempt(RemoteTarget *target, const RemoteRequest *req, CURLM *multi,
+			   CURL *easy, Transfer *t, struct curl_slist *headers,
+			   AttemptResult *res)
+{
+	CURLMcode	mc;
+
+	curl_easy_reset(easy);
+	res->errbuf[0] = '\0';
+	res->rc = CURLE_OK;
+	res->status = 0;
+	res->retry_after_s = -1;
+	res->bytes_received = 0;
+	res->connects = 0;
+	SetupHandle(easy, target, req, t, headers, res->errbuf);
+
+	mc = curl_multi_add_handle(multi, easy);
+	if (mc != CURLM_OK)
+	{
+		curl_easy_reset(easy);
+		remote_last_failure.failed = true;
+		remote_last_failure.transient = false;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not start a request to server \"%s\": %s",
+						target->servername, curl_multi_strerror(mc))));
+	}
+}
+
+/*
+ * Read what a finished attempt produced, take the handle out of the multi
+ * handle, and drop every option, so that the handle keeps no pointer to
+ * the headers (the secret), the body or our buffers; live connections
+ * stay in the multi handle's pool.
+ */
+static void
+CollectAttempt(CURLM *multi, CURL *easy, CURLcode rc, AttemptResult *res)
+{
+	curl_off_t	down = 0;
+
+	res->rc = rc;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &res->retry_after_s);
+	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &res->connects);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+	res->bytes_received = (double) down;
+	curl_multi_remove_handle(multi, easy);
+	curl_easy_reset(easy);
+	if (res->errbuf[0] == '\0' && res->rc != CURLE_OK)
+		strlcpy(res->errbuf, curl_easy_strerror(res->rc), sizeof(res->errbuf));
 }
 
 /*
@@ -535,21 +600,7 @@ RunAttempt(RemoteTarget *target, const RemoteRequest *req, Transfer *t,
 	int			left;
 
 	easy = RemoteConnectionGet(target, (void **) &multi, &fresh);
-	curl_easy_reset(easy);
-	res->errbuf[0] = '\0';
-	res->rc = CURLE_OK;
-	res->status = 0;
-	res->retry_after_s = -1;
-	res->bytes_received = 0;
-	res->connects = 0;
-	SetupHandle(easy, target, req, t, headers, res->errbuf);
-
-	mc = curl_multi_add_handle(multi, easy);
-	if (mc != CURLM_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("could not start a request to server \"%s\": %s",
-						target->servername, curl_multi_strerror(mc))));
+	PrepareAttempt(target, req, multi, easy, t, headers, res);
 
 	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	PG_TRY();
@@ -579,36 +630,21 @@ RunAttempt(RemoteTarget *target, const RemoteRequest *req, Transfer *t,
 	PG_END_TRY();
 	pgstat_report_wait_end();
 
-	res->rc = CURLE_OK;
-	while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 	{
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
-			res->rc = msg->data.result;
+		CURLcode	rc = CURLE_OK;
+
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+		{
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				rc = msg->data.result;
+		}
+		CollectAttempt(multi, easy, rc, res);
 	}
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
-	curl_easy_getinfo(easy, CURLINFO_RETRY_AFTER, &res->retry_after_s);
-	curl_easy_getinfo(easy, CURLINFO_NUM_CONNECTS, &res->connects);
-	{
-		curl_off_t	down = 0;
-
-		curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
-		res->bytes_received = (double) down;
-	}
-	curl_multi_remove_handle(multi, easy);
-
-	/*
-	 * Drop every option, so that the cached handle keeps no pointer to the
-	 * headers (the secret), the body or our buffers; live connections stay.
-	 */
-	curl_easy_reset(easy);
-
 	if (mc != CURLM_OK)
 	{
 		res->rc = CURLE_FAILED_INIT;
 		strlcpy(res->errbuf, curl_multi_strerror(mc), sizeof(res->errbuf));
 	}
-	if (res->errbuf[0] == '\0' && res->rc != CURLE_OK)
-		strlcpy(res->errbuf, curl_easy_strerror(res->rc), sizeof(res->errbuf));
 }
 
 /* Free what a Transfer holds (malloc'd) */
@@ -751,6 +787,9 @@ CheckRequestUrl(RemoteTarget *target, const RemoteRequest *req)
 	char	   *host;
 	const char *why;
 
+	/* every refusal here is permanent */
+	remote_last_failure.failed = true;
+	remote_last_failure.transient = false;
 	if (!RemoteParseUrl(req->url, true, &https, &host, &why))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
@@ -769,6 +808,7 @@ CheckRequestUrl(RemoteTarget *target, const RemoteRequest *req)
 				 errmsg("could not connect to server \"%s\": host \"%s\" is loopback, private or link-local",
 						target->servername, host),
 				 errhint("A superuser can allow such hosts with the server option allow_insecure.")));
+	remote_last_failure.failed = false;
 }
 
 /* Build the caller's response from a completed transfer */
@@ -802,6 +842,7 @@ ReplayResponse(RemoteTarget *target, const RemoteRequest *req, long status,
 	double		elapsed;
 
 	elapsed = ElapsedMs(start);
+	remote_last_failure.http_status = status;
 	if ((status >= 200 && status <= 299) || StatusAccepted(req, status))
 	{
 		RemoteMetricsCount(target, req->operation, false, 0,
@@ -810,6 +851,8 @@ ReplayResponse(RemoteTarget *target, const RemoteRequest *req, long status,
 	}
 	RemoteMetricsCount(target, req->operation, true, 0,
 					   req->body ? strlen(req->body) : 0, len, elapsed, 0);
+	remote_last_failure.failed = true;
+	remote_last_failure.transient = StatusIsRetryable(status);
 	ereport(ERROR,
 			(errcode(StatusSqlstate(status)),
 			 errmsg("%s request to server \"%s\" failed with HTTP status %ld",
@@ -837,6 +880,37 @@ typedef struct CallState
 } CallState;
 
 /*
+ * After a classified attempt: should another one follow, and after how
+ * long?  Full jitter over an exponential cap, at least Retry-After, within
+ * max_retries and retry_budget_ms (a retry that would end beyond the
+ * budget is not made, and the hint says so).
+ */
+static bool
+NextWait(RemoteTarget *target, const RemoteRequest *req, instr_time start,
+		 CallState *cs, double *wait_ms)
+{
+	double		cap;
+
+	if (cs->outcome != ATTEMPT_RETRY)
+		return false;
+	if (req->not_idempotent || cs->attempts > target->max_retries)
+		return false;
+	cap = Min((double) REMOTE_BACKOFF_CAP_MS,
+			  (double) REMOTE_BACKOFF_BASE_MS * pow(2.0, cs->attempts - 1));
+	*wait_ms = pg_prng_double(&pg_global_prng_state) * cap;
+	if (cs->res.retry_after_s > 0)
+		*wait_ms = Max(*wait_ms, Min((double) cs->res.retry_after_s * 1000.0,
+									 (double) REMOTE_MAX_RETRY_AFTER_MS));
+	if (ElapsedMs(start) + *wait_ms > target->retry_budget_ms)
+	{
+		cs->budget_hint = psprintf("The next retry (after %.0f ms) would exceed retry_budget_ms (%d ms).",
+								   *wait_ms, target->retry_budget_ms);
+		return false;
+	}
+	return true;
+}
+
+/*
  * The attempts of one call: run, classify, and wait before the next one,
  * within max_retries and retry_budget_ms.  Leaves the last attempt's
  * outcome in *cs.
@@ -850,8 +924,6 @@ RunAttempts(RemoteTarget *target, const RemoteRequest *req,
 	for (cs->attempts = 1;; cs->attempts++)
 	{
 		double		wait_ms;
-		double		cap;
-		double		elapsed;
 
 		FreeTransfer(cs->t);
 		memset(cs->t, 0, sizeof(Transfer));
@@ -865,27 +937,49 @@ RunAttempts(RemoteTarget *target, const RemoteRequest *req,
 
 		cs->outcome = ClassifyAttempt(target, req, cs->t, &cs->res, &cs->sqlstate,
 									  &cs->message, &cs->detail, &cs->hint);
-		if (cs->outcome != ATTEMPT_RETRY)
+		if (!NextWait(target, req, start, cs, &wait_ms))
 			return;
-		if (req->not_idempotent || cs->attempts > target->max_retries)
-			return;
-
-		/* full jitter over an exponential cap, and at least Retry-After */
-		cap = Min((double) REMOTE_BACKOFF_CAP_MS,
-				  (double) REMOTE_BACKOFF_BASE_MS * pow(2.0, cs->attempts - 1));
-		wait_ms = pg_prng_double(&pg_global_prng_state) * cap;
-		if (cs->res.retry_after_s > 0)
-			wait_ms = Max(wait_ms, Min((double) cs->res.retry_after_s * 1000.0,
-									   (double) REMOTE_MAX_RETRY_AFTER_MS));
-		elapsed = ElapsedMs(start);
-		if (elapsed + wait_ms > target->retry_budget_ms)
-		{
-			cs->budget_hint = psprintf("The next retry (after %.0f ms) would exceed retry_budget_ms (%d ms).",
-									   wait_ms, target->retry_budget_ms);
-			return;
-		}
 		InterruptibleSleep(wait_ms);
 	}
+}
+
+/*
+ * Raise the error of a call whose last attempt failed, and say in
+ * remote_last_failure whether trying later makes sense (retryable but out
+ * of retries or budget).
+ */
+static void
+RaiseCallError(CallState *cs)
+{
+	StringInfoData allhint;
+
+	remote_last_failure.failed = true;
+	remote_last_failure.http_status = cs->res.status;
+	remote_last_failure.transient = (cs->outcome == ATTEMPT_RETRY);
+	initStringInfo(&allhint);
+	if (cs->hint)
+		appendStringInfoString(&allhint, cs->hint);
+	if (cs->budget_hint)
+		appendStringInfo(&allhint, "%s%s", allhint.len ? " " : "", cs->budget_hint);
+	if (cs->attempts > 1)
+		appendStringInfo(&allhint, "%sGave up after %d attempts.",
+						 allhint.len ? " " : "", cs->attempts);
+	ereport(ERROR,
+			(errcode(cs->sqlstate),
+			 errmsg_internal("%s", cs->message),
+			 cs->detail && cs->detail[0] ? errdetail("Remote message: %s", cs->detail) : 0,
+			 allhint.len ? errhint("%s", allhint.data) : 0));
+}
+
+/* Forget the previous call's failure (remote.h: reset at every call) */
+static void
+RemoteFailureReset(void)
+{
+	remote_last_failure.failed = false;
+	remote_last_failure.http_status = 0;
+	remote_last_failure.transient = false;
+	remote_last_failure.item = -1;
+	remote_last_failure.nitems = 0;
 }
 
 /*
@@ -902,6 +996,7 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 	RemoteResponse *resp;
 
 	INSTR_TIME_SET_CURRENT(start);
+	RemoteFailureReset();
 
 	/* record/replay */
 	if (remote_mode != REMOTE_MODE_LIVE)
@@ -916,6 +1011,8 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 			if (RemoteRecordLookup(fingerprint, &status, &body, &len))
 				return ReplayResponse(target, req, status, body, len, start);
 			if (remote_mode == REMOTE_MODE_REPLAY)
+			{
+				remote_last_failure.failed = true;
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 						 errmsg("no recording for %s request to server \"%s\"",
@@ -923,6 +1020,7 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 						 errdetail("vectorpg.remote_mode is replay; the request %s %s with fingerprint %s was never recorded.",
 								   req->method, RemoteUrlPath(req->url), fingerprint),
 						 errhint("Record it with vectorpg.remote_mode = record, or use passthrough.")));
+			}
 		}
 	}
 
@@ -972,24 +1070,11 @@ RemoteHttpCall(RemoteTarget *target, const RemoteRequest *req)
 					   cs->attempts - 1, cs->bytes_sent, cs->bytes_received,
 					   ElapsedMs(start), cs->connects);
 
+	remote_last_failure.http_status = cs->res.status;
 	if (cs->outcome != ATTEMPT_OK)
 	{
-		StringInfoData allhint;
-
-		initStringInfo(&allhint);
-		if (cs->hint)
-			appendStringInfoString(&allhint, cs->hint);
-		if (cs->budget_hint)
-			appendStringInfo(&allhint, "%s%s", allhint.len ? " " : "", cs->budget_hint);
-		if (cs->attempts > 1)
-			appendStringInfo(&allhint, "%sGave up after %d attempts.",
-							 allhint.len ? " " : "", cs->attempts);
 		FreeTransfer(cs->t);
-		ereport(ERROR,
-				(errcode(cs->sqlstate),
-				 errmsg_internal("%s", cs->message),
-				 cs->detail && cs->detail[0] ? errdetail("Remote message: %s", cs->detail) : 0,
-				 allhint.len ? errhint("%s", allhint.data) : 0));
+		RaiseCallError(cs);
 	}
 
 	resp = MakeResponse(cs->res.status, cs->t->buf, cs->t->len, cs->attempts,
@@ -1009,4 +1094,322 @@ RemoteUrlPath(const char *url)
 	p = p ? p + 3 : url;
 	p = p + strcspn(p, "/?");
 	return *p ? p : "/";
+}
+
+/* One transfer slot of RemoteHttpCallMany: a handle and its logical call */
+typedef struct ManySlot
+{
+	CURL	   *easy;
+	bool		own_easy;		/* made here, cleaned up at the end */
+	bool		in_multi;		/* added to the multi handle */
+	int			req;			/* the request it runs, -1 when idle */
+	bool		waiting;		/* between two attempts */
+	double		wake_ms;		/* when the next attempt starts (batch clock) */
+	instr_time	start;			/* start of the logical call */
+	struct curl_slist *headers;
+	Transfer	t;
+	CallState	cs;
+} ManySlot;
+
+/* Abort and free everything the slots hold; safe to call twice */
+static void
+ManyCleanup(CURLM *multi, ManySlot *slots, int nslots)
+{
+	for (int i = 0; i < nslots; i++)
+	{
+		ManySlot   *slot = &slots[i];
+
+		if (slot->easy && slot->in_multi)
+			curl_multi_remove_handle(multi, slot->easy);
+		slot->in_multi = false;
+		if (slot->easy)
+		{
+			if (slot->own_easy)
+				curl_easy_cleanup(slot->easy);
+			else
+				curl_easy_reset(slot->easy);
+			slot->easy = NULL;
+		}
+		FreeTransfer(&slot->t);
+		if (slot->headers)
+			curl_slist_free_all(slot->headers);
+		slot->headers = NULL;
+	}
+}
+
+/* Start the next attempt of a slot's call */
+static void
+ManyStartAttempt(RemoteTarget *target, const RemoteRequest *req, CURLM *multi,
+				 ManySlot *slot)
+{
+	FreeTransfer(&slot->t);
+	memset(&slot->t, 0, sizeof(Transfer));
+	slot->t.max = (size_t) target->max_response_bytes;
+	slot->t.allow_private = target->allow_insecure;
+	slot->waiting = false;
+	slot->cs.attempts++;
+	PrepareAttempt(target, req, multi, slot->easy, &slot->t, slot->headers,
+				   &slot->cs.res);
+	slot->in_multi = true;
+}
+
+/* What the error path of RemoteHttpCallMany must find to clean up */
+typedef struct ManyState
+{
+	ManySlot   *slots;
+	int			nslots;
+	int			current;		/* request being started or failed, or -1 */
+} ManyState;
+
+/* RemoteHttpCallMany's requests one after the other through RemoteHttpCall */
+static void
+CallManySerial(RemoteTarget *target, const RemoteRequest *reqs, int n,
+			   RemoteResponse **responses)
+{
+	for (int i = 0; i < n; i++)
+	{
+		PG_TRY();
+		{
+			responses[i] = RemoteHttpCall(target, &reqs[i]);
+		}
+		PG_CATCH();
+		{
+			remote_last_failure.item = i;
+			remote_last_failure.nitems = 1;
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+	}
+}
+
+/*
+ * The loop of RemoteHttpCallMany: start calls on idle slots, drive the
+ * transfers, classify finished attempts, schedule retries, collect
+ * responses; raises the first failure (the caller's PG_CATCH cleans up).
+ */
+static void
+ManyRun(RemoteTarget *target, const RemoteRequest *reqs, int n, int parallelism,
+		RemoteResponse **responses, CURLM *multi, CURL *easy0, ManyState *st)
+{
+	int			failed = -1;
+	int			next = 0;
+	int			done = 0;
+	int			want = Min(parallelism, n);
+	instr_time	batch_start;
+	ManySlot   *slots;
+
+	INSTR_TIME_SET_CURRENT(batch_start);
+	slots = st->slots = palloc0(sizeof(ManySlot) * want);
+	for (int i = 0; i < want; i++)
+	{
+		slots[i].req = -1;
+		slots[i].easy = i == 0 ? easy0 : curl_easy_init();
+		slots[i].own_easy = i > 0;
+		st->nslots = i + 1;
+		if (slots[i].easy == NULL)
+		{
+			remote_last_failure.failed = true;
+			remote_last_failure.transient = true;
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create a connection handle for server \"%s\"",
+							target->servername)));
+		}
+	}
+
+	while (done < n && failed < 0)
+	{
+		int			running = 0;
+		CURLMcode	mc;
+		CURLMsg    *msg;
+		int			left;
+		double		now = ElapsedMs(batch_start);
+		double		poll_ms = REMOTE_POLL_MS;
+
+		/* idle slots take the next request, waiting ones whose time came restart */
+		for (int i = 0; i < st->nslots; i++)
+		{
+			ManySlot   *slot = &slots[i];
+
+			if (slot->req < 0 && next < n)
+			{
+				st->current = next;
+				CheckRequestUrl(target, &reqs[next]);
+				slot->req = next++;
+				memset(&slot->cs, 0, sizeof(CallState));
+				slot->cs.t = &slot->t;
+				INSTR_TIME_SET_CURRENT(slot->start);
+				slot->headers = BuildHeaders(target, &reqs[slot->req]);
+				ManyStartAttempt(target, &reqs[slot->req], multi, slot);
+				st->current = -1;
+			}
+			else if (slot->req >= 0 && slot->waiting && now >= slot->wake_ms)
+			{
+				st->current = slot->req;
+				ManyStartAttempt(target, &reqs[slot->req], multi, slot);
+				st->current = -1;
+			}
+			if (slot->req >= 0 && slot->waiting)
+				poll_ms = Min(poll_ms, Max(slot->wake_ms - now, 1.0));
+		}
+
+		mc = curl_multi_perform(multi, &running);
+		if (mc != CURLM_OK)
+		{
+			remote_last_failure.failed = true;
+			remote_last_failure.transient = true;
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("requests to server \"%s\" failed: %s",
+							target->servername, curl_multi_strerror(mc))));
+		}
+
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+		{
+			CURL	   *easy = msg->easy_handle;
+			CURLcode	rc = msg->data.result;
+			ManySlot   *slot = NULL;
+			const RemoteRequest *req;
+			double		wait_ms;
+			size_t		body_len;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			for (int i = 0; i < st->nslots; i++)
+				if (slots[i].easy == easy && slots[i].in_multi)
+					slot = &slots[i];
+			if (slot == NULL)
+				continue;
+			req = &reqs[slot->req];
+			body_len = req->body ? strlen(req->body) : 0;
+			CollectAttempt(multi, easy, rc, &slot->cs.res);
+			slot->in_multi = false;
+			slot->cs.bytes_sent += body_len;
+			slot->cs.bytes_received += (uint64) slot->cs.res.bytes_received;
+			slot->cs.connects += slot->cs.res.connects;
+			slot->cs.outcome = ClassifyAttempt(target, req, &slot->t, &slot->cs.res,
+											   &slot->cs.sqlstate, &slot->cs.message,
+											   &slot->cs.detail, &slot->cs.hint);
+			if (NextWait(target, req, slot->start, &slot->cs, &wait_ms))
+			{
+				slot->waiting = true;
+				slot->wake_ms = ElapsedMs(batch_start) + wait_ms;
+				continue;
+			}
+			/* a provider-retryable 2xx that stayed so: the caller reports it */
+			if (slot->cs.outcome == ATTEMPT_RETRY && slot->cs.message == NULL)
+				slot->cs.outcome = ATTEMPT_OK;
+			RemoteMetricsCount(target, req->operation, slot->cs.outcome != ATTEMPT_OK,
+							   slot->cs.attempts - 1, slot->cs.bytes_sent,
+							   slot->cs.bytes_received, ElapsedMs(slot->start),
+							   slot->cs.connects);
+			if (slot->cs.outcome != ATTEMPT_OK)
+			{
+				failed = slot - slots;
+				break;
+			}
+			responses[slot->req] =
+				MakeResponse(slot->cs.res.status, slot->t.buf, slot->t.len,
+							 slot->cs.attempts, ElapsedMs(slot->start),
+							 slot->t.retry_after, slot->t.request_id);
+			remote_last_failure.http_status = slot->cs.res.status;
+			FreeTransfer(&slot->t);
+			curl_slist_free_all(slot->headers);
+			slot->headers = NULL;
+			slot->req = -1;
+			done++;
+		}
+		if (done >= n || failed >= 0)
+			break;
+
+		CHECK_FOR_INTERRUPTS();
+		mc = curl_multi_poll(multi, NULL, 0, (int) ceil(poll_ms), NULL);
+		if (mc != CURLM_OK)
+		{
+			remote_last_failure.failed = true;
+			remote_last_failure.transient = true;
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("requests to server \"%s\" failed: %s",
+							target->servername, curl_multi_strerror(mc))));
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	if (failed >= 0)
+	{
+		ManySlot   *slot = &slots[failed];
+
+		/* the others are aborted: count them as failed calls too */
+		for (int i = 0; i < st->nslots; i++)
+		{
+			if (i != failed && slots[i].req >= 0)
+				RemoteMetricsCount(target, reqs[slots[i].req].operation, true,
+								   slots[i].cs.attempts - 1, slots[i].cs.bytes_sent,
+								   slots[i].cs.bytes_received,
+								   ElapsedMs(slots[i].start), slots[i].cs.connects);
+		}
+		st->current = slot->req;
+		RaiseCallError(&slot->cs);
+	}
+}
+
+/*
+ * Several independent requests, up to `parallelism` in flight (remote.h).
+ *
+ * Each slot owns an easy handle (the connection cache's own for the first,
+ * fresh ones for the others, all in the cache's multi handle, whose
+ * connection pool they share and keep alive across calls) and runs one
+ * logical call at a time: attempt, classify, and between attempts a wait
+ * that does not hold up the other slots.  The loop polls for interrupts
+ * every REMOTE_POLL_MS as RunAttempt does; an error or a cancel aborts
+ * every transfer still running.  Record and replay modes, one request or
+ * parallelism 1 take RemoteHttpCall's path, one request after the other.
+ */
+void
+RemoteHttpCallMany(RemoteTarget *target, const RemoteRequest *reqs, int n,
+				   int parallelism, RemoteResponse **responses)
+{
+	CURLM	   *multi;
+	CURL	   *easy0;
+	bool		fresh;
+	ManyState  *st;
+
+	RemoteFailureReset();
+	if (n <= 0)
+		return;
+	if (remote_mode != REMOTE_MODE_LIVE || n == 1 || parallelism <= 1)
+	{
+		CallManySerial(target, reqs, n, responses);
+		return;
+	}
+
+	easy0 = RemoteConnectionGet(target, (void **) &multi, &fresh);
+	/* keep a connection per slot in the pool between calls */
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(4, Min(parallelism, n)));
+	st = palloc0(sizeof(ManyState));
+	st->current = -1;
+
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	PG_TRY();
+	{
+		ManyRun(target, reqs, n, parallelism, responses, multi, easy0, st);
+	}
+	PG_CATCH();
+	{
+		pgstat_report_wait_end();
+		if (st->slots)
+			ManyCleanup(multi, st->slots, st->nslots);
+		if (st->current >= 0)
+		{
+			remote_last_failure.item = st->current;
+			remote_last_failure.nitems = 1;
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pgstat_report_wait_end();
+	ManyCleanup(multi, st->slots, st->nslots);
+	pfree(st->slots);
+	pfree(st);
 }

@@ -25,7 +25,9 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <limits.h>
+#include <math.h>
 
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -125,6 +127,7 @@ FailCode(RemoteTarget *target, const char *operation, long status, int code,
 		case 9:
 		case 1807:
 			/* As the transport reports 429 and 5xx once its retries are spent */
+			remote_last_failure.transient = (code != 9);
 			RemoteReportError(target, operation, ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION,
 							  pstrdup("Milvus is unavailable or over its limits"), detail);
 		default:
@@ -1109,4 +1112,717 @@ RemoteFilterToMilvus(const char *filter_json, const char *metadata_field)
 	}
 	PG_END_TRY();
 	return buf.data;
+}
+
+/* ---- Writes: upsert and delete (remote_write.c drives them) ---- */
+
+/* A "key"/"value" type parameter of a field as an integer, 0 when absent */
+static int
+FieldParamInt(cJSON *field, const char *name)
+{
+	cJSON	   *params = cJSON_GetObjectItemCaseSensitive(field, "params");
+	cJSON	   *p;
+
+	cJSON_ArrayForEach(p, params)
+	{
+		cJSON	   *key = cJSON_GetObjectItemCaseSensitive(p, "key");
+		cJSON	   *value = cJSON_GetObjectItemCaseSensitive(p, "value");
+
+		if (cJSON_IsString(key) && strcmp(key->valuestring, name) == 0)
+		{
+			if (cJSON_IsString(value))
+				return atoi(value->valuestring);
+			if (cJSON_IsNumber(value))
+				return value->valueint;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The cached description with the field details writes check (lengths,
+ * nullability, defaults, array element types), read by a describe of its
+ * own the first time this backend writes to the collection.
+ */
+static RemoteCachedIndex *
+WriteSchema(RemoteTarget *target)
+{
+	RemoteCachedIndex *c = Described(target);
+	StringInfoData body;
+	cJSON	   *json,
+			   *data,
+			   *fields,
+			   *field;
+	MemoryContext cxt,
+				old;
+	List	   *result = NIL;
+
+	if (c->write_fields != NIL)
+		return c;
+	BeginBody(&body, target, true);
+	appendStringInfoChar(&body, '}');
+	json = Call(target, "describe_collection", "collections/describe", body.data);
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	fields = cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, "fields") : NULL;
+	if (!cJSON_IsArray(fields))
+		RemoteBadResponse(target, "describe_collection", "no fields in the collection description");
+
+	/* the cache entry may have been dropped by an invalidation meanwhile */
+	c = Described(target);
+	cxt = GetMemoryChunkContext(c);
+	old = MemoryContextSwitchTo(cxt);
+	cJSON_ArrayForEach(field, fields)
+	{
+		cJSON	   *name = cJSON_GetObjectItemCaseSensitive(field, "name");
+		cJSON	   *type = cJSON_GetObjectItemCaseSensitive(field, "type");
+		cJSON	   *elem = cJSON_GetObjectItemCaseSensitive(field, "elementType");
+		RemoteWriteField *f;
+
+		if (!cJSON_IsString(name) || !cJSON_IsString(type))
+			continue;
+		f = palloc0(sizeof(RemoteWriteField));
+		f->name = pstrdup(name->valuestring);
+		f->type = pstrdup(type->valuestring);
+		f->element_type = cJSON_IsString(elem) ? pstrdup(elem->valuestring) : NULL;
+		f->max_length = FieldParamInt(field, "max_length");
+		f->max_capacity = FieldParamInt(field, "max_capacity");
+		f->nullable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(field, "nullable"));
+		f->has_default = cJSON_GetObjectItemCaseSensitive(field, "defaultValue") != NULL;
+		f->primary = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(field, "primaryKey"));
+		f->auto_id = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(field, "autoId"));
+		result = lappend(result, f);
+	}
+	c->write_fields = result;
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/* The write details of a field by name, or NULL */
+static RemoteWriteField *
+WriteField(RemoteCachedIndex *c, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, c->write_fields)
+	{
+		RemoteWriteField *f = lfirst(lc);
+
+		if (strcmp(f->name, name) == 0)
+			return f;
+	}
+	return NULL;
+}
+
+/* Fill a validation error (message naming the record) */
+static bool
+WriteInvalid(RemoteWriteError *err, int sqlstate, char *message, char *detail,
+			 const char *hint)
+{
+	err->sqlstate = sqlstate;
+	err->message = message;
+	err->detail = detail;
+	err->hint = hint ? pstrdup(hint) : NULL;
+	return false;
+}
+
+/* Is the type one of Milvus' integer types?  Sets its bounds */
+static bool
+IntegerType(const char *type, int64 *min, int64 *max)
+{
+	if (strcmp(type, "Int8") == 0)
+		*min = PG_INT8_MIN, *max = PG_INT8_MAX;
+	else if (strcmp(type, "Int16") == 0)
+		*min = PG_INT16_MIN, *max = PG_INT16_MAX;
+	else if (strcmp(type, "Int32") == 0)
+		*min = PG_INT32_MIN, *max = PG_INT32_MAX;
+	else if (strcmp(type, "Int64") == 0)
+		*min = PG_INT64_MIN, *max = PG_INT64_MAX;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Parse an integer exactly from JSON number text (or the text of an Int64
+ * string): digits only, or a number with an integral value within 2^53;
+ * false when it is not an integer or out of [min, max] (*range then).
+ */
+static bool
+ParseInteger(const char *text, int len, int64 min, int64 max, int64 *result,
+			 bool *range)
+{
+	char	   *s = pnstrdup(text, len);
+	char	   *end;
+	long long	v;
+
+	*range = false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s)
+		return false;
+	if (*end != '\0')
+	{
+		double		d = strtod(s, &end);
+
+		if (*end != '\0' || d != floor(d) || fabs(d) > 9007199254740992.0)
+		{
+			*range = (*end == '\0' && d == floor(d));
+			return false;
+		}
+		v = (long long) d;
+	}
+	else if (errno == ERANGE)
+	{
+		*range = true;
+		return false;
+	}
+	if (v < min || v > max)
+	{
+		*range = true;
+		return false;
+	}
+	*result = v;
+	return true;
+}
+
+/* Bytes of a JSON string literal's value once unescaped */
+static int
+JsonStringBytes(const char *value, int len)
+{
+	cJSON	   *s;
+	int			n;
+
+	if (memchr(value, '\\', len) == NULL)
+		return len - 2;
+	s = cJSON_ParseWithLength(value, len);
+	n = cJSON_IsString(s) ? (int) strlen(s->valuestring) : len - 2;
+	cJSON_Delete(s);
+	return n;
+}
+
+/* The JSON kind of a value, for messages */
+static const char *
+KindName(RemoteJsonKind kind)
+{
+	switch (kind)
+	{
+		case RJ_STRING:
+			return "a string";
+		case RJ_NUMBER:
+			return "a number";
+		case RJ_TRUE:
+		case RJ_FALSE:
+			return "a boolean";
+		case RJ_NULL:
+			return "null";
+		case RJ_ARRAY:
+			return "an array";
+		case RJ_OBJECT:
+			return "an object";
+	}
+	return "a value";
+}
+
+/* Does one array element fit the element type? */
+static bool
+ElementFits(const RemoteWriteField *f, const cJSON *e)
+{
+	int64		min,
+				max;
+	const char *t = f->element_type ? f->element_type : "";
+
+	if (IntegerType(t, &min, &max))
+		return cJSON_IsNumber(e) && e->valuedouble == floor(e->valuedouble) &&
+			e->valuedouble >= (double) min && e->valuedouble <= (double) max;
+	if (strcmp(t, "Float") == 0 || strcmp(t, "Double") == 0)
+		return cJSON_IsNumber(e);
+	if (strcmp(t, "Bool") == 0)
+		return cJSON_IsBool(e);
+	if (strcmp(t, "VarChar") == 0)
+		return cJSON_IsString(e) &&
+			(f->max_length <= 0 || (int) strlen(e->valuestring) <= f->max_length);
+	return true;
+}
+
+/*
+ * Check one metadata value against its schema field; appends the value as
+ * the row will carry it to out (when out is not NULL).  Integers are
+ * printed from their parsed value, so "5.0" goes as 5 and an Int64 keeps
+ * every digit.
+ */
+static bool
+FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f,
+		   const RemoteJsonMember *m, StringInfo out, RemoteWriteError *err)
+{
+	const char *id = RemoteShortId(w->id);
+	int64		min,
+				max;
+
+#define WRONG_KIND() \
+	WriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE, \
+				 psprintf("metadata value \"%s\" of record \"%s\" is %s, but Milvus field \"%s\" is %s", \
+						  m->key, id, KindName(m->kind), f->name, f->type), \
+				 NULL, "Give each schema field a value of its type.")
+
+	if (m->kind == RJ_NULL)
+	{
+		if (!f->nullable && !f->has_default)
+			return WriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
+								psprintf("metadata value \"%s\" of record \"%s\" is null, but Milvus field \"%s\" is not nullable",
+										 m->key, id, f->name),
+								NULL, "Give the field a value, or make it nullable in the collection's schema.");
+		if (out)
+			appendStringInfoString(out, "null");
+		return true;
+	}
+	if (IntegerType(f->type, &min, &max))
+	{
+		int64		v;
+		bool		range;
+		const char *text = m->value;
+		int			len = m->value_len;
+
+		if (m->kind == RJ_STRING && strcmp(f->type, "Int64") == 0)
+		{
+			text++;
+			len -= 2;
+		}
+		else if (m->kind != RJ_NUMBER)
+			return WRONG_KIND();
+		if (!ParseInteger(text, len, min, max, &v, &range))
+			return WriteInvalid(err, range ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE :
+								ERRCODE_INVALID_TEXT_REPRESENTATION,
+								psprintf("metadata value \"%s\" of record \"%s\" is %s for Milvus field \"%s\" (%s)",
+										 m->key, id, range ? "out of range" : "not an integer",
+										 f->name, f->type),
+								psprintf("The value is %.*s.", Min(m->value_len, 64), m->value),
+								NULL);
+		if (out)
+			appendStringInfo(out, INT64_FORMAT, v);
+		return true;
+	}
+	if (strcmp(f->type, "Float") == 0 || strcmp(f->type, "Double") == 0)
+	{
+		char	   *text;
+		double		d;
+
+		if (m->kind != RJ_NUMBER)
+			return WRONG_KIND();
+		text = pnstrdup(m->value, m->value_len);
+		d = strtod(text, NULL);
+		if (!isfinite(d) || (f->type[0] == 'F' && !isfinite((float) d)))
+			return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+								psprintf("metadata value \"%s\" of record \"%s\" is out of range for Milvus field \"%s\" (%s)",
+										 m->key, id, f->name, f->type),
+								NULL, NULL);
+	}
+	else if (strcmp(f->type, "Bool") == 0)
+	{
+		if (m->kind != RJ_TRUE && m->kind != RJ_FALSE)
+			return WRONG_KIND();
+	}
+	else if (strcmp(f->type, "VarChar") == 0)
+	{
+		int			bytes;
+
+		if (m->kind != RJ_STRING)
+			return WRONG_KIND();
+		bytes = JsonStringBytes(m->value, m->value_len);
+		if (f->max_length > 0 && bytes > f->max_length)
+			return WriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+								psprintf("metadata value \"%s\" of record \"%s\" is too long for Milvus field \"%s\"",
+										 m->key, id, f->name),
+								psprintf("It has %d bytes; the field's max_length is %d.", bytes, f->max_length),
+								NULL);
+	}
+	else if (strcmp(f->type, "Array") == 0)
+	{
+		cJSON	   *list;
+		cJSON	   *e;
+		bool		ok = true;
+		int			count;
+
+		if (m->kind != RJ_ARRAY)
+			return WRONG_KIND();
+		list = cJSON_ParseWithLength(m->value, m->value_len);
+		count = cJSON_GetArraySize(list);
+		cJSON_ArrayForEach(e, list)
+			ok &= ElementFits(f, e);
+		cJSON_Delete(list);
+		if (f->max_capacity > 0 && count > f->max_capacity)
+			return WriteInvalid(err, ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+								psprintf("metadata value \"%s\" of record \"%s\" has too many elements for Milvus field \"%s\"",
+										 m->key, id, f->name),
+								psprintf("It has %d elements; the field's max_capacity is %d.", count, f->max_capacity),
+								NULL);
+		if (!ok)
+			return WriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE,
+								psprintf("metadata value \"%s\" of record \"%s\" has an element that does not fit Milvus field \"%s\" (Array of %s)",
+										 m->key, id, f->name, f->element_type ? f->element_type : "?"),
+								NULL, "Give each schema field a value of its type.");
+	}
+	if (out)
+		RemoteAppendJsonCompact(out, m->value, m->value_len);
+	return true;
+#undef WRONG_KIND
+}
+
+/*
+ * Check (and, when out is not NULL, append) the metadata of an upsert as
+ * row members: schema fields by type, other keys into the dynamic field,
+ * null dynamic keys left out; every required field must be present.
+ */
+static bool
+MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
+			   StringInfo out, RemoteWriteError *err)
+{
+	RemoteJsonMember *m = NULL;
+	const char *why = NULL;
+	int			n = 0;
+	const char *id = RemoteShortId(w->id);
+	ListCell   *lc;
+
+	if (w->metadata_json)
+	{
+		n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
+		if (n < 0)
+			return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
+								psprintf("metadata of record \"%s\" is not a JSON object", id),
+								psprintf("The metadata text is invalid: %s.", why),
+								"Milvus metadata is a JSON object of scalar fields and dynamic keys.");
+	}
+	for (int i = 0; i < n; i++)
+	{
+		RemoteWriteField *f;
+
+		if (strcmp(m[i].key, c->pk_field) == 0 || strcmp(m[i].key, c->vector_field) == 0 ||
+			strcmp(m[i].key, "$meta") == 0)
+			return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+								psprintf("metadata key \"%s\" of record \"%s\" names the %s",
+										 m[i].key, id,
+										 strcmp(m[i].key, c->pk_field) == 0 ? "primary key field" :
+										 strcmp(m[i].key, "$meta") == 0 ? "dynamic field" : "vector field"),
+								NULL, "The key and the vector are written from the record's id and vector.");
+		f = WriteField(c, m[i].key);
+		if (f == NULL)
+		{
+			if (!c->dynamic)
+				return WriteInvalid(err, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+									psprintf("Milvus collection \"%s\" has no field \"%s\" (metadata of record \"%s\")",
+											 target->index, m[i].key, id),
+									psprintf("The collection has no dynamic field, so keys outside its schema are refused."),
+									"Add the field to the collection, enable its dynamic field, or leave the key out of the metadata.");
+			if (m[i].kind == RJ_NULL)
+				continue;
+			if (out)
+			{
+				appendStringInfoChar(out, ',');
+				appendBinaryStringInfo(out, m[i].key_raw, m[i].key_raw_len);
+				appendStringInfoChar(out, ':');
+				RemoteAppendJsonCompact(out, m[i].value, m[i].value_len);
+			}
+			continue;
+		}
+		if (out)
+		{
+			if (m[i].kind == RJ_NULL && !f->nullable)
+				continue;		/* the field's default applies */
+			appendStringInfoChar(out, ',');
+			appendBinaryStringInfo(out, m[i].key_raw, m[i].key_raw_len);
+			appendStringInfoChar(out, ':');
+		}
+		if (!FieldValue(target, w, f, &m[i], out, err))
+			return false;
+	}
+
+	/* every scalar field without null or default needs a value */
+	if (out == NULL)
+	{
+		foreach(lc, c->write_fields)
+		{
+			RemoteWriteField *f = lfirst(lc);
+			bool		given = false;
+
+			if (f->primary || f->nullable || f->has_default ||
+				strstr(f->type, "Vector") != NULL)
+				continue;
+			for (int i = 0; i < n && !given; i++)
+				given = strcmp(m[i].key, f->name) == 0;
+			if (!given)
+				return WriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
+									psprintf("record \"%s\" has no value for Milvus field \"%s\"", id, f->name),
+									psprintf("The field is %s, not nullable and without a default value.", f->type),
+									"Put the field into the record's metadata.");
+		}
+	}
+	return true;
+}
+
+/*
+ * Check a primary key for its type: an Int64 key is an integer within
+ * int64, a VarChar key fits max_length.  Appends the key as a JSON value
+ * (Int64 as digits) to out when it is not NULL.
+ */
+static bool
+MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
+		  StringInfo out, RemoteWriteError *err)
+{
+	if (c->pk_is_int)
+	{
+		char	   *end;
+		long long	v;
+
+		errno = 0;
+		v = strtoll(key, &end, 10);
+		if (end == key || *end != '\0' || isspace((unsigned char) *key))
+			return WriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
+								psprintf("record id \"%s\" is not an integer", RemoteShortId(key)),
+								psprintf("The primary key \"%s\" of Milvus collection \"%s\" is Int64.",
+										 c->pk_field, target->index),
+								NULL);
+		if (errno == ERANGE)
+			return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+								psprintf("record id \"%s\" is out of range for an Int64 key", RemoteShortId(key)),
+								NULL, NULL);
+		if (out)
+			appendStringInfo(out, "%lld", v);
+	}
+	else
+	{
+		RemoteWriteField *f = WriteField(c, c->pk_field);
+		int			len = strlen(key);
+
+		if (f && f->max_length > 0 && len > f->max_length)
+			return WriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+								psprintf("record id \"%s\" is too long", RemoteShortId(key)),
+								psprintf("It has %d bytes; the primary key \"%s\" of Milvus collection \"%s\" has max_length %d.",
+										 len, c->pk_field, target->index, f->max_length),
+								NULL);
+		if (out)
+			escape_json(out, key);
+	}
+	return true;
+}
+
+/*
+ * Milvus' rules for one write: the key of the primary key's type, the
+ * vector field's dimension, metadata fitting the schema (or the dynamic
+ * field), and a row small enough for one request.
+ */
+bool
+MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
+					RemoteWriteError *err)
+{
+	RemoteCachedIndex *c = WriteSchema(target);
+	int			dim = c->info->dimension;
+	int64		size;
+
+	if (!MilvusKey(target, c, w->id, NULL, err))
+		return false;
+	if (w->is_delete)
+		return true;
+	if (dim > 0 && w->dim != dim)
+		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
+							psprintf("vector of record \"%s\" has %d dimensions, but field \"%s\" of Milvus collection \"%s\" has %d",
+									 RemoteShortId(w->id), w->dim, c->vector_field, target->index, dim),
+							NULL, "Vectors written to a collection must have its vector field's dimension.");
+	size = (int64) w->dim * REMOTE_MAX_FLOAT_TEXT + (int64) strlen(w->id) * 6 +
+		(w->metadata_json ? strlen(w->metadata_json) * 6 : 0) + 256;
+	if (size > REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2)
+		return WriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+							psprintf("record \"%s\" is too large for one request", RemoteShortId(w->id)),
+							psprintf("It may take up to " INT64_FORMAT " bytes; a request carries at most %d.",
+									 size, REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2),
+							NULL);
+	return MilvusMetadata(target, c, w, NULL, err);
+}
+
+/* Start a chunk: an upsert's rows, or a delete's filter "pk in [" */
+void
+MilvusBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
+{
+	RemoteCachedIndex *c = WriteSchema(target);
+
+	BeginBody(&chunk->body, target, true);
+	if (target->namespace_)
+	{
+		appendStringInfoString(&chunk->body, ",\"partitionName\":");
+		escape_json(&chunk->body, target->namespace_);
+	}
+	if (chunk->is_delete)
+	{
+		StringInfoData field;
+		StringInfoData quoted;
+
+		/* the filter is a JSON string: its text is escaped as it grows */
+		initStringInfo(&field);
+		AppendField(&field, c->pk_field, NULL);
+		initStringInfo(&quoted);
+		escape_json(&quoted, field.data);
+		appendStringInfoString(&chunk->body, ",\"filter\":");
+		appendBinaryStringInfo(&chunk->body, quoted.data, quoted.len - 1);
+		appendStringInfoString(&chunk->body, " in [");
+	}
+	else
+		appendStringInfoString(&chunk->body, ",\"data\":[");
+}
+
+/* Append one row (upsert) or key (delete) to a chunk */
+void
+MilvusAppendItem(RemoteTarget *target, RemoteWriteChunk *chunk,
+				 const RemoteWrite *w)
+{
+	RemoteCachedIndex *c = RemoteCacheLookup(target);
+	StringInfo	buf = &chunk->body;
+	RemoteWriteError err;
+
+	if (c == NULL)
+		c = WriteSchema(target);
+	if (chunk->is_delete)
+	{
+		if (chunk->nitems > 0)
+			appendStringInfoString(buf, ", ");
+		if (c->pk_is_int)
+		{
+			if (!MilvusKey(target, c, w->id, buf, &err))
+				elog(ERROR, "record id \"%s\" changed after validation", RemoteShortId(w->id));
+		}
+		else
+		{
+			StringInfoData lit;
+			StringInfoData quoted;
+
+			/* a Milvus string literal inside the JSON string */
+			initStringInfo(&lit);
+			AppendMilvusString(&lit, w->id);
+			initStringInfo(&quoted);
+			escape_json(&quoted, lit.data);
+			appendBinaryStringInfo(buf, quoted.data + 1, quoted.len - 2);
+			pfree(lit.data);
+			pfree(quoted.data);
+		}
+		return;
+	}
+	if (chunk->nitems > 0)
+		appendStringInfoChar(buf, ',');
+	appendStringInfoChar(buf, '{');
+	escape_json(buf, c->pk_field);
+	appendStringInfoChar(buf, ':');
+	if (!MilvusKey(target, c, w->id, buf, &err))
+		elog(ERROR, "record id \"%s\" changed after validation", RemoteShortId(w->id));
+	appendStringInfoChar(buf, ',');
+	escape_json(buf, c->vector_field);
+	appendStringInfoChar(buf, ':');
+	RemoteAppendVector(buf, w->values, w->dim);
+	if (!MilvusMetadata(target, c, w, buf, &err))
+		elog(ERROR, "metadata of record \"%s\" changed after validation", RemoteShortId(w->id));
+	appendStringInfoChar(buf, '}');
+}
+
+/* Close a chunk's body and make its request */
+void
+MilvusEndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
+{
+	char	   *base = pstrdup(target->url ? target->url : "");
+	int			len = strlen(base);
+
+	if (chunk->is_delete)
+		appendStringInfoString(&chunk->body, "]\"}");
+	else
+		appendStringInfoString(&chunk->body, "]}");
+	while (len > 0 && base[len - 1] == '/')
+		base[--len] = '\0';
+	chunk->url = psprintf("%s/v2/vectordb/%s", base,
+						  chunk->is_delete ? "entities/delete" : "entities/upsert");
+	memset(&chunk->req, 0, sizeof(RemoteRequest));
+	chunk->req.operation = chunk->is_delete ? "delete" : "upsert";
+	chunk->req.method = "POST";
+	chunk->req.url = chunk->url;
+	chunk->req.body = chunk->body.data;
+	chunk->req.accept_status = milvus_accept;
+	chunk->req.is_retryable = MilvusRetryable;
+}
+
+/*
+ * Check a chunk's answer: the envelope's code (a retryable code that
+ * outlived the retries is transient), and an upsert's upsertCount.
+ */
+void
+MilvusCheckAck(RemoteTarget *target, RemoteWriteChunk *chunk,
+			   RemoteResponse *resp)
+{
+	const char *op = chunk->req.operation;
+	cJSON	   *json,
+			   *data,
+			   *count;
+
+	remote_last_failure.http_status = resp->status;
+	remote_last_failure.transient = false;
+	json = CheckEnvelope(target, op, resp);
+	if (chunk->is_delete)
+		return;
+	data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	count = cJSON_IsObject(data) ? cJSON_GetObjectItemCaseSensitive(data, "upsertCount") : NULL;
+	if (!cJSON_IsNumber(count))
+		RemoteBadResponse(target, op, "the answer has no upsertCount");
+	if ((int64) count->valuedouble != chunk->nitems)
+		RemoteBadResponse(target, op,
+						  psprintf("upsertCount is %.0f, but the request carried %d rows",
+								   count->valuedouble, chunk->nitems));
+}
+
+/* entities/delete with a filter translated from the Pinecone language */
+void
+MilvusDeleteByFilter(RemoteTarget *target, const char *filter_json)
+{
+	StringInfoData body;
+
+	(void) Described(target);
+	BeginBody(&body, target, true);
+	appendStringInfoString(&body, ",\"filter\":");
+	escape_json(&body, RemoteFilterToMilvus(filter_json, NULL));
+	if (target->namespace_)
+	{
+		appendStringInfoString(&body, ",\"partitionName\":");
+		escape_json(&body, target->namespace_);
+	}
+	appendStringInfoChar(&body, '}');
+	Call(target, "delete", "entities/delete", body.data);
+}
+
+/*
+ * entities/delete of every row of the collection (or the table's
+ * partition): a filter on the primary key that every key satisfies, since
+ * Milvus requires a filter.
+ */
+void
+MilvusDeleteAll(RemoteTarget *target)
+{
+	RemoteCachedIndex *c = Described(target);
+	StringInfoData expr;
+	StringInfoData body;
+
+	initStringInfo(&expr);
+	if (c->pk_is_int)
+	{
+		AppendField(&expr, c->pk_field, NULL);
+		appendStringInfoString(&expr, " < 0 or ");
+		AppendField(&expr, c->pk_field, NULL);
+		appendStringInfoString(&expr, " >= 0");
+	}
+	else
+	{
+		AppendField(&expr, c->pk_field, NULL);
+		appendStringInfoString(&expr, " >= \"\"");
+	}
+	BeginBody(&body, target, true);
+	appendStringInfoString(&body, ",\"filter\":");
+	escape_json(&body, expr.data);
+	if (target->namespace_)
+	{
+		appendStringInfoString(&body, ",\"partitionName\":");
+		escape_json(&body, target->namespace_);
+	}
+	appendStringInfoChar(&body, '}');
+	Call(target, "delete", "entities/delete", body.data);
 }

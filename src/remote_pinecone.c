@@ -24,6 +24,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "remote_client.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -546,4 +548,285 @@ PineconeScan(RemoteTarget *target, const RemoteSearch *search)
 	}
 	result->next_token = next;
 	return result;
+}
+
+/* ---- Writes: upsert and delete (remote_write.c drives them) ---- */
+
+/* The index's dimension for writes: the remote's, else the table option */
+static int
+WriteDimension(RemoteTarget *target)
+{
+	RemoteIndexInfo *info = RemoteDescribe(target);
+
+	return info->dimension > 0 ? info->dimension : target->dimension;
+}
+
+/* Fill a validation error (message naming the record) */
+static bool
+WriteInvalid(RemoteWriteError *err, int sqlstate, char *message, char *detail,
+			 const char *hint)
+{
+	err->sqlstate = sqlstate;
+	err->message = message;
+	err->detail = detail;
+	err->hint = hint ? pstrdup(hint) : NULL;
+	return false;
+}
+
+/*
+ * Is a metadata list a list of strings only?  Pinecone refuses any other
+ * list (spec 2.9).
+ */
+static bool
+IsStringList(const char *value, int len)
+{
+	cJSON	   *list = cJSON_ParseWithLength(value, len);
+	cJSON	   *item;
+	bool		ok = cJSON_IsArray(list);
+
+	if (ok)
+		cJSON_ArrayForEach(item, list)
+			ok &= cJSON_IsString(item);
+	cJSON_Delete(list);
+	return ok;
+}
+
+/*
+ * The metadata of an upsert as the body will carry it (compact, null
+ * values dropped: Pinecone has no null, and a missing key reads back as
+ * NULL just the same), or a validation error.
+ */
+static bool
+PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
+{
+	RemoteJsonMember *m;
+	const char *why = NULL;
+	int			n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
+	bool		first = true;
+	const char *id = RemoteShortId(w->id);
+
+	if (n < 0)
+		return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
+							psprintf("metadata of record \"%s\" is not a JSON object", id),
+							psprintf("The metadata text is invalid: %s.", why),
+							"Pinecone metadata is a flat JSON object.");
+	appendStringInfoChar(out, '{');
+	for (int i = 0; i < n; i++)
+	{
+		if (m[i].key[0] == '$')
+			return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+								psprintf("metadata key \"%s\" of record \"%s\" starts with \"$\"",
+										 m[i].key, id),
+								NULL, "Pinecone reserves keys starting with \"$\" for its filter operators.");
+		switch (m[i].kind)
+		{
+			case RJ_NULL:
+				continue;
+			case RJ_OBJECT:
+				return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+									psprintf("metadata value \"%s\" of record \"%s\" is a nested object",
+											 m[i].key, id),
+									NULL, "Pinecone metadata values are strings, numbers, booleans or lists of strings.");
+			case RJ_ARRAY:
+				if (!IsStringList(m[i].value, m[i].value_len))
+					return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+										psprintf("metadata value \"%s\" of record \"%s\" is a list of non-strings",
+												 m[i].key, id),
+										NULL, "Pinecone metadata lists hold strings only.");
+				break;
+			case RJ_NUMBER:
+				{
+					char	   *text = pnstrdup(m[i].value, m[i].value_len);
+					double		d = strtod(text, NULL);
+
+					if (!isfinite(d))
+						return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+											psprintf("metadata value \"%s\" of record \"%s\" is out of range",
+													 m[i].key, id),
+											psprintf("Pinecone stores numbers as 64-bit floats; %s is not one.", text),
+											NULL);
+					pfree(text);
+					break;
+				}
+			default:
+				break;
+		}
+		if (!first)
+			appendStringInfoChar(out, ',');
+		first = false;
+		appendBinaryStringInfo(out, m[i].key_raw, m[i].key_raw_len);
+		appendStringInfoChar(out, ':');
+		RemoteAppendJsonCompact(out, m[i].value, m[i].value_len);
+	}
+	appendStringInfoChar(out, '}');
+	if (out->len > REMOTE_PINECONE_MAX_METADATA_BYTES)
+		return WriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+							psprintf("metadata of record \"%s\" is too large", id),
+							psprintf("It takes %d bytes; Pinecone allows %d bytes per record.",
+									 out->len, REMOTE_PINECONE_MAX_METADATA_BYTES),
+							"Keep large text out of the metadata, or store a reference to it.");
+	return true;
+}
+
+/*
+ * Pinecone's rules for one write (spec 2.1, 2.9): id of 1-512 ASCII
+ * characters without NUL; the index's dimension, not all components below
+ * 1e-8; metadata flat, of the allowed types, at most 40 KB.
+ */
+bool
+PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
+					  RemoteWriteError *err)
+{
+	const unsigned char *p;
+	int			dim;
+	bool		nonzero = false;
+	StringInfoData md;
+
+	if (strlen(w->id) > REMOTE_PINECONE_MAX_ID_BYTES)
+		return WriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+							psprintf("record id \"%s\" is too long", RemoteShortId(w->id)),
+							psprintf("It has %d characters; Pinecone allows %d.",
+									 (int) strlen(w->id), REMOTE_PINECONE_MAX_ID_BYTES),
+							NULL);
+	for (p = (const unsigned char *) w->id; *p; p++)
+	{
+		if (*p > 127)
+			return WriteInvalid(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+								psprintf("record id \"%s\" is not ASCII", RemoteShortId(w->id)),
+								NULL, "Pinecone record ids are ASCII text.");
+	}
+	if (w->is_delete)
+		return true;
+
+	dim = WriteDimension(target);
+	if (dim > 0 && w->dim != dim)
+		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
+							psprintf("vector of record \"%s\" has %d dimensions, but Pinecone index \"%s\" has %d",
+									 RemoteShortId(w->id), w->dim, target->index, dim),
+							NULL, "Vectors written to an index must have the index's dimension.");
+	for (int i = 0; i < w->dim && !nonzero; i++)
+		nonzero = fabsf(w->values[i]) >= 1e-8f;
+	if (!nonzero)
+		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
+							psprintf("vector of record \"%s\" is all zeros", RemoteShortId(w->id)),
+							NULL, "Pinecone refuses dense vectors whose components are all below 1e-8 in magnitude.");
+	if (w->metadata_json)
+	{
+		initStringInfo(&md);
+		if (!PineconeMetadata(w, &md, err))
+			return false;
+		pfree(md.data);
+	}
+	return true;
+}
+
+/* Start a chunk: an upsert's vectors or a delete's ids */
+void
+PineconeBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
+{
+	initStringInfo(&chunk->body);
+	appendStringInfoString(&chunk->body, chunk->is_delete ? "{\"ids\":[" : "{\"vectors\":[");
+}
+
+/* Append one record (upsert) or id (delete) to a chunk */
+void
+PineconeAppendItem(RemoteTarget *target, RemoteWriteChunk *chunk,
+				   const RemoteWrite *w)
+{
+	StringInfo	buf = &chunk->body;
+
+	if (chunk->nitems > 0)
+		appendStringInfoChar(buf, ',');
+	if (chunk->is_delete)
+	{
+		escape_json(buf, w->id);
+		return;
+	}
+	appendStringInfoString(buf, "{\"id\":");
+	escape_json(buf, w->id);
+	appendStringInfoString(buf, ",\"values\":");
+	RemoteAppendVector(buf, w->values, w->dim);
+	if (w->metadata_json)
+	{
+		RemoteWriteError err;
+
+		appendStringInfoString(buf, ",\"metadata\":");
+		if (!PineconeMetadata(w, buf, &err))
+			elog(ERROR, "metadata of record \"%s\" changed after validation",
+				 RemoteShortId(w->id));
+	}
+	appendStringInfoChar(buf, '}');
+}
+
+/* Close a chunk's body and make its request */
+void
+PineconeEndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
+{
+	static const long accept[] = {400, 401, 402, 403, 404, 409, 412, 413, 422, 0};
+
+	appendStringInfoChar(&chunk->body, ']');
+	AppendNamespace(&chunk->body, target);
+	appendStringInfoChar(&chunk->body, '}');
+	chunk->url = psprintf("%s%s", DataUrl(target),
+						  chunk->is_delete ? "/vectors/delete" : "/vectors/upsert");
+	memset(&chunk->req, 0, sizeof(RemoteRequest));
+	chunk->req.operation = chunk->is_delete ? "delete" : "upsert";
+	chunk->req.method = "POST";
+	chunk->req.url = chunk->url;
+	chunk->req.body = chunk->body.data;
+	chunk->req.accept_status = accept;
+}
+
+/*
+ * Check a chunk's answer: an error status raises the remote's reason; an
+ * upsert must acknowledge every record it carried.
+ */
+void
+PineconeCheckAck(RemoteTarget *target, RemoteWriteChunk *chunk,
+				 RemoteResponse *resp)
+{
+	const char *op = chunk->req.operation;
+	cJSON	   *json,
+			   *count;
+
+	remote_last_failure.http_status = resp->status;
+	remote_last_failure.transient = false;
+	if (resp->status < 200 || resp->status > 299)
+		FailStatus(target, op, resp);
+	if (chunk->is_delete)
+		return;
+	json = RemoteJsonParse(target, op, resp);
+	count = cJSON_GetObjectItemCaseSensitive(json, "upsertedCount");
+	if (!cJSON_IsNumber(count))
+		RemoteBadResponse(target, op, "the answer has no upsertedCount");
+	if ((int64) count->valuedouble != chunk->nitems)
+		RemoteBadResponse(target, op,
+						  psprintf("upsertedCount is %.0f, but the request carried %d records",
+								   count->valuedouble, chunk->nitems));
+}
+
+/* POST /vectors/delete with a filter, in the table's namespace */
+void
+PineconeDeleteByFilter(RemoteTarget *target, const char *filter_json)
+{
+	StringInfoData body;
+
+	initStringInfo(&body);
+	appendStringInfo(&body, "{\"filter\":%s", filter_json);
+	AppendNamespace(&body, target);
+	appendStringInfoChar(&body, '}');
+	Call(target, "delete", "POST", psprintf("%s/vectors/delete", DataUrl(target)), body.data);
+}
+
+/* POST /vectors/delete with deleteAll: the table's whole namespace */
+void
+PineconeDeleteAll(RemoteTarget *target)
+{
+	StringInfoData body;
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"deleteAll\":true");
+	AppendNamespace(&body, target);
+	appendStringInfoChar(&body, '}');
+	Call(target, "delete", "POST", psprintf("%s/vectors/delete", DataUrl(target)), body.data);
 }
