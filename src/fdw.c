@@ -1110,6 +1110,8 @@ StartFetch(FdwScanState *st, ExprContext *econtext)
 	if (nids > 0)
 		st->page = RemoteFetch(st->target, ids, nids, st->include_values,
 							   st->include_metadata || st->output_fields != NIL);
+	/* the transaction's own buffered writes win (fdw_xact.c) */
+	st->page = FdwXactOverlayFetch(st->table->relid, st->target->userid, ids, nids, st->page);
 	MemoryContextSwitchTo(old);
 	st->done = true;			/* one page only */
 }

@@ -113,5 +113,7 @@ extern void FdwXactInit(void);
 extern RemoteTarget *FdwXactTarget(Oid relid, Oid userid);
 extern void FdwXactAdd(Oid relid, Oid userid, const RemoteWrite *w);
 extern int	FdwXactPending(void);
+extern RemoteResult *FdwXactOverlayFetch(Oid relid, Oid userid, char **ids, int nids,
+										 RemoteResult *res);
 
 #endif							/* VECTORPG_FDW_H */

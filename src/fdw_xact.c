@@ -65,6 +65,8 @@ typedef struct XactTable
 	XactWrite  *log;
 	int			nlog;
 	int			maxlog;
+	HTAB	   *latest;			/* id -> index of its last write, for fetches */
+	bool		latest_valid;	/* false after a savepoint rollback cut the log */
 } XactTable;
 
 /* The transaction's buffer; NULL when the transaction wrote nothing */
@@ -81,6 +83,14 @@ static bool xact_callbacks_registered = false;
 /* vectorpg.fdw_write_buffer_limit, in kB */
 int			fdw_write_buffer_limit_kb = FDW_DEFAULT_WRITE_BUFFER_LIMIT_KB;
 
+/* Hash table entry: id -> position (of its write in a log or an output) */
+typedef struct CoalesceEntry
+{
+	char	   *id;				/* key: points into the log */
+	int			pos;
+} CoalesceEntry;
+
+static HTAB *MakeIdHash(const char *name, long size, MemoryContext cxt);
 static void FdwXactCallback(XactEvent event, void *arg);
 static void FdwSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 							   SubTransactionId parentSubid, void *arg);
@@ -139,6 +149,8 @@ GetXactTable(Oid relid, Oid userid)
 	t->target = RemoteTargetFromTable(relid, userid);
 	t->maxlog = 64;
 	t->log = palloc(sizeof(XactWrite) * t->maxlog);
+	t->latest = MakeIdHash("vectorpg_fdw latest", 64, xact_buffer->cxt);
+	t->latest_valid = true;
 	xact_buffer->tables = lappend(xact_buffer->tables, t);
 	MemoryContextSwitchTo(old);
 	return t;
@@ -202,6 +214,14 @@ FdwXactAdd(Oid relid, Oid userid, const RemoteWrite *w)
 	e->level = GetCurrentTransactionNestLevel();
 	e->bytes = bytes;
 	xact_buffer->bytes += bytes;
+	if (t->latest_valid)
+	{
+		char	   *key = (char *) e->w.id;
+		CoalesceEntry *ce = hash_search(t->latest, &key, HASH_ENTER, NULL);
+
+		ce->id = key;
+		ce->pos = t->nlog - 1;
+	}
 	MemoryContextSwitchTo(old);
 }
 
@@ -219,13 +239,6 @@ FdwXactPending(void)
 	return n;
 }
 
-/* Hash table entry of the coalescing pass: id -> position of its write */
-typedef struct CoalesceEntry
-{
-	char	   *id;				/* key: points into the log */
-	int			pos;			/* index into the output array */
-} CoalesceEntry;
-
 /* Hash and match functions for C-string keys held by pointer */
 static uint32
 CoalesceHash(const void *key, Size keysize)
@@ -242,6 +255,22 @@ CoalesceMatch(const void *key1, const void *key2, Size keysize)
 	return strcmp(*(char *const *) key1, *(char *const *) key2);
 }
 
+/* A hash table keyed by id strings (held by pointer) in a context */
+static HTAB *
+MakeIdHash(const char *name, long size, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(CoalesceEntry);
+	ctl.hash = CoalesceHash;
+	ctl.match = CoalesceMatch;
+	ctl.hcxt = cxt;
+	return hash_create(name, size, &ctl,
+					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+}
+
 /*
  * The table's log reduced to one write per id, the last one; returns the
  * count.  The output keeps the order of each id's first appearance.
@@ -249,19 +278,11 @@ CoalesceMatch(const void *key1, const void *key2, Size keysize)
 static int
 Coalesce(XactTable *t, RemoteWrite **out)
 {
-	HASHCTL		ctl;
 	HTAB	   *hash;
 	RemoteWrite *writes = palloc(sizeof(RemoteWrite) * Max(t->nlog, 1));
 	int			n = 0;
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(CoalesceEntry);
-	ctl.hash = CoalesceHash;
-	ctl.match = CoalesceMatch;
-	ctl.hcxt = CurrentMemoryContext;
-	hash = hash_create("vectorpg_fdw coalesce", Max(t->nlog, 16), &ctl,
-					   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	hash = MakeIdHash("vectorpg_fdw coalesce", Max(t->nlog, 16), CurrentMemoryContext);
 	for (int i = 0; i < t->nlog; i++)
 	{
 		bool		found;
@@ -392,7 +413,84 @@ FdwSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 			else
 				xact_buffer->bytes -= t->log[i].bytes;
 		}
-		if (event == SUBXACT_EVENT_ABORT_SUB)
+		if (event == SUBXACT_EVENT_ABORT_SUB && i < t->nlog)
+		{
 			t->nlog = i;
+			t->latest_valid = false;	/* rebuilt by the next fetch */
+		}
 	}
+}
+
+/*
+ * A fetch by id reads the transaction's own writes: for each fetched id
+ * with a buffered write to this table, the last one wins over the remote's
+ * answer (an upsert is returned as written, a delete hides the record).
+ * So UPDATE or DELETE by id after an INSERT in the same transaction, and
+ * SELECT ... WHERE id = ..., see what the commit will send.  Searches and
+ * full scans see only what the remote holds.
+ */
+RemoteResult *
+FdwXactOverlayFetch(Oid relid, Oid userid, char **ids, int nids, RemoteResult *res)
+{
+	XactTable  *t = NULL;
+	ListCell   *lc;
+	RemoteResult *out;
+	int			n = 0;
+
+	if (xact_buffer == NULL || nids == 0)
+		return res;
+	foreach(lc, xact_buffer->tables)
+	{
+		XactTable  *x = lfirst(lc);
+
+		if (x->relid == relid && x->userid == userid)
+			t = x;
+	}
+	if (t == NULL || t->nlog == 0)
+		return res;
+	if (!t->latest_valid)
+	{
+		hash_destroy(t->latest);
+		t->latest = MakeIdHash("vectorpg_fdw latest", Max(t->nlog, 64), xact_buffer->cxt);
+		for (int i = 0; i < t->nlog; i++)
+		{
+			char	   *key = (char *) t->log[i].w.id;
+			CoalesceEntry *ce = hash_search(t->latest, &key, HASH_ENTER, NULL);
+
+			ce->id = key;
+			ce->pos = i;
+		}
+		t->latest_valid = true;
+	}
+
+	out = palloc0(sizeof(RemoteResult));
+	out->matches = palloc0(sizeof(RemoteMatch) * (nids + (res ? res->nmatches : 0)));
+	/* the remote's records that have no buffered write */
+	for (int i = 0; res && i < res->nmatches; i++)
+	{
+		char	   *key = res->matches[i].id;
+
+		if (hash_search(t->latest, &key, HASH_FIND, NULL) == NULL)
+			out->matches[n++] = res->matches[i];
+	}
+	/* the buffered upserts of the fetched ids */
+	for (int i = 0; i < nids; i++)
+	{
+		char	   *key = ids[i];
+		CoalesceEntry *ce = hash_search(t->latest, &key, HASH_FIND, NULL);
+		RemoteWrite *w;
+		RemoteMatch *m;
+
+		if (ce == NULL || t->log[ce->pos].w.is_delete)
+			continue;
+		w = &t->log[ce->pos].w;
+		m = &out->matches[n++];
+		m->id = pstrdup(w->id);
+		m->dim = w->dim;
+		m->values = palloc(sizeof(float4) * Max(w->dim, 1));
+		memcpy(m->values, w->values, sizeof(float4) * w->dim);
+		m->metadata_json = w->metadata_json ? pstrdup(w->metadata_json) : NULL;
+	}
+	out->nmatches = n;
+	return out;
 }
