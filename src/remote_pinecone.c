@@ -604,6 +604,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	int			n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
 	bool		first = true;
 	const char *id = RemoteShortId(w->id);
+	int			start = out->len;
 
 	if (n < 0)
 		return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
@@ -659,11 +660,11 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 		RemoteAppendJsonCompact(out, m[i].value, m[i].value_len);
 	}
 	appendStringInfoChar(out, '}');
-	if (out->len > REMOTE_PINECONE_MAX_METADATA_BYTES)
+	if (out->len - start > REMOTE_PINECONE_MAX_METADATA_BYTES)
 		return WriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 							psprintf("metadata of record \"%s\" is too large", id),
 							psprintf("It takes %d bytes; Pinecone allows %d bytes per record.",
-									 out->len, REMOTE_PINECONE_MAX_METADATA_BYTES),
+									 out->len - start, REMOTE_PINECONE_MAX_METADATA_BYTES),
 							"Keep large text out of the metadata, or store a reference to it.");
 	return true;
 }

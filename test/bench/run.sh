@@ -9,6 +9,8 @@
 #   VPG_BENCH=exact|hnsw|batch|fdw|fdwwrite|all (default all)    which benchmarks to run
 #                                                       (fdw: the FDW's overhead
 #                                                       against the fake servers)
+#                                                       (write: remote_upsert rows/s
+#                                                       at 768 dims, WRITE_ARGS=...)
 #   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
 #   BATCH_ARGS="--quick"                                options for batch_bench.py
 #
@@ -104,6 +106,12 @@ if [ "$BENCH" = all ] || [ "$BENCH" = fdw ] || [ "$BENCH" = fdwwrite ]; then
 		--out "$WORK/out/fdw_write_bench.md" || status=$?
 fi
 
+if [ "$BENCH" = all ] || [ "$BENCH" = write ]; then
+	vpg_log "running remote_write_bench.py (progress on stderr, report on stdout)" >&2
+	# shellcheck disable=SC2086
+	vpg_as_tester "$PY" "$WORK/py/remote_write_bench.py" --host "$WORK" \
+		--out "$WORK/out/remote_write_bench.md" ${WRITE_ARGS:-} || status=$?
+fi
 if [ "$BENCH" = all ] || [ "$BENCH" = batch ]; then
 	vpg_stop_cluster "$WORK"
 	mkdir -p "$WORK/batchdb"

@@ -329,7 +329,8 @@ $pc->reset_log;
 $n = $node->safe_psql(
 	'postgres', q{
 	SELECT vectorpg.remote_upsert('pbig', array_agg('b' || i ORDER BY i),
-		array_agg(v ORDER BY i), NULL)
+		array_agg(v ORDER BY i),
+		array_agg(jsonb_build_object('n', i, 'genre', 'g' || i % 7) ORDER BY i))
 	FROM (SELECT i, (SELECT array_agg((random() * 2 - 1)::real / 3) FROM generate_series(1, 768)
 					 WHERE i > 0)::vector AS v
 		  FROM generate_series(1, 600) i) s});
@@ -338,7 +339,9 @@ my @big = grep { $_->{path} eq '/vectors/upsert' } @{ $pc->requests };
 ok(@big >= 3, 'pinecone 768 dims: cut into ' . scalar(@big) . ' requests by size');
 is((grep { $_->{body_bytes} > 2_000_000 } @big), 0, 'pinecone 768 dims: every body is at most 2 MB');
 ok((grep { $_->{body_bytes} > 1_500_000 } @big) >= 2, 'pinecone 768 dims: bodies are filled up');
-is(scalar(keys %{ pc_records('big', '') }), 600, 'pinecone 768 dims: all records stored');
+my $bigrecs = pc_records('big', '');
+is(scalar(keys %$bigrecs), 600, 'pinecone 768 dims: all records stored');
+is($bigrecs->{b599}{metadata}{n}, 599, 'pinecone 768 dims: metadata stored');
 # a large index makes every state dump slow
 $pc->delete_index('big');
 
@@ -387,12 +390,35 @@ $mv->clear_faults;
 ok($tm < 1.6, sprintf('milvus parallelism 8: 8 slow chunks in about one round (%.2f s)', $tm));
 is(scalar(@{ mv_rows('docs', 'p1') }), 40, 'milvus parallelism: every row stored in the partition');
 
+# cancel (statement_timeout) while 4 requests hang: every transfer is
+# aborted at once, and the session's handles work for the next request
+$node->safe_psql('postgres', "ALTER FOREIGN TABLE pdocs2 OPTIONS (SET write_parallelism '4')");
+$pc->fault(mode => 'hang', path => '/vectors/upsert');
+my $tc = time;
+my ($ret, $out, $err) = $node->psql(
+	'postgres', q{
+	SET statement_timeout = '500ms';
+	SELECT vectorpg.remote_upsert('pdocs2', array_agg('hang' || i),
+		array_agg('[1,2,3,4]'::vector), NULL) FROM generate_series(1, 40) i;
+	RESET statement_timeout;
+	SELECT vectorpg.remote_delete('pdocs2', ARRAY['par1', 'par2']);},
+	on_error_stop => 0);
+$tc = time - $tc;
+$pc->clear_faults;
+like($err, qr/canceling statement due to statement timeout/, 'cancel: statement_timeout ends hanging writes');
+ok($tc < 5, sprintf('cancel: within %.2f s', $tc));
+is($out, '2', 'cancel: the session writes again afterwards');
+ok(!exists pc_records('docs', 'ns2')->{par1}, 'cancel: the write after the cancel was applied');
+$node->safe_psql('postgres', "ALTER FOREIGN TABLE pdocs2 OPTIONS (SET write_parallelism '1')");
+
 # --- retries, permanent and transient failures --------------------------------
 
 $pc->fault(mode => 'status', status => 429, count => 3, path => '/vectors/upsert');
 $pc->fault(mode => 'status', status => 503, count => 4, path => '/vectors/upsert');
 $pc->reset_log;
+$node->safe_psql('postgres', "ALTER FOREIGN TABLE pdocs2 OPTIONS (SET write_parallelism '4')");
 timed_upsert('pdocs2', 'retry', 40);
+$node->safe_psql('postgres', "ALTER FOREIGN TABLE pdocs2 OPTIONS (SET write_parallelism '1')");
 is(scalar(grep { /^retry/ } keys %{ pc_records('docs', 'ns2') }), 40,
 	'pinecone: state complete after a burst of 429 and 503');
 is(scalar(grep { ($_->{status} // 0) != 200 } @{ $pc->requests }), 7, 'pinecone: the 7 faults were retried');
@@ -411,7 +437,7 @@ $mv->clear_faults;
 # a permanent 400: HV00L with the remote's reason; not transient
 $pc->fault(mode => 'status', status => 400, path => '/vectors/upsert',
 	message => 'the remote says no to this batch');
-my ($ret, $out, $err) = $node->psql(
+($ret, $out, $err) = $node->psql(
 	'postgres', q{
 	\set VERBOSITY verbose
 	SELECT vectorpg.remote_upsert('pdocs2', array_agg('perm' || i),
