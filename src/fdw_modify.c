@@ -180,7 +180,8 @@ FdwExpandWholeRow(Bitmapset *attrs, FdwTable *table)
 
 /*
  * PlanForeignModify: refuse what cannot be written (the id of an UPDATE,
- * a score or distance), and pass the columns an UPDATE sets.
+ * a score or distance, ON CONFLICT, whose DO NOTHING an upsert would
+ * break), and pass the columns an UPDATE sets.
  */
 static List *
 FdwPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
@@ -191,6 +192,13 @@ FdwPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
 	List	   *updated = NIL;
 
 	RequireId(table);
+	if (plan->onConflictAction != ONCONFLICT_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("INSERT with ON CONFLICT is not supported on foreign table \"%s\"",
+						table->relname),
+				 errdetail("An INSERT into a vectorpg_fdw table is an upsert: it replaces a record with the same id."),
+				 errhint("Leave out ON CONFLICT.")));
 	if (plan->operation == CMD_UPDATE)
 	{
 		RelOptInfo *rel = find_base_rel(root, resultRelation);

@@ -443,6 +443,18 @@ for my $p (@providers)
 		"$name: the local write is not committed either");
 	check_state($p, \%want, 'failed commits');
 
+	# --- the buffer limit: an error, nothing sent
+	reset_log($p);
+	($rc, $out, $err) = $node->psql('postgres', qq{
+		SET vectorpg.fdw_write_buffer_limit = '1MB';
+		BEGIN;
+		INSERT INTO $t (id, embedding) SELECT $base, '[1,2,3,4]' FROM generate_series(1, 100000) g;
+		COMMIT;
+	});
+	like($err, qr/exceed vectorpg.fdw_write_buffer_limit \(1024 kB\)/, "$name: the buffer limit is an error");
+	($up, $del, $nu, $nd) = writes_logged($p);
+	is($nu + $nd, 0, "$name: nothing sent after the buffer limit error");
+
 	# --- PREPARE TRANSACTION is refused
 	($rc, $out, $err) = $node->psql('postgres', qq{
 		BEGIN;
