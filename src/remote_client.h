@@ -71,8 +71,9 @@ typedef struct RemoteWriteError
 /*
  * One request of a RemoteWriteMany: upserts or deletes of one kind, the
  * items in writes[] order.  The client builds the body (BeginChunk,
- * AppendItem per item, EndChunk fills req) and checks the answer
- * (CheckAck, which raises the failure).
+ * AppendItem per item, EndChunk fills req) into an empty buffer that
+ * remote_write.c owns and reuses, and checks the answer (CheckAck, which
+ * raises the failure).
  */
 typedef struct RemoteWriteChunk
 {

@@ -41,6 +41,16 @@
  *	  parses it), within max_retries and retry_budget_ms; the wait is a
  *	  WaitLatch that cancel interrupts.
  *
+ *	- Several requests at once.  RemoteHttpCallMany drives up to
+ *	  `parallelism` easy handles in the cached multi handle (sharing its
+ *	  connection pool), each running one logical call with the same
+ *	  attempts, classification, backoff and metrics as RemoteHttpCall; a
+ *	  call waiting to retry does not block the others.  Writes use it.
+ *	- remote_last_failure.  Every error path sets it (failed, the last HTTP
+ *	  status, transient = the failure was retryable and the retries ran
+ *	  out), so that callers that catch errors (the mirror worker) can tell
+ *	  "later" from "never"; it is reset at the start of every call.
+ *
  * SQLSTATEs (documented in doc/remote.md, shared with the clients; keep
  * them stable):
  *	HV00N could not connect (refused, DNS, TLS, address not allowed) or the

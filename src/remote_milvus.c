@@ -20,6 +20,13 @@
  * collection that is not loaded is loaded first when the server option
  * load_collection is on; otherwise the error says how to fix it.
  *
+ * Writes (remote_write.c drives them): rows for entities/upsert are built
+ * as text from the key, the vector and the metadata, each metadata key
+ * checked against the schema (types, lengths, nullability, the dynamic
+ * field), read by a describe of their own the first time a backend writes;
+ * deletes are entities/delete with "pk in [...]" (or a translated filter,
+ * or a filter every key satisfies for "all").
+ *
  * Distances: L2 is the squared distance (lower first), IP and COSINE are
  * similarities (higher first); RemoteScoreToDistance converts.
  */
@@ -1637,13 +1644,20 @@ MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	return MilvusMetadata(target, c, w, NULL, err);
 }
 
-/* Start a chunk: an upsert's rows, or a delete's filter "pk in [" */
+/*
+ * Start a chunk in its (empty) body buffer: an upsert's rows, or a delete's
+ * filter "pk in ["
+ */
 void
 MilvusBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
 	RemoteCachedIndex *c = WriteSchema(target);
+	StringInfoData head;
 
-	BeginBody(&chunk->body, target, true);
+	/* the body buffer is the caller's (reused across waves): copy the head in */
+	BeginBody(&head, target, true);
+	appendBinaryStringInfo(&chunk->body, head.data, head.len);
+	pfree(head.data);
 	if (target->namespace_)
 	{
 		appendStringInfoString(&chunk->body, ",\"partitionName\":");

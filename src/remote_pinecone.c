@@ -18,6 +18,11 @@
  * "message":...},"status":404}, and plain text for 401 and the gateway),
  * to errors.
  *
+ * Writes (remote_write.c drives them): /vectors/upsert bodies are built as
+ * text, metadata validated against spec 2.9 and copied compact without its
+ * null values; /vectors/delete by ids, filter or deleteAll.  An upsert's
+ * upsertedCount must equal the records sent.
+ *
  * Scores: cosine similarity (higher first), dot product (higher first),
  * squared Euclidean distance (lower first).  Matches keep the remote order;
  * RemoteScoreToDistance gives the vectorpg operator's value.
@@ -721,11 +726,10 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	return true;
 }
 
-/* Start a chunk: an upsert's vectors or a delete's ids */
+/* Start a chunk in its (empty) body buffer: an upsert's vectors or a delete's ids */
 void
 PineconeBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
-	initStringInfo(&chunk->body);
 	appendStringInfoString(&chunk->body, chunk->is_delete ? "{\"ids\":[" : "{\"vectors\":[");
 }
 

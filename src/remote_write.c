@@ -21,10 +21,12 @@
  *	  item would pass it.  The clients build the bodies straight into a
  *	  StringInfo (no JSON tree): vectors through the ryu printer, metadata
  *	  copied from its text.
- *	- Waves.  Bodies are built for a wave of 4 x write_parallelism chunks,
- *	  sent with RemoteHttpCallMany (write_parallelism in flight), acknowledged
- *	  (counts checked), and freed before the next wave, so that memory stays
- *	  bounded for any number of items.
+ *	- Waves.  Bodies are built for a wave of 4 x write_parallelism chunks
+ *	  (at most 64 MB of bodies), sent with RemoteHttpCallMany
+ *	  (write_parallelism in flight) and acknowledged (counts checked); the
+ *	  next wave reuses the body buffers, so that memory stays bounded for
+ *	  any number of items and large buffers are allocated (and paged in)
+ *	  once per call.
  *	- Failures.  The first failed chunk raises its error; remote_last_failure
  *	  then names the chunk's first item and its size, and says whether the
  *	  failure is transient.  Chunks acknowledged before stay applied: an
@@ -55,8 +57,13 @@
 #include "remote_client.h"
 #include "vectorpg.h"
 
-/* Chunks built and sent per wave, as a multiple of write_parallelism */
+/*
+ * Chunks built and sent per wave: a multiple of write_parallelism, so that
+ * the wait for a wave's slowest request is paid once per several rounds,
+ * and at most this many body bytes, so that memory stays bounded
+ */
 #define REMOTE_WRITE_WAVE_FACTOR	4
+#define REMOTE_WRITE_WAVE_BYTES		(64 * 1000 * 1000)
 
 /*
  * The checks every provider shares: an id, and for an upsert a vector of
@@ -160,7 +167,7 @@ ChunkBytes(RemoteTarget *target)
 /* Bytes a chunk's body still needs after its items, to be safe */
 #define REMOTE_CHUNK_TAIL_BYTES 1024
 
-/* Client dispatch of the chunk builders */
+/* Client dispatch: start a chunk's body */
 static void
 BeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
@@ -170,6 +177,7 @@ BeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 		MilvusBeginChunk(target, chunk);
 }
 
+/* Client dispatch: append one item to a chunk's body */
 static void
 AppendItem(RemoteTarget *target, RemoteWriteChunk *chunk, const RemoteWrite *w)
 {
@@ -179,6 +187,7 @@ AppendItem(RemoteTarget *target, RemoteWriteChunk *chunk, const RemoteWrite *w)
 		MilvusAppendItem(target, chunk, w);
 }
 
+/* Client dispatch: close a chunk's body and make its request */
 static void
 EndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
@@ -188,6 +197,7 @@ EndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 		MilvusEndChunk(target, chunk);
 }
 
+/* Client dispatch: check a chunk's answer, raising its failure */
 static void
 CheckAck(RemoteTarget *target, RemoteWriteChunk *chunk, RemoteResponse *resp)
 {
@@ -198,12 +208,29 @@ CheckAck(RemoteTarget *target, RemoteWriteChunk *chunk, RemoteResponse *resp)
 }
 
 /*
- * Build one chunk from the items of one kind starting at *cursor; advances
- * *cursor past the items taken (to n when none of that kind remain).
+ * A generous guess of a chunk's body size, so that its buffer is allocated
+ * once rather than doubled (and copied) on the way to 2 MB.
+ */
+static int
+ChunkBytesGuess(RemoteTarget *target, const RemoteWrite *w)
+{
+	int64		per_item = 64 + strlen(w->id) * 2;
+
+	if (!w->is_delete)
+		per_item += (int64) w->dim * REMOTE_MAX_FLOAT_TEXT +
+			(w->metadata_json ? strlen(w->metadata_json) : 0);
+	return (int) Min(per_item * ChunkRecords(target) + REMOTE_CHUNK_TAIL_BYTES,
+					 (int64) ChunkBytes(target));
+}
+
+/*
+ * Build one chunk from the items of one kind starting at *cursor into the
+ * (reused) buffer body; advances *cursor past the items taken (to n when
+ * none of that kind remain).  The buffer comes back in chunk->body.
  */
 static void
 BuildChunk(RemoteTarget *target, const RemoteWrite *writes, int n,
-		   bool is_delete, int *cursor, RemoteWriteChunk *chunk)
+		   bool is_delete, int *cursor, StringInfo body, RemoteWriteChunk *chunk)
 {
 	int			max_records = ChunkRecords(target);
 	int			max_bytes = ChunkBytes(target) - REMOTE_CHUNK_TAIL_BYTES;
@@ -212,6 +239,10 @@ BuildChunk(RemoteTarget *target, const RemoteWrite *writes, int n,
 	memset(chunk, 0, sizeof(*chunk));
 	chunk->is_delete = is_delete;
 	chunk->first = -1;
+	resetStringInfo(body);
+	if (body->maxlen < ChunkBytesGuess(target, &writes[i]))
+		enlargeStringInfo(body, ChunkBytesGuess(target, &writes[i]));
+	chunk->body = *body;
 	BeginChunk(target, chunk);
 	for (; i < n && chunk->nitems < max_records; i++)
 	{
@@ -240,6 +271,7 @@ BuildChunk(RemoteTarget *target, const RemoteWrite *writes, int n,
 		i++;
 	*cursor = i;
 	EndChunk(target, chunk);
+	*body = chunk->body;		/* keep the buffer, grown or not */
 }
 
 /*
@@ -292,6 +324,7 @@ RemoteWriteMany(RemoteTarget *target, const RemoteWrite *writes, int n)
 	int			upsert_cursor = 0;
 	int			delete_cursor = 0;
 	int			wave;
+	StringInfoData *bodies;
 	RemoteWriteError err;
 
 	remote_last_failure.failed = false;
@@ -306,11 +339,17 @@ RemoteWriteMany(RemoteTarget *target, const RemoteWrite *writes, int n)
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 
+	/* validation allocates a little per item: freed item by item */
+	wave_cxt = AllocSetContextCreate(cxt, "vectorpg remote write wave",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(wave_cxt);
 	for (int i = 0; i < n; i++)
 	{
 		if (!ValidateOne(target, &writes[i], &err))
 			RaiseInvalid(target, i, &err);
+		MemoryContextReset(wave_cxt);
 	}
+	MemoryContextSwitchTo(cxt);
 
 	/* start both cursors at the first item of their kind */
 	while (upsert_cursor < n && writes[upsert_cursor].is_delete)
@@ -318,20 +357,31 @@ RemoteWriteMany(RemoteTarget *target, const RemoteWrite *writes, int n)
 	while (delete_cursor < n && !writes[delete_cursor].is_delete)
 		delete_cursor++;
 
+	/* the body buffers live across waves, so large ones are made once */
 	wave = Max(target->write_parallelism, 1) * REMOTE_WRITE_WAVE_FACTOR;
-	wave_cxt = AllocSetContextCreate(cxt, "vectorpg remote write wave",
-									 ALLOCSET_DEFAULT_SIZES);
+	bodies = palloc0(sizeof(StringInfoData) * wave);
+	for (int c = 0; c < wave; c++)
+		initStringInfo(&bodies[c]);
 	while (upsert_cursor < n || delete_cursor < n)
 	{
 		RemoteWriteChunk *chunks;
 		int			nchunks = 0;
+		int64		bytes = 0;
 
 		MemoryContextSwitchTo(wave_cxt);
 		chunks = palloc(sizeof(RemoteWriteChunk) * wave);
-		while (nchunks < wave && upsert_cursor < n)
-			BuildChunk(target, writes, n, false, &upsert_cursor, &chunks[nchunks++]);
-		while (nchunks < wave && delete_cursor < n)
-			BuildChunk(target, writes, n, true, &delete_cursor, &chunks[nchunks++]);
+		while (nchunks < wave && bytes < REMOTE_WRITE_WAVE_BYTES && upsert_cursor < n)
+		{
+			BuildChunk(target, writes, n, false, &upsert_cursor, &bodies[nchunks],
+					   &chunks[nchunks]);
+			bytes += chunks[nchunks++].body.len;
+		}
+		while (nchunks < wave && bytes < REMOTE_WRITE_WAVE_BYTES && delete_cursor < n)
+		{
+			BuildChunk(target, writes, n, true, &delete_cursor, &bodies[nchunks],
+					   &chunks[nchunks]);
+			bytes += chunks[nchunks++].body.len;
+		}
 		SendWave(target, chunks, nchunks);
 		MemoryContextSwitchTo(cxt);
 		MemoryContextReset(wave_cxt);

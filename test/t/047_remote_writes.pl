@@ -373,6 +373,16 @@ ok($t1 >= 2.4, sprintf('parallelism 1: 8 slow chunks take eight rounds (%.2f s)'
 ok(keys(%conns) >= 4, 'parallelism 4: requests on ' . keys(%conns) . ' connections');
 is(scalar(keys %{ pc_records('docs', 'ns2') }), 80, 'parallelism: every record stored');
 
+# many waves: one record per request, two in flight, 30 records (4 waves of 8)
+$node->safe_psql('postgres',
+	"ALTER FOREIGN TABLE pdocs2 OPTIONS (SET write_batch_size '1', SET write_parallelism '2')");
+$pc->reset_log;
+timed_upsert('pdocs2', 'wave', 30);
+is(scalar(grep { /^wave/ } keys %{ pc_records('docs', 'ns2') }), 30, 'waves: every record stored');
+is(scalar(grep { $_->{path} eq '/vectors/upsert' } @{ $pc->requests }), 30, 'waves: one request per record');
+$node->safe_psql('postgres',
+	"ALTER FOREIGN TABLE pdocs2 OPTIONS (SET write_batch_size '5', SET write_parallelism '1')");
+
 # the same for Milvus
 $node->safe_psql('postgres',
 	"ALTER FOREIGN TABLE mdocs_p1 OPTIONS (ADD write_batch_size '5', ADD write_parallelism '8')");
