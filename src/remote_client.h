@@ -31,11 +31,11 @@ typedef struct RemoteCachedIndex
 	char	   *index;
 	RemoteIndexInfo *info;
 	char	   *base_url;		/* Pinecone: data-plane URL, scheme included */
+	List	   *write_fields;	/* Milvus: RemoteWriteField *, for writes */
 	char	   *pk_field;		/* Milvus primary key field */
 	bool		pk_is_int;		/* Milvus: Int64 primary key */
 	char	   *vector_field;	/* Milvus: the vector field searched */
 	bool		dynamic;		/* Milvus: enableDynamicField */
-	List	   *write_fields;	/* Milvus: RemoteWriteField *, for writes */
 } RemoteCachedIndex;
 
 /*
@@ -152,13 +152,6 @@ extern void PineconeDeleteByFilter(RemoteTarget *target, const char *filter_json
 extern void PineconeDeleteAll(RemoteTarget *target);
 
 /* remote_milvus.c */
-extern RemoteResult *MilvusSearch(RemoteTarget *target, const RemoteSearch *search);
-extern RemoteResult *MilvusGet(RemoteTarget *target, char **ids, int nids,
-							   bool include_values, bool include_metadata);
-extern RemoteResult *MilvusScan(RemoteTarget *target, const RemoteSearch *search);
-extern RemoteIndexInfo *MilvusDescribe(RemoteTarget *target);
-extern List *MilvusListCollections(RemoteTarget *target);
-extern List *MilvusListPartitions(RemoteTarget *target);
 extern bool MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 								RemoteWriteError *err);
 extern void MilvusBeginChunk(RemoteTarget *target, RemoteWriteChunk *chunk);
@@ -169,15 +162,19 @@ extern void MilvusCheckAck(RemoteTarget *target, RemoteWriteChunk *chunk,
 						   RemoteResponse *resp);
 extern void MilvusDeleteByFilter(RemoteTarget *target, const char *filter_json);
 extern void MilvusDeleteAll(RemoteTarget *target);
+extern RemoteResult *MilvusSearch(RemoteTarget *target, const RemoteSearch *search);
+extern RemoteResult *MilvusGet(RemoteTarget *target, char **ids, int nids,
+							   bool include_values, bool include_metadata);
+extern RemoteResult *MilvusScan(RemoteTarget *target, const RemoteSearch *search);
+extern RemoteIndexInfo *MilvusDescribe(RemoteTarget *target);
+extern List *MilvusListCollections(RemoteTarget *target);
+extern List *MilvusListPartitions(RemoteTarget *target);
 
 /* Page size of full scans (Pinecone list allows 100, Milvus query more) */
 #define REMOTE_PINECONE_LIST_PAGE	100
 #define REMOTE_MILVUS_QUERY_PAGE	1000
 /* Ids per Pinecone fetch request (keeps the URL well under 8 kB for short ids) */
 #define REMOTE_PINECONE_FETCH_BATCH	100
-/* The largest top-k each service accepts */
-#define REMOTE_PINECONE_MAX_TOPK	10000
-#define REMOTE_MILVUS_MAX_WINDOW	16384
 /* Pinecone: vectors per upsert and ids per delete request */
 #define REMOTE_PINECONE_MAX_WRITE_RECORDS	1000
 /* Pinecone: metadata per record, serialized */
@@ -191,5 +188,8 @@ extern void MilvusDeleteAll(RemoteTarget *target);
 #define REMOTE_MILVUS_MAX_WRITE_BODY_BYTES	(8 * 1000 * 1000)
 /* Bytes a float4 takes at most in a body: shortest form and a comma */
 #define REMOTE_MAX_FLOAT_TEXT				16
+/* The largest top-k each service accepts */
+#define REMOTE_PINECONE_MAX_TOPK	10000
+#define REMOTE_MILVUS_MAX_WINDOW	16384
 
 #endif							/* VECTORPG_REMOTE_CLIENT_H */

@@ -1403,7 +1403,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 										 m->key, id, range ? "out of range" : "not an integer",
 										 f->name, f->type),
 								psprintf("The value is %.*s.", Min(m->value_len, 64), m->value),
-								NULL);
+								"Give each schema field a value of its type.");
 		if (out)
 			appendStringInfo(out, INT64_FORMAT, v);
 		return true;
@@ -1421,7 +1421,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 			return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 								psprintf("metadata value \"%s\" of record \"%s\" is out of range for Milvus field \"%s\" (%s)",
 										 m->key, id, f->name, f->type),
-								NULL, NULL);
+								NULL, "Give each schema field a value of its type.");
 	}
 	else if (strcmp(f->type, "Bool") == 0)
 	{
@@ -1440,7 +1440,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 								psprintf("metadata value \"%s\" of record \"%s\" is too long for Milvus field \"%s\"",
 										 m->key, id, f->name),
 								psprintf("It has %d bytes; the field's max_length is %d.", bytes, f->max_length),
-								NULL);
+								"Shorten the value, or raise the field's max_length in the collection's schema.");
 	}
 	else if (strcmp(f->type, "Array") == 0)
 	{
@@ -1461,7 +1461,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 								psprintf("metadata value \"%s\" of record \"%s\" has too many elements for Milvus field \"%s\"",
 										 m->key, id, f->name),
 								psprintf("It has %d elements; the field's max_capacity is %d.", count, f->max_capacity),
-								NULL);
+								"Send fewer elements, or raise the field's max_capacity in the collection's schema.");
 		if (!ok)
 			return WriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE,
 								psprintf("metadata value \"%s\" of record \"%s\" has an element that does not fit Milvus field \"%s\" (Array of %s)",
@@ -1586,11 +1586,11 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 								psprintf("record id \"%s\" is not an integer", RemoteShortId(key)),
 								psprintf("The primary key \"%s\" of Milvus collection \"%s\" is Int64.",
 										 c->pk_field, target->index),
-								NULL);
+								"Ids of a collection with an Int64 key are integers written in decimal.");
 		if (errno == ERANGE)
 			return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 								psprintf("record id \"%s\" is out of range for an Int64 key", RemoteShortId(key)),
-								NULL, NULL);
+								NULL, "Ids of a collection with an Int64 key lie between -9223372036854775808 and 9223372036854775807.");
 		if (out)
 			appendStringInfo(out, "%lld", v);
 	}
@@ -1604,7 +1604,7 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 								psprintf("record id \"%s\" is too long", RemoteShortId(key)),
 								psprintf("It has %d bytes; the primary key \"%s\" of Milvus collection \"%s\" has max_length %d.",
 										 len, c->pk_field, target->index, f->max_length),
-								NULL);
+								"Use shorter ids, for example a hash of the long one.");
 		if (out)
 			escape_json(out, key);
 	}
@@ -1640,7 +1640,7 @@ MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 							psprintf("record \"%s\" is too large for one request", RemoteShortId(w->id)),
 							psprintf("It may take up to " INT64_FORMAT " bytes; a request carries at most %d.",
 									 size, REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2),
-							NULL);
+							"Keep large values out of the metadata.");
 	return MilvusMetadata(target, c, w, NULL, err);
 }
 

@@ -650,7 +650,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 											psprintf("metadata value \"%s\" of record \"%s\" is out of range",
 													 m[i].key, id),
 											psprintf("Pinecone stores numbers as 64-bit floats; %s is not one.", text),
-											NULL);
+											"Store such a value as a string.");
 					pfree(text);
 					break;
 				}
@@ -693,7 +693,7 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 							psprintf("record id \"%s\" is too long", RemoteShortId(w->id)),
 							psprintf("It has %d characters; Pinecone allows %d.",
 									 (int) strlen(w->id), REMOTE_PINECONE_MAX_ID_BYTES),
-							NULL);
+							"Use shorter ids, for example a hash of the long one.");
 	for (p = (const unsigned char *) w->id; *p; p++)
 	{
 		if (*p > 127)

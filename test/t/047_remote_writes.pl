@@ -551,6 +551,9 @@ $pc->reset_log;
 	SELECT * FROM vectorpg.remote_last_failure();},
 	on_error_stop => 0);
 like($out, qr/^t\|0\|f\|2\|1$/m, 'validation: remote_last_failure names item 2');
+like($err, qr/HINT:  Vectors written to an index must have the index's dimension/,
+	'validation: the error has a hint');
+like($err, qr/CONTEXT:  remote write to server "pc"/, 'validation: the error names the server');
 is(scalar(grep { $_->{path} =~ /upsert/ } @{ $pc->requests }), 0,
 	'validation: no part of an invalid batch is sent');
 
