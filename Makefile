@@ -50,7 +50,8 @@ REGRESS = \
 	batch_writes \
 	batch_search \
 	batch_filter \
-	batch_doc
+	batch_doc \
+	fdw_modify
 REGRESS_OPTS = --load-extension=$(EXTENSION) --temp-instance=tmp_regress \
 	--temp-config=test/regress.conf
 

@@ -119,10 +119,10 @@ SELECT * FROM vectorpg.collection_health('ghost');
 SELECT batch_err($$SELECT * FROM vectorpg.describe_collection('ghost')$$);
 DELETE FROM vectorpg.collections WHERE name = 'ghost';
 
--- a remote collection is not served by the local functions yet
+-- the local-only functions refuse a remote collection (doc/batch.md)
 INSERT INTO vectorpg.collections (name, kind, relation, id_column, vector_column, dimension, metric, owns_table)
 VALUES ('far', 'remote', 'docs', 'id', 'embedding', 3, 'cosine', false);
-SELECT batch_err($$SELECT * FROM vectorpg.search('far', ARRAY['[1,2,3]']::vector[])$$);
+SELECT batch_err($$SELECT * FROM vectorpg.multi_search('far', ARRAY['[1,2,3]']::vector[])$$);
 SELECT * FROM vectorpg.collection_health('far');
 DELETE FROM vectorpg.collections WHERE name = 'far';
 

@@ -69,10 +69,6 @@ SELECT id FROM bad1 WHERE id = 'x';
 CREATE FOREIGN TABLE bad2 (id integer, embedding vector(3))
 	SERVER pc_plan OPTIONS (index 'docs', metric 'cosine');
 SELECT id FROM bad2 WHERE id = 1;
--- reads only
-INSERT INTO pc_docs (id) VALUES ('x');
-UPDATE pc_docs SET genre = 'x' WHERE id = 'a';
-DELETE FROM pc_docs WHERE id = 'a';
 -- IMPORT FOREIGN SCHEMA takes no options
 CREATE SCHEMA imp_plan;
 IMPORT FOREIGN SCHEMA x FROM SERVER pc_plan INTO imp_plan OPTIONS (dimension '3');

@@ -2,8 +2,8 @@
  * fdw.c: the foreign data wrapper vectorpg_fdw: handler, planner and
  * executor callbacks, EXPLAIN.
  *
- * Reads only: a scan is a remote top-k, a fetch by id or a full scan
- * (fdw.h).  How a query becomes one of them:
+ * A scan is a remote top-k, a fetch by id or a full scan (fdw.h); writes
+ * are in fdw_modify.c and fdw_xact.c.  How a query becomes a scan:
  *
  * - GetForeignRelSize splits the WHERE clauses into an id condition
  *   (id = value, id = ANY(values)), conditions the remote can filter on
@@ -333,16 +333,9 @@ FdwGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	FdwRelInfo *info = palloc0(sizeof(FdwRelInfo));
 	ListCell   *lc;
 
-	/* reads only in this release: say so before UPDATE's whole-row needs */
-	if (root->parse->resultRelation == baserel->relid &&
-		(root->parse->commandType == CMD_UPDATE || root->parse->commandType == CMD_DELETE))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot %s foreign table \"%s\"",
-						root->parse->commandType == CMD_UPDATE ? "update" : "delete from",
-						get_rel_name(foreigntableid)),
-				 errdetail("vectorpg_fdw reads only; writes to the remote index are not supported yet.")));
 	info->table = FdwGetTable(foreigntableid);
+	/* the scan of an UPDATE or DELETE: refuse an unqualified DELETE */
+	FdwModifyCheckRel(root, baserel, info->table);
 	info->target = RemoteTargetFromTable(foreigntableid, RelUser(baserel));
 	info->relid = baserel->relid;
 	baserel->fdw_private = info;
@@ -985,6 +978,8 @@ FdwGetForeignPlan(PlannerInfo *root, RelOptInfo *foreignrel, Oid foreigntableid,
 	priv = lappend(priv, makeInteger((int) info->table->relid));
 	priv = lappend(priv, makeInteger(baserel->relid));
 	priv = lappend(priv, remote_conds);
+	/* UPDATE and DELETE ... RETURNING scan whole rows (fdw_modify.c) */
+	attrs = FdwExpandWholeRow(attrs, info->table);
 	priv = lappend(priv, AttrList(attrs));
 	priv = lappend(priv, scan_map);
 	priv = lappend(priv, makeInteger(ui ? ui->metric : info->target->metric));
@@ -1249,6 +1244,8 @@ StartFetch(FdwScanState *st, ExprContext *econtext)
 	if (nids > 0)
 		st->page = RemoteFetch(st->target, ids, nids, st->include_values,
 							   st->include_metadata || st->output_fields != NIL);
+	/* the transaction's own buffered writes win (fdw_xact.c) */
+	st->page = FdwXactOverlayFetch(st->table->relid, st->target->userid, ids, nids, st->page);
 	MemoryContextSwitchTo(old);
 	st->done = true;			/* one page only */
 }
@@ -1788,8 +1785,8 @@ FdwExplainForeignScan(ForeignScanState *node, ExplainState *es)
 }
 
 /*
- * Handler: reads only in this release; INSERT/UPDATE/DELETE are left out,
- * so PostgreSQL says the foreign table does not allow them.
+ * Handler: the scan callbacks of this file, and the write callbacks of
+ * fdw_modify.c (INSERT, UPDATE, DELETE, buffered until commit).
  */
 Datum
 vectorpg_fdw_handler(PG_FUNCTION_ARGS)
@@ -1806,5 +1803,6 @@ vectorpg_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignUpperPaths = FdwGetForeignUpperPaths;
 	routine->ExplainForeignScan = FdwExplainForeignScan;
 	routine->ImportForeignSchema = FdwImportForeignSchema;
+	FdwModifyRegister(routine);
 	PG_RETURN_POINTER(routine);
 }

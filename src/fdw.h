@@ -101,4 +101,28 @@ extern RemoteMetric FdwOperatorMetric(Oid opno);
 /* fdw_import.c */
 extern List *FdwImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
+/*
+ * fdw_modify.c: INSERT, UPDATE and DELETE (doc/fdw.md, "Writes").  Rows
+ * become RemoteWrites buffered by fdw_xact.c until commit.
+ */
+struct FdwRoutine;
+extern void FdwModifyRegister(struct FdwRoutine *routine);
+extern void FdwModifyCheckRel(PlannerInfo *root, RelOptInfo *baserel, FdwTable *table);
+extern Bitmapset *FdwExpandWholeRow(Bitmapset *attrs, FdwTable *table);
+
+/*
+ * fdw_xact.c: the per-transaction write buffer, sent at pre-commit.  The
+ * limit on its memory, vectorpg.fdw_write_buffer_limit, in kB.
+ */
+#define FDW_MIN_WRITE_BUFFER_LIMIT_KB		1024
+#define FDW_DEFAULT_WRITE_BUFFER_LIMIT_KB	(256 * 1024)
+#define FDW_MAX_WRITE_BUFFER_LIMIT_KB		(64 * 1024 * 1024)
+extern int	fdw_write_buffer_limit_kb;
+extern void FdwXactInit(void);
+extern RemoteTarget *FdwXactTarget(Oid relid, Oid userid);
+extern void FdwXactAdd(Oid relid, Oid userid, const RemoteWrite *w);
+extern int	FdwXactPending(void);
+extern RemoteResult *FdwXactOverlayFetch(Oid relid, Oid userid, char **ids, int nids,
+										 RemoteResult *res);
+
 #endif							/* VECTORPG_FDW_H */

@@ -18,6 +18,7 @@
 #include "hnsw.h"
 #include "mirror.h"
 #include "remote.h"
+#include "fdw.h"
 #include "vectorpg.h"
 
 PG_MODULE_MAGIC;
@@ -32,5 +33,6 @@ _PG_init(void)
 	HnswInit();
 	RemoteConnectionInit();
 	MirrorInit();
+	FdwXactInit();
 	MarkGUCPrefixReserved("vectorpg");
 }

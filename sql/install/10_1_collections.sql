@@ -386,6 +386,12 @@ BEGIN
 	END IF;
 	PERFORM vectorpg._check_name(name);
 	SELECT relkind INTO kind FROM pg_class WHERE oid = relation;
+	IF kind = 'f' THEN
+		-- a vectorpg_fdw foreign table: a remote collection (10_5_remote_batch.sql)
+		PERFORM vectorpg._register_remote_collection(name, relation, id_column, vector_column,
+													 metadata_column, metric);
+		RETURN;
+	END IF;
 	IF kind NOT IN ('r', 'p') THEN
 		RAISE EXCEPTION '% is not a table', relation
 			USING ERRCODE = 'wrong_object_type',

@@ -214,6 +214,10 @@ DECLARE
 	msg text;
 	res vectorpg.batch_result;
 BEGIN
+	IF c.kind = 'remote' THEN
+		RETURN vectorpg._remote_write(op, c, ids, vecs, metas, texts, err_pos, err_code, err_msg,
+									  merge, atomic, started);
+	END IF;
 	IF atomic IS NULL THEN
 		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -430,7 +434,7 @@ CREATE FUNCTION vectorpg.upsert(collection text, ids text[], vectors @extschema@
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 BEGIN
 	PERFORM vectorpg._check_batch_size(cardinality(ids), batch_size_limit);
 	RETURN vectorpg._write('upsert', c, ids, vectors, metadata, texts, '{}', '{}', '{}', false, atomic, started);
@@ -448,7 +452,7 @@ CREATE FUNCTION vectorpg.upsert(collection text, records jsonb,
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	p record;
 BEGIN
 	IF jsonb_typeof(records) = 'array' THEN
@@ -473,7 +477,7 @@ CREATE FUNCTION vectorpg.update(collection text, ids text[], vectors @extschema@
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	n integer := coalesce(cardinality(ids), 0);
 BEGIN
 	PERFORM vectorpg._check_batch_size(n, batch_size_limit);
@@ -495,7 +499,7 @@ CREATE FUNCTION vectorpg.update(collection text, records jsonb, merge_metadata b
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	p record;
 BEGIN
 	IF jsonb_typeof(records) = 'array' THEN
@@ -519,7 +523,7 @@ CREATE FUNCTION vectorpg.delete(collection text, ids text[],
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	n integer := coalesce(cardinality(ids), 0);
 	bad integer[];
 	errs jsonb;
@@ -527,6 +531,9 @@ DECLARE
 	res vectorpg.batch_result;
 BEGIN
 	PERFORM vectorpg._check_batch_size(n, batch_size_limit);
+	IF c.kind = 'remote' THEN
+		RETURN vectorpg._remote_delete(c, ids, atomic, started);
+	END IF;
 	IF atomic IS NULL THEN
 		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -573,7 +580,7 @@ CREATE FUNCTION vectorpg.delete_where(collection text, filter jsonb, batch_size_
 AS $$
 DECLARE
 	started timestamptz := clock_timestamp();
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	lim bigint := vectorpg._check_limit('batch_size_limit', batch_size_limit);
 	cond text;
 	n bigint;
@@ -623,7 +630,7 @@ DECLARE
 	r vectorpg.batch_result;
 	errs jsonb := '[]';
 BEGIN
-	PERFORM vectorpg._collection(collection);
+	PERFORM vectorpg._collection(collection, true);
 	IF records IS NULL OR pg_catalog.jsonb_typeof(records) <> 'array' THEN
 		RAISE EXCEPTION 'records must be a JSON array of objects, not %',
 			coalesce(pg_catalog.jsonb_typeof(records), 'null')

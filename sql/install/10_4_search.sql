@@ -60,6 +60,11 @@ DECLARE
 	msg text;
 	first vectorpg.search_result;
 BEGIN
+	IF c.kind = 'remote' THEN
+		RETURN QUERY SELECT * FROM vectorpg._remote_search(c, qvecs, ks, offs, maxd, mins, err_pos,
+			err_code, err_msg, filter, include_vectors, atomic);
+		RETURN;
+	END IF;
 	IF include_vectors IS NULL OR atomic IS NULL THEN
 		RAISE EXCEPTION 'include_vectors and atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -186,7 +191,7 @@ CREATE FUNCTION vectorpg.search(collection text, queries @extschema@.vector[], k
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	n integer := coalesce(cardinality(queries), 0);
 BEGIN
 	PERFORM vectorpg._check_batch_size(n, batch_size_limit);
@@ -211,7 +216,7 @@ CREATE FUNCTION vectorpg.search(collection text, queries jsonb, filter jsonb DEF
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	qv @extschema@.vector[];
 	ks integer[];
 	offs integer[];
@@ -317,7 +322,7 @@ CREATE FUNCTION vectorpg.fetch(collection text, ids text[])
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 BEGIN
 	RETURN QUERY EXECUTE format(
 		'SELECT t.%1$I::text, t.%2$I, %3$s FROM %4$s t WHERE t.%1$I = ANY ($1::%5$s[]) ORDER BY 1',
@@ -337,7 +342,7 @@ CREATE FUNCTION vectorpg.count(collection text, filter jsonb DEFAULT NULL)
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	n bigint;
 BEGIN
 	IF filter IS NOT NULL AND c.metadata_column IS NULL THEN

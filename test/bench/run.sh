@@ -6,7 +6,7 @@
 #                                                       with the packages and
 #                                                       write access to pkglibdir)
 #   VPG_SKIP_BUILD=1 bash test/bench/run.sh             use the installed vectorpg
-#   VPG_BENCH=exact|hnsw|batch|fdw|all (default all)    which benchmarks to run
+#   VPG_BENCH=exact|hnsw|batch|fdw|fdwwrite|all (default all)    which benchmarks to run
 #                                                       (fdw: the FDW's overhead
 #                                                       against the fake servers)
 #                                                       (write: remote_upsert rows/s
@@ -101,6 +101,11 @@ if [ "$BENCH" = all ] || [ "$BENCH" = fdw ]; then
 	vpg_log "running fdw_bench.py (progress on stderr, report on stdout)" >&2
 	vpg_as_tester "$PY" "$WORK/py/fdw_bench.py" --host "$WORK" \
 		--out "$WORK/out/fdw_bench.md" || status=$?
+fi
+if [ "$BENCH" = all ] || [ "$BENCH" = fdw ] || [ "$BENCH" = fdwwrite ]; then
+	vpg_log "running fdw_write_bench.py (progress on stderr, report on stdout)" >&2
+	vpg_as_tester "$PY" "$WORK/py/fdw_write_bench.py" --host "$WORK" \
+		--out "$WORK/out/fdw_write_bench.md" || status=$?
 fi
 
 if [ "$BENCH" = all ] || [ "$BENCH" = write ]; then
