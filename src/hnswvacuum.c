@@ -416,6 +416,18 @@ RepairEntryPoint(VacuumState *vs)
 static void
 RepairGraph(VacuumState *vs)
 {
+	/*
+	 * Wait for the inserts in flight.  One that read an element before pass
+	 * 1 marked it deleted may still link its new element to it; once every
+	 * such insert has finished, the pass below sees and repairs those links,
+	 * and inserts that start later read the mark and never choose a deleted
+	 * element.  Without this wait a link written behind the repair pass
+	 * outlived pass 3 and pointed at a freed (later reused) slot, which
+	 * hnsw_index_check reported after a load raced autovacuum (t/030).
+	 */
+	LockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	UnlockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+
 	RepairEntryPoint(vs);
 
 	/* Pages inserts add meanwhile are repaired too: the bound is re-read */
