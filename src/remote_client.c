@@ -354,6 +354,8 @@ AppendJsonValue(StringInfo buf, const cJSON *item)
 		AppendJsonString(buf, item->valuestring);
 	else if (cJSON_IsNumber(item))
 		AppendJsonNumber(buf, item->valuedouble);
+	else if (cJSON_IsRaw(item))
+		appendStringInfoString(buf, item->valuestring);	/* exact Int64 text */
 	else if (cJSON_IsTrue(item))
 		appendStringInfoString(buf, "true");
 	else if (cJSON_IsFalse(item))
