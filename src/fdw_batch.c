@@ -11,6 +11,8 @@
  * evaluates exactly that language (and the Milvus client translates it), so
  * vectorpg._remote_query hands the filter and the query vector to one
  * remote top-k search and returns the matches with the remote's distance.
+ * Likewise vectorpg._remote_count asks the remote for its record count,
+ * which count(*) over the foreign table could only get by a full scan.
  */
 #include "postgres.h"
 
@@ -144,4 +146,25 @@ vectorpg_remote_query(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+VECTORPG_FUNCTION(vectorpg_remote_count);
+
+/*
+ * vectorpg._remote_count(relation regclass): the number of records of a
+ * vectorpg_fdw foreign table's namespace (Pinecone describe_index_stats) or
+ * partition/collection (Milvus count(*)), asked now.  describe_collection
+ * needs it because count(*) over the foreign table would be a full scan.
+ */
+Datum
+vectorpg_remote_count(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		n;
+
+	CheckRemoteTable(relid);
+	n = RemoteCountNow(RemoteTargetFromTable(relid, GetUserId()));
+	if (n < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(n);
 }

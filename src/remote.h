@@ -316,6 +316,8 @@ extern RemoteIndexInfo *RemoteDescribe(RemoteTarget *target);
 extern List *RemoteListIndexes(RemoteTarget *target);	/* RemoteIndexInfo * */
 /* Rows in the table's namespace/partition, cached per backend (estimates) */
 extern int64 RemoteCount(RemoteTarget *target);
+/* The same, asked now (refreshing the cache): describe_collection's count */
+extern int64 RemoteCountNow(RemoteTarget *target);
 
 /*
  * Writes (remote_write.c and the clients).  A RemoteWrite is one upsert

@@ -473,6 +473,23 @@ RemoteCount(RemoteTarget *target)
 	return n;
 }
 
+/*
+ * The remote's record count asked now, not from the cache: what a person
+ * reads in describe_collection must not lag the writes just committed by
+ * up to REMOTE_COUNT_TTL_MS.  The cache is refreshed with the answer.
+ */
+int64
+RemoteCountNow(RemoteTarget *target)
+{
+	RemoteCachedIndex *c;
+
+	RemoteDescribe(target);
+	c = RemoteCacheLookup(target);
+	if (c)
+		c->count_time = 0;
+	return RemoteCount(target);
+}
+
 /* Dispatch: every index (Pinecone) or collection (Milvus) of a server */
 List *
 RemoteListIndexes(RemoteTarget *target)

@@ -448,10 +448,20 @@ CREATE FUNCTION vectorpg.describe_collection(collection text)
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	n bigint;
 	idx regclass := vectorpg._vector_index(c);
 BEGIN
+	IF c.kind = 'remote' THEN
+		-- the remote's own count (10_5_remote_batch.sql); the local-only
+		-- fields (sizes, index, vacuum and analyze, dead rows) are null
+		RETURN QUERY
+		SELECT c.name, c.kind, c.relation, c.id_column, c.vector_column, c.metadata_column,
+			   c.text_column, c.dimension, c.metric, vectorpg._remote_count(c.relation),
+			   NULL::bigint, NULL::regclass, NULL::bigint, NULL::timestamptz, NULL::timestamptz,
+			   NULL::timestamptz, NULL::bigint, c.created_at;
+		RETURN;
+	END IF;
 	EXECUTE format('SELECT count(*) FROM %s', c.relation) INTO n;
 	RETURN QUERY
 	SELECT c.name, c.kind, c.relation, c.id_column, c.vector_column, c.metadata_column,
@@ -464,7 +474,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg.describe_collection(text) IS 'one collection: dimension, metric, count, sizes, last vacuum and analyze';
+COMMENT ON FUNCTION vectorpg.describe_collection(text) IS 'one collection: dimension, metric, count, sizes, last vacuum and analyze (remote: the remote''s count, local-only fields null)';
 
 -- Drop a collection; its table too when the collection made it (or when
 -- drop_table is true)
@@ -514,8 +524,37 @@ BEGIN
 	FOR c IN SELECT * FROM vectorpg.collections x
 			 WHERE collection IS NULL OR x.name = collection ORDER BY x.name LOOP
 		name := c.name;
-		IF c.kind <> 'local' THEN
-			check_name := 'kind'; status := 'ok'; detail := 'Remote collections are checked by their server.';
+		IF c.kind = 'remote' THEN
+			-- the foreign table, its columns, and one round trip to the
+			-- remote (its count); the index is the remote's business
+			check_name := 'table';
+			IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = c.relation) THEN
+				status := 'error'; detail := 'The foreign table is gone; drop the collection.';
+				RETURN NEXT;
+				CONTINUE;
+			END IF;
+			status := 'ok'; detail := format('Foreign table %s.', c.relation);
+			RETURN NEXT;
+			check_name := 'columns';
+			dim := (vectorpg._column_type(c.relation, c.vector_column)).typmod;
+			IF (vectorpg._column_type(c.relation, c.vector_column)).typid IS DISTINCT FROM '@extschema@.vector'::regtype THEN
+				status := 'error'; detail := format('Column %I is missing or not a vector column.', c.vector_column);
+			ELSIF dim > 0 AND dim <> c.dimension THEN
+				status := 'error';
+				detail := format('The vector column has %s dimensions but the catalog says %s.', dim, c.dimension);
+			ELSE
+				status := 'ok'; detail := format('%s dimensions, metric %s.', c.dimension, c.metric);
+			END IF;
+			RETURN NEXT;
+			check_name := 'remote';
+			BEGIN
+				live := vectorpg._remote_count(c.relation);
+				status := 'ok'; detail := format('The remote answers: %s records.', coalesce(live::text, 'an unknown number of'));
+			EXCEPTION WHEN OTHERS THEN
+				GET STACKED DIAGNOSTICS detail = MESSAGE_TEXT;
+				status := 'error';
+				detail := 'Asking the remote for its count failed: ' || detail || '.';
+			END;
 			RETURN NEXT;
 			CONTINUE;
 		END IF;
@@ -598,7 +637,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg.collection_health(text, boolean) IS 'health checks of one or every collection: table, columns, indexes, dead rows, and with deep the index structure';
+COMMENT ON FUNCTION vectorpg.collection_health(text, boolean) IS 'health checks of one or every collection: table, columns, indexes, dead rows, and with deep the index structure (remote: table, columns, whether the remote answers)';
 
 -- Forget the collections whose table is dropped, so that the catalog never
 -- names a table that is gone

@@ -443,7 +443,8 @@ CREATE FUNCTION vectorpg.multi_search(collection text, queries @extschema@.vecto
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	-- remote collections too: vectorpg.search serves both kinds
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	cand integer := coalesce(candidates, k);
 BEGIN
 	PERFORM vectorpg._check_limit('k', coalesce(k, -1));
@@ -499,12 +500,20 @@ CREATE FUNCTION vectorpg.hybrid_search(collection text, query_vector @extschema@
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	c vectorpg.collections := vectorpg._collection(collection);
+	c vectorpg.collections := vectorpg._collection(collection, true);
 	cand integer := coalesce(candidates, greatest(40, 4 * k));
 	tsv text;
 	vlist jsonb;
 	tlist jsonb;
 BEGIN
+	IF c.kind = 'remote' THEN
+		-- the text side ranks every record matching the text query, which a
+		-- remote index can only give by a full scan (doc/batch.md, remote)
+		RAISE EXCEPTION 'hybrid_search does not serve remote collections'
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = format('The full-text side ranks every record of "%s" that matches the text query, and a remote index can find them only by reading all of it.', c.name),
+				  HINT = 'Run hybrid_search on a local collection mirrored to the remote index (vectorpg.mirror), or fuse vectorpg.search on the remote collection with a local full-text search by vectorpg.fuse.';
+	END IF;
 	PERFORM vectorpg._check_limit('k', coalesce(k, -1));
 	PERFORM vectorpg._check_limit('candidates', coalesce(cand, -1));
 	IF c.text_column IS NULL THEN

@@ -23,8 +23,12 @@
 -- per query with the filter passed to the remote as it is: Pinecone's
 -- filter language is the batch API's own, and the Milvus client translates
 -- it.  delete_where and count with a filter read the whole index (the
--- table must allow_full_scan); multi_search, hybrid_search,
--- describe_collection and collection_health stay local-only.
+-- table must allow_full_scan).  multi_search is built on search and so
+-- serves both kinds; describe_collection reports the remote's own count
+-- (vectorpg._remote_count) with the local-only fields null, and
+-- collection_health checks the foreign table and one round trip.
+-- hybrid_search refuses remote collections (0A000): its text side ranks
+-- every record matching the text query, a full remote scan.
 
 -- The catalog row of a collection, of either kind when remote_ok (the
 -- one-argument form refuses remote collections, for the local-only
@@ -145,6 +149,15 @@ CREATE FUNCTION vectorpg._remote_query(relation regclass, query @extschema@.vect
 	LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE ROWS 10;
 
 COMMENT ON FUNCTION vectorpg._remote_query(regclass, @extschema@.vector, integer, jsonb, boolean) IS 'internal: one remote top-k search of a vectorpg_fdw table with a filter in Pinecone''s language';
+
+-- The remote's record count, asked now (src/fdw_batch.c): describe_collection's
+-- vector_count and collection_health's round trip, without a full scan
+CREATE FUNCTION vectorpg._remote_count(relation regclass)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'vectorpg_remote_count'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION vectorpg._remote_count(regclass) IS 'internal: the record count of a vectorpg_fdw table''s namespace or partition, asked of the remote now';
 
 -- Upsert and update of a remote collection: validation as _write, then one
 -- INSERT into the foreign table (an upsert there), buffered until commit

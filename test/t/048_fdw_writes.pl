@@ -16,7 +16,10 @@
 # documented error, and a local table written in the same transaction is
 # unchanged; PREPARE TRANSACTION is refused; the batch API (upsert, update,
 # delete, search, search_by_id, fetch) works on a remote collection with
-# the local path's counts and errors; no secret in any error or the log.
+# the local path's counts and errors; search, multi_search and
+# describe_collection answer on a remote collection exactly as on a local
+# twin holding the same records, collection_health checks the remote and
+# hybrid_search refuses it (0A000); no secret in any error or the log.
 #
 # Why: a write to a remote index must happen exactly when the transaction
 # commits, never when it rolls back, and lose or corrupt nothing.
@@ -528,6 +531,61 @@ for my $p (@collections)
 	$r = $node->safe_psql('postgres', qq{
 		SELECT string_agg(id || '=' || vector::text, ' ' ORDER BY id) FROM vectorpg.fetch('$col', ARRAY['$b', '98765'])});
 	is($r, "$b=[0,1,0,0]", "$name: fetch returns the stored items");
+
+	# The same functions on a local collection holding the same records
+	# must answer the same: ids, ranks, distances and scores (rounded to
+	# float precision: the remote computes in float32), metadata
+	my $loc = "l_$name";
+	$node->safe_psql('postgres', qq{
+		SELECT vectorpg.create_collection('$loc', 4, 'cosine',
+			id_type => '@{[ $p->{provider} eq 'milvus' ? 'bigint' : 'text' ]}', with_index => false);
+		INSERT INTO $loc (id, embedding, metadata)
+		SELECT f.id::@{[ $p->{provider} eq 'milvus' ? 'bigint' : 'text' ]}, f.vector, coalesce(f.metadata, '{}')
+		FROM vectorpg.fetch('$col', ARRAY['$a', '$b', '$c', '$d']) f});
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $loc"), '4', "$name: local twin holds the four records");
+	my $same = sub {
+		my ($what, $sql) = @_;
+		(my $lsql = $sql) =~ s/\bCOLL\b/'$loc'/g;
+		(my $rsql = $sql) =~ s/\bCOLL\b/'$col'/g;
+		my $want = $node->safe_psql('postgres', $lsql);
+		my $got = $node->safe_psql('postgres', $rsql);
+		isnt($want, '', "$name: $what has rows locally");
+		is($got, $want, "$name: $what on the remote collection answers as locally");
+	};
+	my $hit = q{rank || ':' || id || ':' || round(score::numeric, 5) || ':' || round(distance::numeric, 5)};
+	$same->('search with offset and thresholds', qq{
+		SELECT string_agg(query || ':' || $hit || ':' || has_more || ':' || metadata::text, ' ' ORDER BY query, rank)
+		FROM vectorpg.search(COLL, ARRAY['[1,0,0,0]', '[0,1,1,0]']::vector[], k => 2, page_offset => 1,
+			max_distance => 0.9)});
+	$same->('multi_search (rrf)', qq{
+		SELECT string_agg($hit || ':' || hits || ':' || metadata::text, ' ' ORDER BY rank)
+		FROM vectorpg.multi_search(COLL, ARRAY['[1,0,0,0]', '[0,1,0,0]', '[0,0,1,0]']::vector[], k => 3)});
+	$same->('multi_search (max_score, filter, candidates)', qq{
+		SELECT string_agg($hit || ':' || hits || ':' || metadata::text, ' ' ORDER BY rank)
+		FROM vectorpg.multi_search(COLL, ARRAY['[1,0,0,0]', '[0,0,1,0]']::vector[], k => 4,
+			filter => '{"genre": "x"}', candidates => 2, fusion => 'max_score')});
+	$same->('multi_search (rerank_vector, include_vectors)', qq{
+		SELECT string_agg($hit || ':' || hits || ':' || vector::text, ' ' ORDER BY rank)
+		FROM vectorpg.multi_search(COLL, ARRAY['[1,0,0,0]', '[0,1,0,0]']::vector[], k => 3,
+			rerank_vector => '[1,1,0,0]', include_vectors => true)});
+	$same->('describe_collection (shape and count)', qq{
+		SELECT id_column, vector_column, metadata_column, text_column, dimension, metric, vector_count
+		FROM vectorpg.describe_collection(COLL)});
+	is($node->safe_psql('postgres', qq{
+		SELECT kind, relation::text, table_size IS NULL, vector_index IS NULL, index_size IS NULL,
+			   last_vacuum IS NULL, last_analyze IS NULL, dead_rows IS NULL
+		FROM vectorpg.describe_collection('$col')}),
+		"remote|$p->{table}|t|t|t|t|t|t", "$name: describe_collection: the local-only fields are null");
+	is($node->safe_psql('postgres', qq{
+		SELECT string_agg(check_name || ':' || status || ':' || detail, ' ' ORDER BY check_name)
+		FROM vectorpg.collection_health('$col')}),
+		"columns:ok:4 dimensions, metric cosine. remote:ok:The remote answers: 4 records. "
+		. "table:ok:Foreign table public.$p->{table}.", "$name: collection_health checks the table and the remote");
+	($rc, $out, $err) = $node->psql('postgres', qq{
+		SELECT * FROM vectorpg.hybrid_search('$col', '[1,0,0,0]', 'news')}, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/0A000: hybrid_search does not serve remote collections/, "$name: hybrid_search refuses with 0A000");
+	like($err, qr/HINT:  Run hybrid_search on a local collection mirrored/, "$name: ... and a hint");
+	$node->safe_psql('postgres', "SELECT vectorpg.drop_collection('$loc')");
 
 	$r = $node->safe_psql('postgres', qq{
 		SELECT deleted, status FROM vectorpg.delete('$col', ARRAY['$b', '$d', '55'])});
