@@ -138,6 +138,17 @@ def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+NUMBER_TYPES = frozenset((int, float))
+
+
+def all_numbers(values):
+    """Every element a JSON number, as is_number says, but at C speed: a
+    768-dimension vector took 80 us element by element, which made the
+    fakes the bottleneck of the write benchmarks.  json.loads yields exact
+    int, float and bool objects (no subclasses), and bool is its own type."""
+    return set(map(type, values)) <= NUMBER_TYPES
+
+
 class Fault:
     """One scripted fault; ``count`` None means until cleared."""
 

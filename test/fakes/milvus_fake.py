@@ -47,7 +47,8 @@ import numpy as np
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(__file__))
-from fakecommon import (ApiError, FakeCore, Response, basic_auth_pair, dumps,
+from fakecommon import (all_numbers, ApiError, FakeCore, Response,
+                        basic_auth_pair, dumps,
                         f32_array, f32_out, f32_scalar, is_number,
                         json_response, parse_args, serve)
 from milvus_expr import ExprError, compile_filter, truth
@@ -856,7 +857,7 @@ class MilvusFake(FakeCore):
             raise bad('null is not allowed for a non-nullable field')
         t = f.type
         if t == 'FloatVector':
-            if not isinstance(v, list) or not all(is_number(x) for x in v):
+            if not isinstance(v, list) or not all_numbers(v):
                 raise bad('a float vector must be an array of numbers')
             if len(v) != f.dim:
                 raise bad('dimension mismatch, expected %d, got %d'
@@ -1298,7 +1299,7 @@ class MilvusFake(FakeCore):
             else:
                 m = np.vstack([r[vf.name] for _, r in cand]) \
                     .astype(np.float64) if cand else None
-            if not isinstance(q, list) or not all(is_number(x) for x in q):
+            if not isinstance(q, list) or not all_numbers(q):
                 raise err(CODE_INVALID, 'a query vector must be an array of '
                           'numbers')
             if len(q) != vf.dim:

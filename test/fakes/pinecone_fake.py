@@ -35,7 +35,8 @@ import numpy as np
 
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree
 sys.path.insert(0, __import__('os').path.dirname(__file__))
-from fakecommon import (ApiError, FakeCore, Response, dumps, f32_array,
+from fakecommon import (all_numbers, ApiError, FakeCore, Response, dumps,
+                        f32_array,
                         f32_out, f32_scalar, is_number, json_response,
                         parse_args, serve)
 
@@ -622,7 +623,7 @@ class PineconeFake(FakeCore):
     def check_dense(self, idx, values, what='vector'):
         """Dense values: numbers, the index dimension, finite in float32."""
         if not isinstance(values, list) or \
-                not all(is_number(v) for v in values):
+                not all_numbers(values):
             raise bad('%s values must be an array of numbers' % what)
         if idx.vector_type != 'dense':
             raise bad('Dense vectors are not supported by sparse index %s'
@@ -654,7 +655,7 @@ class PineconeFake(FakeCore):
                           % what)
         if len(set(ind)) != len(ind):
             raise bad('%s indices must be unique' % what)
-        if not all(is_number(v) for v in vals):
+        if not all_numbers(vals):
             raise bad('%s values must be numbers' % what)
         return (list(ind), f32_array(vals))
 
