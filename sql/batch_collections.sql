@@ -119,7 +119,7 @@ SELECT * FROM vectorpg.collection_health('ghost');
 SELECT batch_err($$SELECT * FROM vectorpg.describe_collection('ghost')$$);
 DELETE FROM vectorpg.collections WHERE name = 'ghost';
 
--- hybrid_search refuses a remote collection; collection_health checks one
+-- hybrid_search refuses a remote collection without allow_full_scan; collection_health checks one
 -- (this catalog row names a local table, so the remote check fails) (doc/batch.md)
 INSERT INTO vectorpg.collections (name, kind, relation, id_column, vector_column, dimension, metric, owns_table)
 VALUES ('far', 'remote', 'docs', 'id', 'embedding', 3, 'cosine', false);

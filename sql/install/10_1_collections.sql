@@ -389,7 +389,7 @@ BEGIN
 	IF kind = 'f' THEN
 		-- a vectorpg_fdw foreign table: a remote collection (10_5_remote_batch.sql)
 		PERFORM vectorpg._register_remote_collection(name, relation, id_column, vector_column,
-													 metadata_column, metric);
+													 metadata_column, metric, text_column, text_config);
 		RETURN;
 	END IF;
 	IF kind NOT IN ('r', 'p') THEN

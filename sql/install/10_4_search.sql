@@ -506,13 +506,14 @@ DECLARE
 	vlist jsonb;
 	tlist jsonb;
 BEGIN
-	IF c.kind = 'remote' THEN
+	IF c.kind = 'remote' AND NOT vectorpg._remote_full_scan_allowed(c.relation) THEN
 		-- the text side ranks every record matching the text query, which a
-		-- remote index can only give by a full scan (doc/batch.md, remote)
-		RAISE EXCEPTION 'hybrid_search does not serve remote collections'
-			USING ERRCODE = 'feature_not_supported',
-				  DETAIL = format('The full-text side ranks every record of "%s" that matches the text query, and a remote index can find them only by reading all of it.', c.name),
-				  HINT = 'Run hybrid_search on a local collection mirrored to the remote index (vectorpg.mirror), or fuse vectorpg.search on the remote collection with a local full-text search by vectorpg.fuse.';
+		-- remote index can only give by a full scan (doc/batch.md, remote);
+		-- with allow_full_scan the same statements run and answer as locally
+		RAISE EXCEPTION 'hybrid_search on remote collection "%" would read the whole remote index', c.name
+			USING ERRCODE = 'fdw_unable_to_create_execution',
+				  DETAIL = 'The full-text side ranks every record that matches the text query, and Pinecone and Milvus can find them only by reading all records.',
+				  HINT = format('Set the option allow_full_scan of foreign table %s to true to allow it, or run hybrid_search on a local collection mirrored to the remote index (vectorpg.mirror).', c.relation);
 	END IF;
 	PERFORM vectorpg._check_limit('k', coalesce(k, -1));
 	PERFORM vectorpg._check_limit('candidates', coalesce(cand, -1));

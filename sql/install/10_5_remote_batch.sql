@@ -66,7 +66,8 @@ COMMENT ON FUNCTION vectorpg._collection(text, boolean) IS 'internal: catalog ro
 -- else the table's metric option; the dimension that of vector(n) or the
 -- table's dimension option
 CREATE FUNCTION vectorpg._register_remote_collection(name text, relation regclass,
-	id_column name, vector_column name, metadata_column name, metric text)
+	id_column name, vector_column name, metadata_column name, metric text,
+	text_column name, text_config regconfig)
 	RETURNS void
 	LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
@@ -78,6 +79,7 @@ DECLARE
 	vec_type regtype := (vectorpg._column_type(relation, vector_column)).typid;
 	dim integer := (vectorpg._column_type(relation, vector_column)).typmod;
 	meta_type regtype := (vectorpg._column_type(relation, metadata_column)).typid;
+	text_type regtype := (vectorpg._column_type(relation, text_column)).typid;
 	m text := metric;
 BEGIN
 	SELECT w.fdwname, t.ftoptions INTO fdw, opts
@@ -117,6 +119,12 @@ BEGIN
 			USING ERRCODE = 'datatype_mismatch',
 				  HINT = 'Pass metadata_column => NULL for a table without one.';
 	END IF;
+	IF text_column IS NOT NULL
+	   AND text_type IS DISTINCT FROM 'text'::regtype AND text_type IS DISTINCT FROM 'character varying'::regtype THEN
+		RAISE EXCEPTION 'column "%" of relation % is not a text column', text_column, relation
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'The text column of a remote collection is a text or varchar metadata column; hybrid_search computes its tsvector.';
+	END IF;
 	IF m IS NULL THEN
 		SELECT CASE lower(split_part(o, '=', 2))
 				   WHEN 'cosine' THEN 'cosine' WHEN 'euclidean' THEN 'l2' WHEN 'l2' THEN 'l2'
@@ -134,12 +142,26 @@ BEGIN
 				  HINT = 'Remote indexes use cosine, l2 (euclidean) or ip (dot product).';
 	END IF;
 	INSERT INTO vectorpg.collections (name, kind, relation, id_column, vector_column, metadata_column,
-		dimension, metric, owns_table)
-	VALUES (name, 'remote', relation, id_column, vector_column, metadata_column, dim, m, false);
+		text_column, text_config, dimension, metric, owns_table)
+	VALUES (name, 'remote', relation, id_column, vector_column, metadata_column,
+		text_column, coalesce(text_config, 'simple'), dim, m, false);
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg._register_remote_collection(text, regclass, name, name, name, text) IS 'internal: register a vectorpg_fdw foreign table as a remote collection';
+COMMENT ON FUNCTION vectorpg._register_remote_collection(text, regclass, name, name, name, text, name, regconfig) IS 'internal: register a vectorpg_fdw foreign table as a remote collection';
+
+-- Whether a vectorpg_fdw table lets queries read the whole remote index
+-- (table option allow_full_scan, read as PostgreSQL reads booleans)
+CREATE FUNCTION vectorpg._remote_full_scan_allowed(relation regclass) RETURNS boolean
+	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(bool_or(lower(split_part(o, '=', 2)) IN ('true', 'on', 'yes', '1', 't', 'y')), false)
+	FROM pg_foreign_table t, unnest(t.ftoptions) o
+	WHERE t.ftrelid = relation AND o LIKE 'allow\_full\_scan=%'
+$$;
+
+COMMENT ON FUNCTION vectorpg._remote_full_scan_allowed(regclass) IS 'internal: whether a foreign table has allow_full_scan set to true';
 
 -- One remote top-k search (src/fdw_batch.c)
 CREATE FUNCTION vectorpg._remote_query(relation regclass, query @extschema@.vector, top_k integer,

@@ -19,7 +19,8 @@
 # the local path's counts and errors; search, multi_search and
 # describe_collection answer on a remote collection exactly as on a local
 # twin holding the same records, collection_health checks the remote and
-# hybrid_search refuses it (0A000); no secret in any error or the log.
+# hybrid_search answers as locally when the table allows full scans (HV00L
+# with a hint otherwise); no secret in any error or the log.
 #
 # Why: a write to a remote index must happen exactly when the transaction
 # commits, never when it rolls back, and lose or corrupt nothing.
@@ -583,9 +584,40 @@ for my $p (@collections)
 		. "table:ok:Foreign table public.$p->{table}.", "$name: collection_health checks the table and the remote");
 	($rc, $out, $err) = $node->psql('postgres', qq{
 		SELECT * FROM vectorpg.hybrid_search('$col', '[1,0,0,0]', 'news')}, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
-	like($err, qr/0A000: hybrid_search does not serve remote collections/, "$name: hybrid_search refuses with 0A000");
-	like($err, qr/HINT:  Run hybrid_search on a local collection mirrored/, "$name: ... and a hint");
-	$node->safe_psql('postgres', "SELECT vectorpg.drop_collection('$loc')");
+	like($err, qr/HV00L: hybrid_search on remote collection "$col" would read the whole remote index/,
+		"$name: hybrid_search without allow_full_scan refuses with HV00L");
+	like($err, qr/HINT:  Set the option allow_full_scan of foreign table (public\.)?$p->{table} to true/, "$name: ... and a hint");
+
+	# With allow_full_scan, hybrid_search answers as on a local collection
+	# holding the same records and the same text column
+	my $ft = "$p->{table}_text";
+	my $id_type = $p->{provider} eq 'milvus' ? 'bigint' : 'text';
+	my $where = $p->{provider} eq 'milvus' ? "collection 'batch'" : "index 'docs', namespace 'batch'";
+	$node->safe_psql('postgres', qq{
+		CREATE FOREIGN TABLE $ft (id $id_type, embedding vector(4), metadata jsonb, genre text)
+			SERVER @{[ $p->{provider} eq 'milvus' ? 'mv' : 'pc' ]}
+			OPTIONS ($where, metric 'cosine', allow_full_scan 'true');
+		SELECT vectorpg.register_collection('t_$name', '$ft', text_column => 'genre');
+		CREATE TABLE lt_$name AS SELECT id, embedding, metadata, metadata ->> 'genre' AS genre FROM $loc;
+		ALTER TABLE lt_$name ADD PRIMARY KEY (id);
+		SELECT vectorpg.register_collection('lt_$name', 'lt_$name', text_column => 'genre')});
+	my $hyb = q{rank || ':' || id || ':' || round(score::numeric, 5) || ':' || coalesce(vector_rank, 0) || ':'
+		|| coalesce(text_rank, 0) || ':' || coalesce(round(distance::numeric, 5), -1) || ':'
+		|| coalesce(round(text_score::numeric, 5), -1) || ':' || coalesce(metadata::text, '')};
+	for my $case ([ 'rrf', "'[0,0,1,1]', 'x', k => 4" ],
+				  [ 'weighted, filter', "'[1,0,0,0]', 'x', k => 3, fusion => 'weighted', filter => '{\"genre\": \"x\"}'" ])
+	{
+		my $want = $node->safe_psql('postgres',
+			"SELECT string_agg($hyb, ' ' ORDER BY rank) FROM vectorpg.hybrid_search('lt_$name', $case->[1])");
+		my $got = $node->safe_psql('postgres',
+			"SELECT string_agg($hyb, ' ' ORDER BY rank) FROM vectorpg.hybrid_search('t_$name', $case->[1])");
+		like($want, qr/:2:/, "$name: hybrid_search ($case->[0]) has text hits locally");
+		is($got, $want, "$name: hybrid_search ($case->[0]) on a remote collection with allow_full_scan answers as locally");
+	}
+	$node->safe_psql('postgres', qq{
+		SELECT vectorpg.drop_collection('t_$name'); SELECT vectorpg.drop_collection('lt_$name');
+		DROP FOREIGN TABLE $ft; DROP TABLE IF EXISTS lt_$name;
+		SELECT vectorpg.drop_collection('$loc')});
 
 	$r = $node->safe_psql('postgres', qq{
 		SELECT deleted, status FROM vectorpg.delete('$col', ARRAY['$b', '$d', '55'])});
