@@ -173,8 +173,10 @@ $$;
 COMMENT ON FUNCTION vectorpg._check_name(text) IS 'internal: 22023 unless a collection name has 1 to 63 characters';
 
 -- The catalog row of a collection; 42704 when there is none.  Every API
--- function starts here, so the error for an unknown name is the same
-CREATE FUNCTION vectorpg._collection(collection text)
+-- function starts here, so the error for an unknown name is the same.
+-- Remote collections (vectorpg_fdw foreign tables, 10_5_remote_batch.sql)
+-- are returned only when remote_ok; the local-only functions refuse them
+CREATE FUNCTION vectorpg._collection(collection text, remote_ok boolean DEFAULT false)
 	RETURNS vectorpg.collections
 	LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -188,7 +190,7 @@ BEGIN
 			USING ERRCODE = 'undefined_object',
 				  HINT = 'vectorpg.list_collections() lists the collections.';
 	END IF;
-	IF c.kind <> 'local' THEN
+	IF c.kind <> 'local' AND NOT coalesce(remote_ok, false) THEN
 		RAISE EXCEPTION 'collection "%" is %, and this function serves local collections only', collection, c.kind
 			USING ERRCODE = 'feature_not_supported';
 	END IF;
@@ -201,7 +203,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg._collection(text) IS 'internal: catalog row of a local collection; 42704 if unknown';
+COMMENT ON FUNCTION vectorpg._collection(text, boolean) IS 'internal: catalog row of a collection, local or (when remote_ok) remote; 42704 if unknown, 0A000 for a remote one unless remote_ok';
 
 -- The hnsw index that serves a collection's searches: on the vector column,
 -- with the metric's operator class, valid and without a predicate

@@ -214,10 +214,6 @@ DECLARE
 	msg text;
 	res vectorpg.batch_result;
 BEGIN
-	IF c.kind = 'remote' THEN
-		RETURN vectorpg._remote_write(op, c, ids, vecs, metas, texts, err_pos, err_code, err_msg,
-									  merge, atomic, started);
-	END IF;
 	IF atomic IS NULL THEN
 		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -239,6 +235,11 @@ BEGIN
 	IF c.metadata_column IS NULL AND EXISTS (SELECT 1 FROM unnest(metas) m WHERE m IS NOT NULL) THEN
 		RAISE EXCEPTION 'collection "%" has no metadata column', c.name
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the arguments are checked alike for both kinds; the rest differs
+	IF c.kind = 'remote' THEN
+		RETURN vectorpg._remote_write(op, c, ids, vecs, metas, texts, err_pos, err_code, err_msg,
+									  merge, atomic, started);
 	END IF;
 	IF txt IS NULL AND EXISTS (SELECT 1 FROM unnest(texts) t WHERE t IS NOT NULL) THEN
 		RAISE EXCEPTION 'collection "%" has no text column to write texts to', c.name

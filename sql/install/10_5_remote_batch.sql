@@ -27,39 +27,8 @@
 -- serves both kinds; describe_collection reports the remote's own count
 -- (vectorpg._remote_count) with the local-only fields null, and
 -- collection_health checks the foreign table and one round trip.
--- hybrid_search refuses remote collections (0A000): its text side ranks
--- every record matching the text query, a full remote scan.
-
--- The catalog row of a collection, of either kind when remote_ok (the
--- one-argument form refuses remote collections, for the local-only
--- functions)
-CREATE FUNCTION vectorpg._collection(collection text, remote_ok boolean)
-	RETURNS vectorpg.collections
-	LANGUAGE plpgsql STABLE CALLED ON NULL INPUT PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c vectorpg.collections;
-BEGIN
-	IF NOT coalesce(remote_ok, false) THEN
-		RETURN vectorpg._collection(collection);
-	END IF;
-	SELECT * INTO c FROM vectorpg.collections WHERE name = collection;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'collection "%" does not exist', collection
-			USING ERRCODE = 'undefined_object',
-				  HINT = 'vectorpg.list_collections() lists the collections.';
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = c.relation) THEN
-		RAISE EXCEPTION 'table of collection "%" does not exist', collection
-			USING ERRCODE = 'undefined_table',
-				  HINT = 'Drop the collection with vectorpg.drop_collection.';
-	END IF;
-	RETURN c;
-END
-$$;
-
-COMMENT ON FUNCTION vectorpg._collection(text, boolean) IS 'internal: catalog row of a collection, local or (when remote_ok) remote; 42704 if unknown';
+-- hybrid_search ranks every record matching the text query, a full remote
+-- scan, so like delete_where it needs allow_full_scan (HV00L otherwise).
 
 -- Register a vectorpg_fdw foreign table as a remote collection (called by
 -- register_collection for foreign tables).  The metric is the argument,
@@ -208,24 +177,7 @@ DECLARE
 	msg text;
 	res vectorpg.batch_result;
 BEGIN
-	IF atomic IS NULL THEN
-		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF merge IS NULL THEN
-		RAISE EXCEPTION 'merge_metadata must not be null' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF cardinality(vecs) IS DISTINCT FROM cardinality(ids) AND vecs IS NOT NULL THEN
-		RAISE EXCEPTION 'ids and vectors must have the same length, not % and %', n, coalesce(cardinality(vecs), 0)
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF metas IS NOT NULL AND cardinality(metas) IS DISTINCT FROM cardinality(ids) THEN
-		RAISE EXCEPTION 'ids and metadata must have the same length, not % and %', n, coalesce(cardinality(metas), 0)
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	IF c.metadata_column IS NULL AND EXISTS (SELECT 1 FROM unnest(metas) m WHERE m IS NOT NULL) THEN
-		RAISE EXCEPTION 'collection "%" has no metadata column', c.name
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	-- (vectorpg._write checked the arguments before dispatching here)
 	IF EXISTS (SELECT 1 FROM unnest(texts) t WHERE t IS NOT NULL) THEN
 		RAISE EXCEPTION 'collection "%" has no text column to write texts to', c.name
 			USING ERRCODE = 'invalid_parameter_value',
