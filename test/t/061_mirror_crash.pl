@@ -8,6 +8,8 @@
 #   backend, and the worker comes back by itself (bgw_restart_time);
 # - an immediate stop of PostgreSQL while draining, then a restart: the
 #   outbox survived, and looking at the status view starts the worker;
+# - an immediate stop in the middle of a backfill: the acknowledged progress
+#   survived and the backfill resumes from its cursor, not from the start;
 # - five pgbench clients mixing inserts (upserts), updates and deletes of
 #   overlapping ids while the worker drains;
 # - racing launchers end with one worker.
@@ -112,6 +114,29 @@ ok($node->safe_psql('postgres', 'SELECT pending > 0 FROM vectorpg.mirror_status'
 $pc->clear_faults;
 $synced->('after an immediate stop while draining');
 is($workers->(), '1', 'looking at the status view started the worker');
+
+# --- immediate stop in the middle of a backfill: it resumes from its cursor ---------
+
+$pc->fault(mode => 'latency', delay_ms => 300, path => 'vectors/upsert');
+$node->safe_psql('postgres', "SELECT vectorpg.mirror_resync('docs')");
+$node->poll_query_until('postgres', "SELECT backfill_rows >= 400 FROM vectorpg.mirror_status")
+  or die 'backfill not under way';
+$node->stop('immediate');
+$node->start;
+my $rows = $node->safe_psql('postgres', 'SELECT backfill_rows FROM vectorpg.mirror_status');
+my $nlocal = $node->safe_psql('postgres', 'SELECT count(*) FROM docs');
+cmp_ok($rows, '>=', 400, "backfill: the progress acknowledged before the crash survived ($rows rows)");
+cmp_ok($rows, '<', $nlocal, 'backfill: ... and the backfill had not finished');
+$pc->reset_log;
+$pc->clear_faults;
+$synced->('after an immediate stop in the middle of a backfill');
+my $resent = 0;
+$resent += scalar(@{ $_->{body}{vectors} // [] })
+  for grep { $_->{path} =~ m{/vectors/upsert$} } @{ $pc->requests };
+cmp_ok($resent, '<=', $nlocal - $rows,
+	"backfill: resumed from its cursor ($resent rows sent after the restart, not all $nlocal)");
+is($node->safe_psql('postgres', 'SELECT backfilling FROM vectorpg.mirror_status'), 'f',
+	'backfill: finished after the restart');
 
 # --- concurrent writers --------------------------------------------------------------
 
