@@ -10,6 +10,7 @@
 #   bash test/run-tests.sh                      everything
 #   PROVE_TESTS=test/t/010_kernels.pl bash test/run-tests.sh   one TAP file
 #   VPG_SKIP_BUILD=1 bash test/run-tests.sh     test what is installed
+#   VPG_KEEP_WORKDIR=1 bash test/run-tests.sh   keep the logs even on success
 
 source "$(dirname "$0")/lib.sh"
 
@@ -49,12 +50,21 @@ grep -q '^Result: PASS' "$workdir/tap.log" || status=1
 echo
 if [ $status -eq 0 ]; then
 	vpg_log "all tests passed in $((SECONDS - started)) s"
-	rm -rf "$workdir"
+	if [ -n "${VPG_KEEP_WORKDIR:-}" ]; then
+		vpg_log "logs kept in $workdir"
+	else
+		rm -rf "$workdir"
+	fi
 else
 	vpg_log "FAILED after $((SECONDS - started)) s; logs kept in $workdir (tmp_check/log for TAP)"
 	for log in "$workdir"/tmp_check/log/regress_log_*; do
 		[ -f "$log" ] || continue
 		grep -q 'not ok' "$log" || continue
+		# Each failed assertion with what led up to it and its diagnostics
+		# (the lines up to the next assertion), then the end of the log
+		echo "--- failed assertions in $log"
+		awk '/^\[[0-9:.]+\]\([0-9.]+s\) (not )?ok [0-9]+/ { if (show) shown++; show = /not ok/ && !/# TODO/; if (show) print prev }
+			show && shown < 10 { print } { prev = $0 }' "$log" | head -n 200
 		echo "--- tail of $log"
 		tail -n 40 "$log"
 	done

@@ -5,10 +5,11 @@
 #
 #	(a) identical vectors share an element of up to 10 heap TIDs and a scan
 #	    returns all of an element's TIDs: 20 copies of one vector among 200
-#	    other rows come back as exactly 10 rows at hnsw.ef_search = 1 with
-#	    iterative scans off (and all 20 with relaxed_order), for every
-#	    operator class, whether the copies were there at build time or
-#	    inserted afterwards;
+#	    other rows come back as exactly 20 rows (two elements) at
+#	    hnsw.ef_search = 2 with iterative scans off, where ungrouped copies
+#	    would give 2 rows, and all 20 at ef_search = 1 with relaxed_order,
+#	    for every operator class, whether the copies were there at build
+#	    time or inserted afterwards;
 #	(b) a filtered query (WHERE category = X ORDER BY embedding <-> q LIMIT
 #	    10) at 10 % and 1 % selectivity, served by the hnsw index, returns
 #	    exactly 10 rows with hnsw.iterative_scan = relaxed_order and
@@ -39,6 +40,12 @@
 # trade-off (pgvector's strict_order drops such rows the same way), but at
 # 1 % it is not "rare" as src/hnswscan.c's header says: about one row in
 # twelve.
+#
+# Why ef_search = 2 in (a): at ef_search = 1 the layer-0 search is purely
+# greedy and stops at the first element none of whose neighbours is closer.
+# For inner product (not a metric) that happens in about 1 % of graphs
+# (levels are random per backend), so the copies were missed and the test
+# flaked; with two candidates it found them in 4,000 of 4,000 trial graphs.
 #
 # The one timed assertion (d) bounds interrupt latency, not speed: it only
 # fails if some loop runs for over a second without CHECK_FOR_INTERRUPTS.
@@ -131,10 +138,10 @@ foreach my $table (qw(dups dups_ins))
 			qr/Index Scan using ${table}_${opclass}_idx/,
 			"$table, $opclass: the hnsw index serves the query");
 		is( query(
-				'SET enable_seqscan = off; SET hnsw.ef_search = 1; SET hnsw.iterative_scan = off;',
+				'SET enable_seqscan = off; SET hnsw.ef_search = 2; SET hnsw.iterative_scan = off;',
 				$sql),
-			'10|10',
-			"$table, $opclass ($how): ef_search = 1, iterative off returns 10 rows, all copies");
+			'20|20',
+			"$table, $opclass ($how): ef_search = 2, iterative off returns two elements, all 20 copies");
 		is( query(
 				'SET enable_seqscan = off; SET hnsw.ef_search = 1;'
 				  . ' SET hnsw.iterative_scan = relaxed_order;',
