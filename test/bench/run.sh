@@ -31,7 +31,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
 PY=/usr/bin/python3
 BENCH_DIR=$VPG_ROOT/test/bench
-BENCH_PACKAGES=(python3-numpy python3-psycopg2 python3-hnswlib python3-matplotlib)
+BENCH_PACKAGES=(python3-numpy python3-psycopg2 python3-psycopg python3-hnswlib python3-matplotlib)
 DATA_PACKAGE=dataset-fashion-mnist   # optional: without it, generated data
 BENCH_SETTINGS=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "fsync = off"
 	"max_parallel_workers_per_gather = 2" "max_wal_size = 8GB"
@@ -50,6 +50,11 @@ vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" "${BENCH_PACKAGES[@]}" >&2
 	echo "WARNING: could not install $DATA_PACKAGE: the benchmark will use GENERATED data" >&2
 if [ "${VPG_SKIP_BUILD:-0}" = 1 ]; then
 	vpg_log "VPG_SKIP_BUILD=1: using the installed vectorpg" >&2
+	# The test build (test/run-tests.sh) compiles assertions in, which
+	# slows the hot loops: never measure it by mistake
+	if nm -D "$($PG_CONFIG --pkglibdir)/vectorpg.so" 2>/dev/null | grep -q ' ExceptionalCondition$'; then
+		vpg_die "the installed vectorpg was built with assertions (the test build); rebuild it without VPG_SKIP_BUILD=1"
+	fi
 else
 	vpg_build_install >&2
 fi
