@@ -76,9 +76,10 @@ typedef struct RemoteWriteError
 /*
  * One request of a RemoteWriteMany: upserts or deletes of one kind, the
  * items in writes[] order.  The client builds the body (BeginChunk,
- * AppendItem per item, EndChunk fills req) into an empty buffer that
- * remote_write.c owns and reuses, and checks the answer (CheckAck, which
- * raises the failure).
+ * AppendItem per item, EndChunk closes it and names the URL and the
+ * statuses it reads; remote_write.c fills in the rest of req) into an empty
+ * buffer that remote_write.c owns and reuses, and checks the answer
+ * (CheckAck, which raises the failure).
  */
 typedef struct RemoteWriteChunk
 {

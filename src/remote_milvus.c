@@ -2054,7 +2054,7 @@ MilvusAppendItem(RemoteTarget *target, RemoteWriteChunk *chunk,
 	appendStringInfoChar(buf, '}');
 }
 
-/* Close a chunk's body and make its request */
+/* Close a chunk's body; name its URL and the statuses this client reads */
 void
 MilvusEndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
@@ -2069,11 +2069,6 @@ MilvusEndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 		base[--len] = '\0';
 	chunk->url = psprintf("%s/v2/vectordb/%s", base,
 						  chunk->is_delete ? "entities/delete" : "entities/upsert");
-	memset(&chunk->req, 0, sizeof(RemoteRequest));
-	chunk->req.operation = chunk->is_delete ? "delete" : "upsert";
-	chunk->req.method = "POST";
-	chunk->req.url = chunk->url;
-	chunk->req.body = chunk->body.data;
 	chunk->req.accept_status = milvus_accept;
 	chunk->req.is_retryable = MilvusRetryable;
 }

@@ -821,7 +821,7 @@ PineconeAppendItem(RemoteTarget *target, RemoteWriteChunk *chunk,
 	appendStringInfoChar(buf, '}');
 }
 
-/* Close a chunk's body and make its request */
+/* Close a chunk's body; name its URL and the statuses this client reads */
 void
 PineconeEndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
@@ -832,11 +832,6 @@ PineconeEndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 	appendStringInfoChar(&chunk->body, '}');
 	chunk->url = psprintf("%s%s", DataUrl(target),
 						  chunk->is_delete ? "/vectors/delete" : "/vectors/upsert");
-	memset(&chunk->req, 0, sizeof(RemoteRequest));
-	chunk->req.operation = chunk->is_delete ? "delete" : "upsert";
-	chunk->req.method = "POST";
-	chunk->req.url = chunk->url;
-	chunk->req.body = chunk->body.data;
 	chunk->req.accept_status = accept;
 }
 

@@ -187,14 +187,22 @@ AppendItem(RemoteTarget *target, RemoteWriteChunk *chunk, const RemoteWrite *w)
 		MilvusAppendItem(target, chunk, w);
 }
 
-/* Client dispatch: close a chunk's body and make its request */
+/*
+ * Close a chunk's body and make its request: the client closes the body and
+ * names the URL and the statuses it reads; the rest is the same for both.
+ */
 static void
 EndChunk(RemoteTarget *target, RemoteWriteChunk *chunk)
 {
+	memset(&chunk->req, 0, sizeof(RemoteRequest));
 	if (target->provider == REMOTE_PINECONE)
 		PineconeEndChunk(target, chunk);
 	else
 		MilvusEndChunk(target, chunk);
+	chunk->req.operation = chunk->is_delete ? "delete" : "upsert";
+	chunk->req.method = "POST";
+	chunk->req.url = chunk->url;
+	chunk->req.body = chunk->body.data;
 }
 
 /* Client dispatch: check a chunk's answer, raising its failure */
