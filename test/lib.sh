@@ -107,7 +107,10 @@ vpg_start_cluster() {
 		local line
 		for line in "$@"; do echo "$line"; done
 	} | vpg_as_tester tee -a "$dir/data/postgresql.conf" >/dev/null
-	vpg_as_tester pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+	# VPG_SERVER_ENV: NAME=value words for the server's environment (e.g.
+	# glibc's MALLOC_* tunables, see doc/benchmarks.md)
+	# shellcheck disable=SC2086
+	vpg_as_tester env ${VPG_SERVER_ENV:-} pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 }
 
 # Stop a cluster started by vpg_start_cluster
