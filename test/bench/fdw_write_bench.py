@@ -18,50 +18,15 @@ cluster; prints a Markdown report.  The machine is shared: numbers are noisy.
 """
 
 import argparse
-import json
 import os
-import random
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 import psycopg2
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FAKES = os.path.join(HERE, '..', 'fakes')
-
-
-def start_fake(kind, secret, workdir):
-    """Start a fake server on an ephemeral loopback port; returns (proc, url)."""
-    port_file = os.path.join(workdir, kind + '.port')
-    script = os.path.join(FAKES, kind + '_fake.py')
-    opt = '--api-key' if kind == 'pinecone' else '--token'
-    proc = subprocess.Popen([sys.executable, script, '--port', '0',
-                             '--port-file', port_file, opt, secret],
-                            stdout=subprocess.DEVNULL,
-                            stderr=open(os.path.join(workdir, kind + '.log'), 'w'))
-    for _ in range(200):
-        if os.path.exists(port_file) and os.path.getsize(port_file) > 0:
-            with open(port_file) as f:
-                return proc, 'http://127.0.0.1:%d' % int(f.read().strip())
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError('fake %s did not start' % kind)
-
-
-def http(method, url, body=None, headers=None):
-    """One request to a fake with the internal header (not logged/counted)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method)
-    req.add_header('Content-Type', 'application/json')
-    req.add_header('X-Fake-Internal', '1')
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    with urllib.request.urlopen(req) as resp:
-        text = resp.read()
-    return json.loads(text) if text else None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fdw_bench import http, start_fake  # noqa: E402  (same directory)
 
 
 def stats(url):
