@@ -228,13 +228,15 @@ UPSERT = ("SELECT inserted, updated, failed FROM vectorpg.upsert(%s, %s::text[],
           "ARRAY(SELECT jsonb_array_elements(%s::jsonb)))")
 
 
-def upsert_params(coll, vecs, first_id, bs, integral, labels):
+def upsert_params(coll, vecs, first_id, bs, integral, labels, encode=None):
+    """One (collection, ids, vectors, metadata json) per batch; the vectors
+    as a text vector[] literal, or as encode(rows) makes them."""
     params = []
     for s in range(0, len(vecs), bs):
         rows = vecs[s:s + bs]
         ids = ["i%d" % (first_id + s + j) for j in range(len(rows))]
         meta = json.dumps([{"label": int(labels[s + j]), "n": first_id + s + j} for j in range(len(rows))])
-        params.append((coll, ids, vec_array(rows, integral), meta))
+        params.append((coll, ids, encode(rows) if encode else vec_array(rows, integral), meta))
     return params
 
 
@@ -277,9 +279,7 @@ UPSERT_BINARY = ("SELECT inserted, updated, failed FROM vectorpg.upsert(%s, %s::
 
 
 def upsert_params_binary(coll, vecs, first_id, bs, labels):
-    return [(c, ids, BinaryVectors(vecs[s:s + len(ids)]), meta)
-            for s, (c, ids, _, meta) in zip(range(0, len(vecs), bs),
-                                            upsert_params(coll, vecs, first_id, bs, False, labels))]
+    return upsert_params(coll, vecs, first_id, bs, False, labels, encode=BinaryVectors)
 
 
 def run_batches3(conn3, sql, params_list):
