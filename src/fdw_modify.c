@@ -620,7 +620,11 @@ FdwExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
 			ItemPointerSetInvalid(&tuple.t_self);
 			tuple.t_tableOid = st->relid;
 			tuple.t_data = td;
-			ExecForceStoreHeapTuple(&tuple, slot, false);
+			/*
+			 * A copy the slot owns: a heap slot keeps the HeapTuple pointer
+			 * it is given, and this one is on our stack
+			 */
+			ExecForceStoreHeapTuple(heap_copytuple(&tuple), slot, true);
 		}
 	}
 	return slot;
