@@ -309,6 +309,8 @@ FdwGetTable(Oid relid)
 			c->kind = FDW_COL_DISTANCE;
 		else if (strcmp(c->attname, "metadata") == 0 && c->type == JSONBOID)
 			c->kind = FDW_COL_METADATA;
+		else if (strcmp(c->attname, "sparse_values") == 0 && c->type == JSONBOID)
+			c->kind = FDW_COL_SPARSE;
 		else
 			c->kind = FDW_COL_FIELD;
 	}
@@ -1070,7 +1072,7 @@ FdwBeginForeignScan(ForeignScanState *node, int eflags)
 
 		if (!st->fill[i])
 			continue;
-		if (c->kind == FDW_COL_VECTOR)
+		if (c->kind == FDW_COL_VECTOR || c->kind == FDW_COL_SPARSE)
 			st->include_values = true;
 		else if (c->kind == FDW_COL_METADATA)
 			st->include_metadata = true;
@@ -1481,6 +1483,13 @@ ColumnValue(FdwScanState *st, int attno, RemoteMatch *m, cJSON *meta, bool *isnu
 			}
 		case FDW_COL_METADATA:
 			return InputValue(st, attno, m->metadata_json ? m->metadata_json : "{}");
+		case FDW_COL_SPARSE:
+			if (m->sparse_json == NULL)
+			{
+				*isnull = true;
+				return (Datum) 0;
+			}
+			return InputValue(st, attno, m->sparse_json);
 		case FDW_COL_FIELD:
 			return FieldValue(st, attno, meta, isnull);
 		default:

@@ -14,6 +14,8 @@
  *   distance    float8/float4 named "distance": the value of the vectorpg
  *               operator of the metric (<=>, <->, <#>) for the match
  *   metadata    jsonb named "metadata": all metadata of the record
+ *   sparse      jsonb named "sparse_values": the record's sparse values
+ *               {"indices":[...],"values":[...]} (Pinecone; NULL without)
  *   others      one metadata field each (Milvus: a scalar or dynamic field)
  *
  * "Remote name" is the column option column_name, or the column name.
@@ -44,6 +46,7 @@ typedef enum FdwColumnKind
 	FDW_COL_SCORE,
 	FDW_COL_DISTANCE,
 	FDW_COL_METADATA,			/* jsonb: all metadata */
+	FDW_COL_SPARSE,				/* jsonb: Pinecone sparse values */
 	FDW_COL_FIELD				/* one metadata field */
 } FdwColumnKind;
 

@@ -10,6 +10,8 @@
  *   embedding vector(dimension)
  *   score, distance float8
  *   metadata  jsonb
+ *   Pinecone dotproduct indexes only: sparse_values jsonb (the only
+ *             metric whose records may carry sparse values)
  *   Milvus only: one column per scalar field, of the matching type
  *
  * and the table options index and metric (and dimension), so that planning
@@ -75,7 +77,7 @@ ReservedName(const char *name)
 {
 	return strcmp(name, "id") == 0 || strcmp(name, "embedding") == 0 ||
 		strcmp(name, "score") == 0 || strcmp(name, "distance") == 0 ||
-		strcmp(name, "metadata") == 0;
+		strcmp(name, "metadata") == 0 || strcmp(name, "sparse_values") == 0;
 }
 
 /* The CREATE FOREIGN TABLE statement of one index or collection */
@@ -106,6 +108,8 @@ TableStatement(ImportForeignSchemaStmt *stmt, RemoteTarget *target,
 		appendStringInfo(&buf, ",\n  embedding %s.vector",
 						 quote_identifier(get_namespace_name(FdwExtensionSchema())));
 	appendStringInfoString(&buf, ",\n  score float8,\n  distance float8,\n  metadata jsonb");
+	if (target->provider == REMOTE_PINECONE && info->metric == REMOTE_METRIC_IP)
+		appendStringInfoString(&buf, ",\n  sparse_values jsonb");
 	foreach(lc, info->fields)
 	{
 		RemoteField *f = lfirst(lc);

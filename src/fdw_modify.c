@@ -18,9 +18,13 @@
  * row, so that RETURNING shows the row as it was scanned.
  *
  * A row's RemoteWrite: the id's text (text, varchar or bigint), the values
- * of the vector column, and the metadata object: the `metadata` jsonb
- * column, merged with the other metadata columns (each under its remote
- * name; a NULL column is left out).  For UPDATE, a metadata column the
+ * of the vector column, the sparse values of the `sparse_values` jsonb
+ * column (Pinecone; NULL for none), and the metadata object: the
+ * `metadata` jsonb column, merged with the other metadata columns (each
+ * under its remote name; a NULL column is left out).  An UPDATE re-sends
+ * the sparse values its scan read; Pinecone's upsert replaces the whole
+ * record, so an UPDATE through a table without the column drops the
+ * record's sparse values (doc/fdw.md says so).  For UPDATE, a metadata column the
  * statement does not set was read from the metadata and is not merged again
  * (so SET metadata = ... wins over stale field columns), and a field column
  * set to NULL removes its key.  score and distance are search results: they
@@ -452,6 +456,27 @@ RowMetadata(FdwModifyState *st, TupleTableSlot *slot)
 	return DatumGetCString(DirectFunctionCall1(jsonb_out, meta));
 }
 
+/*
+ * The sparse values of a row as JSON text, or NULL: the sparse_values
+ * column, whose shape the provider's validation checks.
+ */
+static char *
+RowSparse(FdwModifyState *st, TupleTableSlot *slot)
+{
+	FdwTable   *t = st->table;
+
+	for (int i = 1; i <= t->ncols; i++)
+	{
+		if (t->cols[i - 1].kind == FDW_COL_SPARSE && !slot->tts_isnull[i - 1])
+		{
+			Jsonb	   *jb = DatumGetJsonbP(slot->tts_values[i - 1]);
+
+			return JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		}
+	}
+	return NULL;
+}
+
 /* The id of a row: its text form; a NULL id is refused */
 static char *
 RowId(FdwModifyState *st, Datum d, bool isnull)
@@ -519,6 +544,7 @@ BufferUpsert(FdwModifyState *st, TupleTableSlot *slot, const char *id)
 		w.dim = v->dim;
 	}
 	w.metadata_json = RowMetadata(st, slot);
+	w.sparse_json = RowSparse(st, slot);
 	Validate(st, &w);
 	FdwXactAdd(st->relid, st->userid, &w);
 	MemoryContextSwitchTo(old);

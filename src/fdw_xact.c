@@ -183,7 +183,8 @@ FdwXactAdd(Oid relid, Oid userid, const RemoteWrite *w)
 	bytes = sizeof(XactWrite) + strlen(w->id) + 1;
 	if (!w->is_delete)
 		bytes += sizeof(float4) * w->dim +
-			(w->metadata_json ? strlen(w->metadata_json) + 1 : 0);
+			(w->metadata_json ? strlen(w->metadata_json) + 1 : 0) +
+			(w->sparse_json ? strlen(w->sparse_json) + 1 : 0);
 	if (xact_buffer->bytes + bytes > limit)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -210,6 +211,7 @@ FdwXactAdd(Oid relid, Oid userid, const RemoteWrite *w)
 		e->w.values = v;
 		e->w.dim = w->dim;
 		e->w.metadata_json = w->metadata_json ? pstrdup(w->metadata_json) : NULL;
+		e->w.sparse_json = w->sparse_json ? pstrdup(w->sparse_json) : NULL;
 	}
 	e->level = GetCurrentTransactionNestLevel();
 	e->bytes = bytes;
@@ -490,6 +492,7 @@ FdwXactOverlayFetch(Oid relid, Oid userid, char **ids, int nids, RemoteResult *r
 		m->values = palloc(sizeof(float4) * Max(w->dim, 1));
 		memcpy(m->values, w->values, sizeof(float4) * w->dim);
 		m->metadata_json = w->metadata_json ? pstrdup(w->metadata_json) : NULL;
+		m->sparse_json = w->sparse_json ? pstrdup(w->sparse_json) : NULL;
 	}
 	out->nmatches = n;
 	return out;

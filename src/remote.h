@@ -268,6 +268,9 @@ typedef struct RemoteMatch
 	int			dim;			/* 0 when values were not asked for */
 	float4	   *values;
 	char	   *metadata_json;	/* JSON object text, NULL when not asked for */
+	char	   *sparse_json;	/* Pinecone sparse values {"indices","values"}
+								 * as JSON text, when values were asked for
+								 * and the record has them; else NULL */
 } RemoteMatch;
 
 typedef struct RemoteResult
@@ -322,7 +325,9 @@ extern int64 RemoteCountNow(RemoteTarget *target);
 /*
  * Writes (remote_write.c and the clients).  A RemoteWrite is one upsert
  * (values, optional metadata: a JSON object whose keys are Pinecone
- * metadata keys or Milvus scalar/dynamic fields) or one delete, by id.
+ * metadata keys or Milvus scalar/dynamic fields; optional sparse values,
+ * Pinecone only: a JSON object {"indices":[...],"values":[...]}) or one
+ * delete, by id.
  *
  * RemoteWriteMany validates every item first (RemoteValidateWrite: id
  * length and charset, dimension, NaN/Infinity, metadata size and shape),
@@ -348,6 +353,7 @@ typedef struct RemoteWrite
 	const float4 *values;		/* upsert: dim values */
 	int			dim;
 	const char *metadata_json;	/* upsert: JSON object text, or NULL */
+	const char *sparse_json;	/* upsert: sparse values as JSON text, or NULL */
 } RemoteWrite;
 
 typedef struct RemoteFailure

@@ -187,6 +187,9 @@ extern int64 MilvusCount(RemoteTarget *target);
 #define REMOTE_PINECONE_MAX_WRITE_RECORDS	1000
 /* Pinecone: metadata per record, serialized */
 #define REMOTE_PINECONE_MAX_METADATA_BYTES	(40 * 1024)
+/* Pinecone: entries of a record's sparse values, and their largest index */
+#define REMOTE_PINECONE_MAX_SPARSE			2048
+#define REMOTE_PINECONE_MAX_SPARSE_INDEX	UINT64CONST(4294967295)
 /* Pinecone: record id length (ASCII) */
 #define REMOTE_PINECONE_MAX_ID_BYTES		512
 /*

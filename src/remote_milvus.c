@@ -1949,6 +1949,11 @@ MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 		return false;
 	if (w->is_delete)
 		return true;
+	if (w->sparse_json)
+		return WriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
+							psprintf("record \"%s\" has sparse values, but vectorpg writes only the dense vector field of Milvus collection \"%s\"",
+									 RemoteShortId(w->id), target->index),
+							NULL, "Write NULL sparse values to a Milvus collection; sparse values are supported for Pinecone indexes.");
 	if (dim > 0 && w->dim != dim)
 		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
 							psprintf("vector of record \"%s\" has %d dimensions, but field \"%s\" of Milvus collection \"%s\" has %d",

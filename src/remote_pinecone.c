@@ -20,7 +20,10 @@
  *
  * Writes (remote_write.c drives them): /vectors/upsert bodies are built as
  * text, metadata validated against spec 2.9 and copied compact without its
- * null values; /vectors/delete by ids, filter or deleteAll.  An upsert's
+ * null values, sparse values (dotproduct indexes only) validated against
+ * spec 2.1 and written back with float32 values; /vectors/delete by ids,
+ * filter or deleteAll.  Reads return a record's sparse values with its
+ * dense ones.  An upsert's
  * upsertedCount must equal the records sent.
  *
  * Scores: cosine similarity (higher first), dot product (higher first),
@@ -29,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "remote_client.h"
@@ -350,6 +354,7 @@ ParseVector(RemoteTarget *target, const char *operation, cJSON *v,
 	cJSON	   *score = cJSON_GetObjectItemCaseSensitive(v, "score");
 	cJSON	   *values = cJSON_GetObjectItemCaseSensitive(v, "values");
 	cJSON	   *metadata = cJSON_GetObjectItemCaseSensitive(v, "metadata");
+	cJSON	   *sparse = cJSON_GetObjectItemCaseSensitive(v, "sparseValues");
 
 	if (!cJSON_IsString(id))
 		RemoteBadResponse(target, operation, "a record has no id");
@@ -362,6 +367,8 @@ ParseVector(RemoteTarget *target, const char *operation, cJSON *v,
 	}
 	if (include_values && values)
 		m->values = RemoteJsonVector(target, operation, values, &m->dim);
+	if (include_values && cJSON_IsObject(sparse))
+		m->sparse_json = RemoteJsonText(sparse);
 	if (include_metadata)
 	{
 		if (cJSON_IsObject(metadata))
@@ -732,6 +739,145 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	return true;
 }
 
+/* qsort comparator of sparse indices */
+static int
+SparseIndexCompare(const void *a, const void *b)
+{
+	uint32		x = *(const uint32 *) a;
+	uint32		y = *(const uint32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The sparse values of an upsert as the body will carry them
+ * ({"indices":[...],"values":[...]}, values as float32), or a validation
+ * error.  Spec 2.1: two arrays of the same length, 1 to 2,048 entries,
+ * unique indices in 0..2^32-1; the values, like dense ones, finite float32
+ * numbers.  Any other key is refused, so that a misspelt one is not
+ * dropped without a word.
+ */
+static bool
+PineconeSparse(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
+{
+	const char *id = RemoteShortId(w->id);
+	const char *shape = "Write sparse values as {\"indices\": [...], \"values\": [...]}.";
+	cJSON	   *json = cJSON_Parse(w->sparse_json);
+	cJSON	   *item;
+	cJSON	   *jindices = NULL;
+	cJSON	   *jvalues = NULL;
+	bool		is_object = cJSON_IsObject(json);
+	bool		arrays;
+	char	   *unknown = NULL;
+	int			n = 0;
+	int			nvalues = 0;
+	uint32	   *indices = NULL;
+	uint32	   *sorted;
+	float4	   *values = NULL;
+	int			bad_index = -1;
+	int			bad_value = -1;
+
+	/* read what is needed out of the parsed text, then free it */
+	if (is_object)
+	{
+		cJSON_ArrayForEach(item, json)
+		{
+			if (strcmp(item->string, "indices") == 0)
+				jindices = item;
+			else if (strcmp(item->string, "values") == 0)
+				jvalues = item;
+			else if (unknown == NULL)
+				unknown = pstrdup(item->string);
+		}
+	}
+	arrays = cJSON_IsArray(jindices) && cJSON_IsArray(jvalues);
+	if (arrays)
+	{
+		n = cJSON_GetArraySize(jindices);
+		nvalues = cJSON_GetArraySize(jvalues);
+	}
+	if (arrays && n == nvalues && n >= 1 && n <= REMOTE_PINECONE_MAX_SPARSE)
+	{
+		int			i = 0;
+
+		indices = palloc(sizeof(uint32) * n);
+		values = palloc(sizeof(float4) * n);
+		cJSON_ArrayForEach(item, jindices)
+		{
+			double		d = cJSON_IsNumber(item) ? item->valuedouble : -1.0;
+
+			if (bad_index < 0 &&
+				!(d >= 0.0 && d <= (double) REMOTE_PINECONE_MAX_SPARSE_INDEX && d == floor(d)))
+				bad_index = i;
+			indices[i++] = bad_index < 0 ? (uint32) d : 0;
+		}
+		i = 0;
+		cJSON_ArrayForEach(item, jvalues)
+		{
+			double		d = cJSON_IsNumber(item) ? item->valuedouble : NAN;
+
+			if (bad_value < 0 && !(isfinite(d) && fabs(d) <= FLT_MAX))
+				bad_value = i;
+			values[i++] = bad_value < 0 ? (float4) d : 0.0f;
+		}
+	}
+	cJSON_Delete(json);
+
+	if (!is_object)
+		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							psprintf("sparse values of record \"%s\" are not a JSON object", id),
+							NULL, shape);
+	if (unknown != NULL)
+		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							psprintf("sparse values of record \"%s\" have an unknown key \"%s\"", id, unknown),
+							NULL, shape);
+	if (!arrays)
+		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							psprintf("sparse values of record \"%s\" need the arrays \"indices\" and \"values\"", id),
+							NULL, shape);
+	if (n != nvalues)
+		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							psprintf("sparse values of record \"%s\" have %d indices but %d values", id, n, nvalues),
+							NULL, "Give one value for each index.");
+	if (n < 1 || n > REMOTE_PINECONE_MAX_SPARSE)
+		return WriteInvalid(err, n < 1 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+							psprintf("sparse values of record \"%s\" have %d entries", id, n),
+							psprintf("Pinecone takes 1 to %d entries per record.", REMOTE_PINECONE_MAX_SPARSE),
+							n < 1 ? "Write NULL for a record without sparse values." :
+							"Keep only the largest entries.");
+	if (bad_index >= 0)
+		return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+							psprintf("sparse index at position %d of record \"%s\" is not an integer between 0 and %u",
+									 bad_index + 1, id, (uint32) REMOTE_PINECONE_MAX_SPARSE_INDEX),
+							NULL, "Sparse indices are 32-bit unsigned integers.");
+	if (bad_value >= 0)
+		return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+							psprintf("sparse value at position %d of record \"%s\" is not a number in the range of type real",
+									 bad_value + 1, id),
+							NULL, "Remote indexes store finite float32 values only.");
+
+	sorted = palloc(sizeof(uint32) * n);
+	memcpy(sorted, indices, sizeof(uint32) * n);
+	qsort(sorted, n, sizeof(uint32), SparseIndexCompare);
+	for (int i = 1; i < n; i++)
+		if (sorted[i] == sorted[i - 1])
+			return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+								psprintf("sparse index %u appears more than once in record \"%s\"",
+										 sorted[i], id),
+								NULL, "Each sparse index takes one value.");
+
+	appendStringInfoString(out, "{\"indices\":[");
+	for (int i = 0; i < n; i++)
+		appendStringInfo(out, i > 0 ? ",%u" : "%u", indices[i]);
+	appendStringInfoString(out, "],\"values\":");
+	RemoteAppendVector(out, values, n);
+	appendStringInfoChar(out, '}');
+	pfree(sorted);
+	pfree(indices);
+	pfree(values);
+	return true;
+}
+
 /*
  * Pinecone's rules for one write (spec 2.1, 2.9): id of 1-512 ASCII
  * characters without NUL; the index's dimension, not all components below
@@ -781,6 +927,22 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 			return false;
 		pfree(md.data);
 	}
+	if (w->sparse_json)
+	{
+		RemoteMetric metric = RemoteDescribe(target)->metric;
+
+		if (metric == REMOTE_METRIC_UNKNOWN)
+			metric = target->metric;
+		if (metric != REMOTE_METRIC_UNKNOWN && metric != REMOTE_METRIC_IP)
+			return WriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
+								psprintf("record \"%s\" has sparse values, but Pinecone index \"%s\" does not use the dotproduct metric",
+										 RemoteShortId(w->id), target->index),
+								NULL, "Pinecone scores sparse values only in dotproduct indexes; write NULL sparse values to this one.");
+		initStringInfo(&md);
+		if (!PineconeSparse(w, &md, err))
+			return false;
+		pfree(md.data);
+	}
 	return true;
 }
 
@@ -816,6 +978,15 @@ PineconeAppendItem(RemoteTarget *target, RemoteWriteChunk *chunk,
 		appendStringInfoString(buf, ",\"metadata\":");
 		if (!PineconeMetadata(w, buf, &err))
 			elog(ERROR, "metadata of record \"%s\" changed after validation",
+				 RemoteShortId(w->id));
+	}
+	if (w->sparse_json)
+	{
+		RemoteWriteError err;
+
+		appendStringInfoString(buf, ",\"sparseValues\":");
+		if (!PineconeSparse(w, buf, &err))
+			elog(ERROR, "sparse values of record \"%s\" changed after validation",
 				 RemoteShortId(w->id));
 	}
 	appendStringInfoChar(buf, '}');

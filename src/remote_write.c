@@ -9,8 +9,9 @@
  * Design:
  *
  *	- Validate everything first.  RemoteWriteMany checks every item before
- *	  a byte is sent (id, dimension, finite values, metadata shape and size
- *	  against the provider's rules and, for Milvus, the collection's schema)
+ *	  a byte is sent (id, dimension, finite values, metadata shape and size,
+ *	  sparse values, against the provider's rules and, for Milvus, the
+ *	  collection's schema)
  *	  and raises the first invalid item's error, with remote_last_failure
  *	  naming it, so that a bad row in a batch never leaves half the batch
  *	  applied.
@@ -226,7 +227,8 @@ ChunkBytesGuess(RemoteTarget *target, const RemoteWrite *w)
 
 	if (!w->is_delete)
 		per_item += (int64) w->dim * REMOTE_MAX_FLOAT_TEXT +
-			(w->metadata_json ? strlen(w->metadata_json) : 0);
+			(w->metadata_json ? strlen(w->metadata_json) : 0) +
+			(w->sparse_json ? strlen(w->sparse_json) : 0);
 	return (int) Min(per_item * ChunkRecords(target) + REMOTE_CHUNK_TAIL_BYTES,
 					 (int64) ChunkBytes(target));
 }
@@ -578,8 +580,9 @@ CheckRepeatedIds(char **ids, int n, bool drop_repeats)
 
 /*
  * vectorpg.remote_upsert(foreign_table regclass, ids text[], vectors
- * vector[], metadata jsonb[] DEFAULT NULL) -> bigint: upsert the records
- * at once, outside the transaction; returns how many were acknowledged.
+ * vector[], metadata jsonb[] DEFAULT NULL, sparse_values jsonb[] DEFAULT
+ * NULL) -> bigint: upsert the records at once, outside the transaction;
+ * returns how many were acknowledged.
  */
 Datum
 remote_upsert(PG_FUNCTION_ARGS)
@@ -590,9 +593,12 @@ remote_upsert(PG_FUNCTION_ARGS)
 	bool	   *vnulls;
 	Datum	   *metas = NULL;
 	bool	   *mnulls = NULL;
+	Datum	   *sparses = NULL;
+	bool	   *snulls = NULL;
 	int			n,
 				nv,
-				nm = 0;
+				nm = 0,
+				ns = 0;
 	RemoteWrite *writes;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -604,12 +610,14 @@ remote_upsert(PG_FUNCTION_ARGS)
 	nv = ArrayElements(PG_GETARG_ARRAYTYPE_P(2), &vecs, &vnulls);
 	if (!PG_ARGISNULL(3))
 		nm = ArrayElements(PG_GETARG_ARRAYTYPE_P(3), &metas, &mnulls);
-	if (nv != n || (metas != NULL && nm != n))
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+		ns = ArrayElements(PG_GETARG_ARRAYTYPE_P(4), &sparses, &snulls);
+	if (nv != n || (metas != NULL && nm != n) || (sparses != NULL && ns != n))
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("ids, vectors and metadata must have the same length"),
-				 errdetail("There are %d ids, %d vectors and %d metadata objects.",
-						   n, nv, metas != NULL ? nm : n)));
+				 errmsg("ids, vectors, metadata and sparse_values must have the same length"),
+				 errdetail("There are %d ids, %d vectors, %d metadata objects and %d sparse values.",
+						   n, nv, metas != NULL ? nm : n, sparses != NULL ? ns : n)));
 	(void) CheckRepeatedIds(ids, n, false);
 
 	writes = palloc0(sizeof(RemoteWrite) * Max(n, 1));
@@ -630,6 +638,12 @@ remote_upsert(PG_FUNCTION_ARGS)
 			Jsonb	   *jb = DatumGetJsonbP(metas[i]);
 
 			writes[i].metadata_json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+		}
+		if (sparses != NULL && !snulls[i])
+		{
+			Jsonb	   *jb = DatumGetJsonbP(sparses[i]);
+
+			writes[i].sparse_json = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
 		}
 	}
 	RemoteWriteMany(target, writes, n);

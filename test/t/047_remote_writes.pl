@@ -11,7 +11,11 @@
 # remote's reason in DETAIL, a 503 beyond the retries is transient, and
 # vectorpg.remote_last_failure names the failed chunk; every validation
 # error has its SQLSTATE and a message naming the record, and nothing is
-# sent when one item is invalid; remote_delete_where and remote_delete_all
+# sent when one item is invalid; Pinecone sparse values round-trip (indices
+# exact, values float32 bit for bit, 1 to 2,048 entries, indices up to
+# 2^32-1) and come back by fetch and top-k query, while a malformed sparse
+# object, a non-dotproduct index and a Milvus collection are refused before
+# anything is sent; remote_delete_where and remote_delete_all
 # on both providers; privileges; no secret in any error or in the server
 # log.
 #
@@ -510,7 +514,7 @@ my @checks = (
 	[ 'pdocs', "ARRAY['m']", "ARRAY['[1,2,3,4]']", q{ARRAY['{"n":1e400}']}, '22003', 'metadata value "n" of record "m" is out of range' ],
 	[ 'pdocs', "ARRAY['m']", "ARRAY['[1,2,3,4]']", "ARRAY['$long_meta']", '54000', 'metadata of record "m" is too large' ],
 	[ 'pdocs', "ARRAY['a','a']", "ARRAY['[1,2,3,4]','[1,2,3,4]']", undef, '21000', 'id "a" appears more than once' ],
-	[ 'pdocs', "ARRAY['a','b']", "ARRAY['[1,2,3,4]']", undef, '2202E', 'ids, vectors and metadata must have the same length' ],
+	[ 'pdocs', "ARRAY['a','b']", "ARRAY['[1,2,3,4]']", undef, '2202E', 'ids, vectors, metadata and sparse_values must have the same length' ],
 	[ 'pdocs', "ARRAY['a']", "ARRAY[NULL]", undef, '22004', 'vector of record "a" is null' ],
 	[ 'mdocs', "ARRAY['12x']", "ARRAY['[1,2,3,4]']", q{ARRAY['{"title":"t","year":1}']}, '22P02', 'record id "12x" is not an integer' ],
 	[ 'mdocs', "ARRAY['9223372036854775808']", "ARRAY['[1,2,3,4]']", q{ARRAY['{"title":"t","year":1}']}, '22003', 'record id "9223372036854775808" is out of range for an Int64 key' ],
@@ -556,6 +560,164 @@ like($err, qr/HINT:  Vectors written to an index must have the index's dimension
 like($err, qr/CONTEXT:  remote write to server "pc"/, 'validation: the error names the server');
 is(scalar(grep { $_->{path} =~ /upsert/ } @{ $pc->requests }), 0,
 	'validation: no part of an invalid batch is sent');
+
+# --- sparse values (Pinecone, dotproduct indexes) ----------------------------
+
+# Records with sparse values round-trip exactly: indices as given, values
+# as float32 bit for bit, up to 2,048 entries and index 2^32-1; a NULL
+# leaves a record dense only; fetch and query return them.
+$pc->create_index(name => 'hyb', dimension => $dim, metric => 'dotproduct');
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE phyb (id text, embedding vector($dim), score float8,
+		metadata jsonb, sparse_values jsonb)
+		SERVER pc OPTIONS (index 'hyb', metric 'dotproduct');
+	CREATE FOREIGN TABLE mhyb (id bigint, embedding vector($dim), sparse_values jsonb)
+		SERVER mv OPTIONS (collection 'docs');
+});
+my (%s_sent, @sids, @svecs, @sparse);
+for my $i (1 .. 12)
+{
+	my @v = map { rand_f32() } 1 .. $dim;
+	my $n = 1 + int(rand(40));
+	my %seen;
+	my @idx =
+	    $i == 1 ? map { $_ * 7 } 0 .. 2047
+	  : $i == 2 ? (4294967295)
+	  :           grep { !$seen{$_}++ } map { int(rand(100000)) } 1 .. $n;
+	my @val = map { rand_f32() } @idx;
+	my $sv = $i % 4 == 0 ? undef : { indices => [ map { $_ + 0 } @idx ], values => [ map { $_ + 0 } @val ] };
+	push @sids, "h$i";
+	push @svecs, \@v;
+	push @sparse, $sv;
+	$s_sent{"h$i"} = { values => \@v, sparse => $sv };
+}
+$node->safe_psql('postgres',
+	"SELECT vectorpg.remote_upsert('phyb', " . sql_text_array(@sids) . ', '
+	  . sql_vector_array(@svecs) . ', NULL, ' . sql_jsonb_array(@sparse) . ')');
+my $hyb = pc_records('hyb', '');
+is(scalar(keys %$hyb), 12, 'sparse: all 12 records stored');
+my $sparse_ok = 0;
+for my $id (@sids)
+{
+	my ($got, $want) = ($hyb->{$id}, $s_sent{$id});
+	my $same = f32_bits($got->{values}) eq f32_bits($want->{values});
+	if ($want->{sparse})
+	{
+		$same &&= $got->{sparseValues}
+		  && join(',', @{ $got->{sparseValues}{indices} }) eq join(',', @{ $want->{sparse}{indices} })
+		  && f32_bits($got->{sparseValues}{values}) eq f32_bits($want->{sparse}{values});
+	}
+	else
+	{
+		$same &&= !exists $got->{sparseValues};
+	}
+	$sparse_ok++ if $same;
+}
+is($sparse_ok, 12, 'sparse: indices exact, values float32 bit for bit, NULL stays dense-only');
+is($node->safe_psql('postgres',
+		q{SELECT jsonb_array_length(sparse_values->'indices'), sparse_values->'indices'->>0,
+				 (SELECT count(*) FROM phyb WHERE id = 'h4' AND sparse_values IS NULL)
+		  FROM phyb WHERE id = 'h2'}),
+	'1|4294967295|1', 'sparse: a fetch returns them (NULL for a dense-only record)');
+is($node->safe_psql('postgres',
+		q{SELECT (SELECT sparse_values FROM phyb WHERE id = 'h3') =
+				 (SELECT sparse_values FROM phyb ORDER BY embedding <#> (SELECT embedding FROM phyb WHERE id = 'h3') LIMIT 1)}),
+	't', 'sparse: a top-k query returns them as a fetch does');
+
+my @sparse_checks = (
+	[ 'phyb', q{'[1,2]'}, '22023', 'sparse values of record "s" are not a JSON object' ],
+	[ 'phyb', q{'{"indices":[1],"values":[1],"extra":1}'}, '22023', 'sparse values of record "s" have an unknown key "extra"' ],
+	[ 'phyb', q{'{"indices":[1]}'}, '22023', 'sparse values of record "s" need the arrays "indices" and "values"' ],
+	[ 'phyb', q{'{"indices":[1,2],"values":[1]}'}, '22023', 'sparse values of record "s" have 2 indices but 1 values' ],
+	[ 'phyb', q{'{"indices":[],"values":[]}'}, '22023', 'sparse values of record "s" have 0 entries' ],
+	[ 'phyb', q{jsonb_build_object('indices', to_jsonb(array(SELECT generate_series(1, 2049))), 'values', to_jsonb(array_fill(1, ARRAY[2049])))},
+		'54000', 'sparse values of record "s" have 2049 entries' ],
+	[ 'phyb', q{'{"indices":[-1],"values":[1]}'}, '22003', 'sparse index at position 1 of record "s" is not an integer between 0 and 4294967295' ],
+	[ 'phyb', q{'{"indices":[0,1.5],"values":[1,1]}'}, '22003', 'sparse index at position 2 of record "s" is not an integer' ],
+	[ 'phyb', q{'{"indices":[4294967296],"values":[1]}'}, '22003', 'sparse index at position 1 of record "s" is not an integer' ],
+	[ 'phyb', q{'{"indices":["3"],"values":[1]}'}, '22003', 'sparse index at position 1 of record "s" is not an integer' ],
+	[ 'phyb', q{'{"indices":[3],"values":["x"]}'}, '22003', 'sparse value at position 1 of record "s" is not a number in the range of type real' ],
+	[ 'phyb', q{'{"indices":[3,4],"values":[1,1e39]}'}, '22003', 'sparse value at position 2 of record "s" is not a number' ],
+	[ 'phyb', q{'{"indices":[9,3,9],"values":[1,2,3]}'}, '22023', 'sparse index 9 appears more than once in record "s"' ],
+	[ 'pdocs', q{'{"indices":[1],"values":[1]}'}, '0A000', 'record "s" has sparse values, but Pinecone index "docs" does not use the dotproduct metric' ],
+	[ 'mdocs', q{'{"indices":[1],"values":[1]}'}, '0A000', 'record "s" has sparse values, but vectorpg writes only the dense vector field of Milvus collection "docs"' ],
+);
+$pc->reset_log;
+$mv->reset_log;
+for my $c (@sparse_checks)
+{
+	my ($table, $sv, $state, $msg) = @$c;
+	my $id = $table eq 'mdocs' ? "'1'" : "'s'";
+	$msg =~ s/"s"/"1"/ if $table eq 'mdocs';
+	my $meta = $table eq 'mdocs' ? q{ARRAY['{"title":"t","year":1}']::jsonb[]} : 'NULL';
+	my $q = "SELECT vectorpg.remote_upsert('$table', ARRAY[$id], ARRAY['[1,2,3,4]']::vector[], "
+	  . "$meta, ARRAY[$sv]::jsonb[])";
+	$q =~ s/'/''/g;
+	my $got = $node->safe_psql('postgres', "SELECT try('$q')");
+	like($got, qr/^$state: \Q$msg\E/, "sparse validation $state: $msg");
+}
+is(scalar(grep { $_->{path} =~ /upsert/ } @{ $pc->requests }, @{ $mv->requests }), 0,
+	'sparse validation: nothing was sent');
+# Fuzz: random sparse objects, valid and not, decided by a Perl oracle of
+# the rules above; every invalid one is a data exception (class 22) or a
+# limit (54000), never anything else, and every valid one is stored.
+{
+	my @good_idx = (0, 1, 17, 65535, 4294967295);
+	my @bad_idx = (-1, 1.5, 4294967296, '"3"', 'null', 'true', '[1]');
+	my @good_val = (0, 1, -2.5, 1e-30, 3.0e38, -1e-45);
+	my @bad_val = (1e39, -1e39, '"x"', 'null', 'false', '{}');
+	my ($ok, $total) = (0, 400);
+	my @stmts;
+	my @want;
+	for my $k (1 .. $total)
+	{
+		my $n = (0, 1, 2, 3, 5, 2048, 2049)[ int(rand(7)) ];
+		$n = 1 + int(rand(4)) if rand() < 0.6;
+		my (@idx, @val, %seen);
+		my $valid = $n >= 1 && $n <= 2048;
+		for my $j (0 .. $n - 1)
+		{
+			my $i = rand() < 0.05 ? $bad_idx[ int(rand(@bad_idx)) ]
+			  : $n > 5 ? $j * 3 : rand() < 0.5 ? $good_idx[ int(rand(@good_idx)) ] : int(rand(1000));
+			$valid = 0 if grep { $_ eq $i } @bad_idx;
+			$valid = 0 if $seen{$i}++;
+			push @idx, $i;
+			my $v = rand() < 0.05 ? $bad_val[ int(rand(@bad_val)) ] : $good_val[ int(rand(@good_val)) ];
+			$valid = 0 if grep { $_ eq $v } @bad_val;
+			push @val, $v;
+		}
+		my %obj = (indices => '[' . join(',', @idx) . ']', values => '[' . join(',', @val) . ']');
+		my $shape = rand();
+		if ($shape < 0.04) { $obj{extra} = '1'; $valid = 0; }
+		elsif ($shape < 0.08) { delete $obj{values}; $valid = 0; }
+		elsif ($shape < 0.12) { $obj{values} = '[' . join(',', @val, 1) . ']'; $valid = 0; }
+		elsif ($shape < 0.14) { $obj{indices} = '"1"'; $valid = 0; }
+		my $text = '{' . join(',', map { "\"$_\":$obj{$_}" } sort keys %obj) . '}';
+		$text = '[1,2]' if $shape > 0.98 && !($valid = 0);
+		push @stmts, "SELECT try(\$q\$SELECT vectorpg.remote_upsert('phyb', ARRAY['f$k'], "
+		  . "ARRAY['[1,2,3,4]']::vector[], NULL, ARRAY['$text']::jsonb[])\$q\$);";
+		push @want, $valid;
+	}
+	my @got = split /\n/, $node->safe_psql('postgres', join("\n", @stmts));
+	my @wrong;
+	for my $k (0 .. $total - 1)
+	{
+		my $g = $got[$k] // '';
+		my $right = $want[$k] ? $g eq 'ok' : $g =~ /^(22\w{3}|54000): /;
+		push @wrong, "$k: want " . ($want[$k] ? 'ok' : 'class 22/54') . ", got $g" unless $right;
+		$ok++ if $want[$k] && $g eq 'ok';
+	}
+	is(scalar(@wrong), 0, "sparse fuzz: $total random objects accepted or refused as the rules say")
+	  or diag(join("\n", @wrong[ 0 .. ($#wrong < 9 ? $#wrong : 9) ]));
+	ok($ok > 100, "sparse fuzz: $ok valid objects among them were stored");
+	my $stored = grep { /^f\d+$/ } keys %{ pc_records('hyb', '') };
+	is($stored, $ok, 'sparse fuzz: the remote holds exactly the accepted records');
+}
+
+($ret, $out, $err) = $node->psql('postgres',
+	q{SELECT vectorpg.remote_upsert('mdocs', ARRAY['1'], ARRAY['[1,2,3,4]']::vector[],
+		NULL, ARRAY['{"indices":[1],"values":[1]}']::jsonb[])});
+like($err, qr/HINT:  Write NULL sparse values to a Milvus collection/, 'sparse on Milvus: the refusal has a hint');
 
 # --- delete by filter, delete all -------------------------------------------
 

@@ -20,7 +20,12 @@
 # describe_collection answer on a remote collection exactly as on a local
 # twin holding the same records, collection_health checks the remote and
 # hybrid_search answers as locally when the table allows full scans (HV00L
-# with a hint otherwise); no secret in any error or the log.
+# with a hint otherwise); Pinecone sparse values (a jsonb column
+# sparse_values) are written by INSERT and UPDATE, kept by an UPDATE of
+# other columns, removed by NULL, seen by the transaction's own fetches,
+# read back, refused with a clear error for a malformed object, a
+# non-dotproduct index and a Milvus collection, and imported for dotproduct
+# indexes; no secret in any error or the log.
 #
 # Why: a write to a remote index must happen exactly when the transaction
 # commits, never when it rolls back, and lose or corrupt nothing.
@@ -624,6 +629,76 @@ for my $p (@collections)
 	is($r, '2|success', "$name: delete counts the items that existed");
 	is_deeply([ sort keys %{ remote_state($p) } ], [ sort($a, $c) ], "$name: the remote holds what the batch calls left");
 }
+
+# --- sparse values through the FDW (Pinecone dotproduct indexes) -------------
+
+$pc->create_index(name => 'hyb', dimension => $dim, metric => 'dotproduct');
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE phyb (id text, embedding vector($dim), metadata jsonb, sparse_values jsonb)
+		SERVER pc OPTIONS (index 'hyb', metric 'dotproduct');
+	CREATE FOREIGN TABLE pcos_sparse (id text, embedding vector($dim), sparse_values jsonb)
+		SERVER pc OPTIONS (index 'docs', namespace 'sp', metric 'cosine');
+	CREATE FOREIGN TABLE mdocs_sparse (id bigint, embedding vector($dim), sparse_values jsonb)
+		SERVER mv OPTIONS (collection 'docs', metric 'cosine');
+	CREATE SCHEMA imp;
+	IMPORT FOREIGN SCHEMA remote LIMIT TO (hyb, docs) FROM SERVER pc INTO imp;
+});
+sub hyb_record { return $pc->state->{indexes}{hyb}{namespaces}{''}{ $_[0] }; }
+
+my $r = $node->safe_psql('postgres', q{
+	INSERT INTO phyb VALUES ('s1', '[1,2,3,4]', '{"k":"a"}', '{"indices":[10,3],"values":[0.5,0.25]}'),
+		('s2', '[4,3,2,1]', NULL, NULL)
+		RETURNING id, sparse_values});
+is($r, qq{s1|{"values": [0.5, 0.25], "indices": [10, 3]}\ns2|}, 'sparse INSERT: RETURNING shows the sparse values');
+is_deeply(hyb_record('s1')->{sparseValues}, { indices => [ 10, 3 ], values => [ 0.5, 0.25 ] },
+	'sparse INSERT: the remote holds the sparse values as written');
+ok(!exists hyb_record('s2')->{sparseValues}, 'sparse INSERT: NULL sparse values write a dense-only record');
+
+$r = $node->safe_psql('postgres', q{
+	BEGIN;
+	INSERT INTO phyb VALUES ('s3', '[1,1,1,1]', NULL, '{"indices":[7],"values":[2]}');
+	SELECT sparse_values->'indices' FROM phyb WHERE id = 's3';
+	COMMIT;});
+is($r, '[7]', 'sparse: a fetch in the transaction sees its own sparse values');
+
+$node->safe_psql('postgres', q{UPDATE phyb SET metadata = '{"k":"b"}' WHERE id = 's1'});
+is_deeply([ hyb_record('s1')->{sparseValues}, hyb_record('s1')->{metadata} ],
+	[ { indices => [ 10, 3 ], values => [ 0.5, 0.25 ] }, { k => 'b' } ],
+	'sparse UPDATE of the metadata keeps the sparse values');
+$node->safe_psql('postgres', q{UPDATE phyb SET sparse_values = '{"indices":[1,2],"values":[3,4]}' WHERE id = 's2'});
+is_deeply(hyb_record('s2')->{sparseValues}, { indices => [ 1, 2 ], values => [ 3, 4 ] },
+	'sparse UPDATE sets sparse values');
+$node->safe_psql('postgres', q{UPDATE phyb SET sparse_values = NULL WHERE id = 's1'});
+ok(!exists hyb_record('s1')->{sparseValues}, 'sparse UPDATE to NULL removes the sparse values');
+
+$pc->reset_log;
+$mv->reset_log;
+my ($ret, $out, $err) = $node->psql('postgres',
+	q{INSERT INTO phyb VALUES ('bad', '[1,2,3,4]', NULL, '{"indices":[1,1],"values":[1,2]}')});
+like($err, qr/ERROR:  cannot write record "bad" to foreign table "phyb": sparse index 1 appears more than once in record "bad"/,
+	'sparse INSERT: duplicate indices refused at the statement');
+($ret, $out, $err) = $node->psql('postgres',
+	q{INSERT INTO pcos_sparse VALUES ('c', '[1,2,3,4]', '{"indices":[1],"values":[1]}')});
+like($err, qr/ERROR:  cannot write record "c" to foreign table "pcos_sparse": record "c" has sparse values, but Pinecone index "docs" does not use the dotproduct metric/,
+	'sparse INSERT into a cosine index refused');
+($ret, $out, $err) = $node->psql('postgres',
+	q{INSERT INTO mdocs_sparse VALUES (5, '[1,2,3,4]', '{"indices":[1],"values":[1]}')});
+like($err, qr/ERROR:  cannot write record "5" to foreign table "mdocs_sparse": record "5" has sparse values, but vectorpg writes only the dense vector field/,
+	'sparse INSERT into a Milvus collection refused');
+is(scalar(grep { $_->{path} =~ /upsert/ } @{ $pc->requests }, @{ $mv->requests }), 0,
+	'sparse refusals: nothing was sent');
+$node->safe_psql('postgres', q{INSERT INTO mdocs_sparse VALUES (5, '[1,2,3,4]', NULL)});
+is($node->safe_psql('postgres', q{SELECT id, sparse_values IS NULL FROM mdocs_sparse WHERE id = 5}),
+	'5|t', 'Milvus: NULL sparse values are written, and read back as NULL');
+$node->safe_psql('postgres', q{DELETE FROM mdocs_sparse WHERE id = 5});
+
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(c.relname || '.' || a.attname, ',' ORDER BY c.relname)
+	FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	WHERE c.relnamespace = 'imp'::regnamespace AND a.attname = 'sparse_values'}),
+	'hyb.sparse_values', 'IMPORT FOREIGN SCHEMA gives dotproduct indexes (only) a sparse_values column');
+is($node->safe_psql('postgres', q{SELECT sparse_values->'indices' FROM imp.hyb WHERE id = 's2'}),
+	'[1, 2]', 'the imported table reads sparse values');
 
 # --- no secret in the server log ---------------------------------------------
 my $log = slurp_file($node->logfile);
