@@ -861,6 +861,9 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	Page	   *pages = palloc(sizeof(Page) * 2 * m);
 	HnswCandidate *spare = NULL;
 	int			prefetchBytes = Min(HNSW_ELEMENT_TUPLE_SIZE(query->dim), HNSW_PREFETCH_MAX_BYTES);
+	int			nbrStart = offsetof(HnswNeighborTupleData, tids) +
+		sizeof(ItemPointerData) * HnswLayerStart(layer, m);
+	int			nbrBytes = sizeof(ItemPointerData) * HnswLayerSlots(layer, m);
 	double		inf = get_float8_infinity();
 
 	while (candidates->count > 0)
@@ -920,6 +923,23 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			end = Min(item + prefetchBytes, (char *) page + BLCKSZ);
 			for (; item < end; item += 64)
 				__builtin_prefetch(item);
+
+			/*
+			 * And this layer's slots of its neighbour tuple, which an insert
+			 * appends right after the element (AppendToPage): an element
+			 * entering the results copies them while its page is locked.
+			 * Only a guess, as above; a wrong one costs a wasted prefetch.
+			 */
+			if (off < PageGetMaxOffsetNumber(page))
+			{
+				itemoff = ItemIdGetOffset(PageGetItemId(page, off + 1));
+				if (itemoff >= BLCKSZ)
+					continue;
+				item = (char *) page + itemoff + nbrStart;
+				end = Min(item + nbrBytes, (char *) page + BLCKSZ);
+				for (; item < end; item += 64)
+					__builtin_prefetch(item);
+			}
 		}
 
 		for (int i = 0; i < nfresh; i++)
