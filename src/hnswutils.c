@@ -925,12 +925,13 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				__builtin_prefetch(item);
 
 			/*
-			 * And this layer's slots of its neighbour tuple, which an insert
-			 * appends right after the element (AppendToPage): an element
-			 * entering the results copies them while its page is locked.
+			 * And, when elements entering the results are copied with their
+			 * links (inserts), this layer's slots of the neighbour tuple,
+			 * which an insert appends right after its element (AppendToPage).
 			 * Only a guess, as above; a wrong one costs a wasted prefetch.
+			 * Scans copy nothing, and do without.
 			 */
-			if (off < PageGetMaxOffsetNumber(page))
+			if (wantVectors && off < PageGetMaxOffsetNumber(page))
 			{
 				itemoff = ItemIdGetOffset(PageGetItemId(page, off + 1));
 				if (itemoff >= BLCKSZ)
