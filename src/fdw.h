@@ -15,7 +15,8 @@
  *               operator of the metric (<=>, <->, <#>) for the match
  *   metadata    jsonb named "metadata": all metadata of the record
  *   sparse      jsonb named "sparse_values": the record's sparse values
- *               {"indices":[...],"values":[...]} (Pinecone; NULL without)
+ *               {"indices":[...],"values":[...]} (Pinecone sparseValues, or
+ *               a Milvus collection's SparseFloatVector field; NULL without)
  *   others      one metadata field each (Milvus: a scalar or dynamic field)
  *
  * "Remote name" is the column option column_name, or the column name.

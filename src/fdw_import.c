@@ -10,8 +10,9 @@
  *   embedding vector(dimension)
  *   score, distance float8
  *   metadata  jsonb
- *   Pinecone dotproduct indexes only: sparse_values jsonb (the only
- *             metric whose records may carry sparse values)
+ *   sparse_values jsonb, for a Pinecone dotproduct index (the only metric
+ *             whose records may carry sparse values) and a Milvus
+ *             collection with one SparseFloatVector field
  *   Milvus only: one column per scalar field, of the matching type
  *
  * and the table options index and metric (and dimension), so that planning
@@ -108,7 +109,8 @@ TableStatement(ImportForeignSchemaStmt *stmt, RemoteTarget *target,
 		appendStringInfo(&buf, ",\n  embedding %s.vector",
 						 quote_identifier(get_namespace_name(FdwExtensionSchema())));
 	appendStringInfoString(&buf, ",\n  score float8,\n  distance float8,\n  metadata jsonb");
-	if (target->provider == REMOTE_PINECONE && info->metric == REMOTE_METRIC_IP)
+	if ((target->provider == REMOTE_PINECONE && info->metric == REMOTE_METRIC_IP) ||
+		(target->provider == REMOTE_MILVUS && info->sparse_field != NULL))
 		appendStringInfoString(&buf, ",\n  sparse_values jsonb");
 	foreach(lc, info->fields)
 	{

@@ -268,9 +268,9 @@ typedef struct RemoteMatch
 	int			dim;			/* 0 when values were not asked for */
 	float4	   *values;
 	char	   *metadata_json;	/* JSON object text, NULL when not asked for */
-	char	   *sparse_json;	/* Pinecone sparse values {"indices","values"}
-								 * as JSON text, when values were asked for
-								 * and the record has them; else NULL */
+	char	   *sparse_json;	/* sparse values {"indices","values"} as JSON
+								 * text, when values were asked for and the
+								 * record has them; else NULL */
 } RemoteMatch;
 
 typedef struct RemoteResult
@@ -302,6 +302,9 @@ typedef struct RemoteIndexInfo
 	char	   *host;			/* Pinecone data-plane host, or NULL */
 	List	   *fields;			/* Milvus scalar fields: RemoteField * */
 	bool		loaded;			/* Milvus load state; true for Pinecone */
+	char	   *sparse_field;	/* Milvus: the SparseFloatVector field, NULL
+								 * when there is none or more than one */
+	int			nsparse;		/* Milvus: how many SparseFloatVector fields */
 } RemoteIndexInfo;
 
 typedef struct RemoteField
@@ -326,8 +329,8 @@ extern int64 RemoteCountNow(RemoteTarget *target);
  * Writes (remote_write.c and the clients).  A RemoteWrite is one upsert
  * (values, optional metadata: a JSON object whose keys are Pinecone
  * metadata keys or Milvus scalar/dynamic fields; optional sparse values,
- * Pinecone only: a JSON object {"indices":[...],"values":[...]}) or one
- * delete, by id.
+ * a JSON object {"indices":[...],"values":[...]}: Pinecone's sparseValues,
+ * or a Milvus collection's SparseFloatVector field) or one delete, by id.
  *
  * RemoteWriteMany validates every item first (RemoteValidateWrite: id
  * length and charset, dimension, NaN/Infinity, metadata size and shape),

@@ -90,6 +90,8 @@ CopyIndexInfo(RemoteIndexInfo *info)
 	copy->count = info->count;
 	copy->host = info->host ? pstrdup(info->host) : NULL;
 	copy->loaded = info->loaded;
+	copy->sparse_field = info->sparse_field ? pstrdup(info->sparse_field) : NULL;
+	copy->nsparse = info->nsparse;
 	foreach(lc, info->fields)
 	{
 		RemoteField *f = lfirst(lc);
@@ -779,6 +781,21 @@ RemoteAppendJsonCompact(StringInfo buf, const char *value, int len)
 		buf->data[buf->len++] = ch;
 	}
 	buf->data[buf->len] = '\0';
+}
+
+/*
+ * Fill a validation error of one write (message naming the record); returns
+ * false, so that a check can end with "return RemoteWriteInvalid(...)"
+ */
+bool
+RemoteWriteInvalid(RemoteWriteError *err, int sqlstate, char *message, char *detail,
+				   const char *hint)
+{
+	err->sqlstate = sqlstate;
+	err->message = message;
+	err->detail = detail;
+	err->hint = hint ? pstrdup(hint) : NULL;
+	return false;
 }
 
 /* A record id for a message: at most 64 bytes of it, then "..." */

@@ -138,6 +138,32 @@ extern int	RemoteJsonObjectMembers(const char *json, RemoteJsonMember **members,
 									const char **why);
 extern void RemoteAppendJsonCompact(StringInfo buf, const char *value, int len);
 extern char *RemoteShortId(const char *id);
+extern bool RemoteWriteInvalid(RemoteWriteError *err, int sqlstate, char *message,
+							   char *detail, const char *hint);
+
+/*
+ * Sparse values (remote_sparse.c): parsed from their SQL form
+ * {"indices":[...],"values":[...]}, checked, and written in either
+ * provider's form
+ */
+typedef struct RemoteSparse
+{
+	int			n;
+	uint32	   *indices;
+	float4	   *values;
+} RemoteSparse;
+
+/* The largest sparse index (uint32) */
+#define REMOTE_MAX_SPARSE_INDEX		UINT64CONST(4294967295)
+/* Milvus states no limit of entries; this bounds one record's */
+#define REMOTE_MILVUS_MAX_SPARSE	100000
+
+extern bool RemoteSparseParse(const RemoteWrite *w, int max_entries, const char *provider,
+							  RemoteSparse *out, RemoteWriteError *err);
+extern void RemoteSparseFree(RemoteSparse *sp);
+extern void RemoteAppendSparse(StringInfo buf, const RemoteSparse *sp);
+extern void RemoteAppendSparseMilvus(StringInfo buf, const RemoteSparse *sp);
+extern char *RemoteSparseFromMilvus(const cJSON *obj);
 
 /* remote_pinecone.c */
 extern RemoteResult *PineconeQuery(RemoteTarget *target, const RemoteSearch *search);
@@ -187,9 +213,8 @@ extern int64 MilvusCount(RemoteTarget *target);
 #define REMOTE_PINECONE_MAX_WRITE_RECORDS	1000
 /* Pinecone: metadata per record, serialized */
 #define REMOTE_PINECONE_MAX_METADATA_BYTES	(40 * 1024)
-/* Pinecone: entries of a record's sparse values, and their largest index */
+/* Pinecone: entries of a record's sparse values */
 #define REMOTE_PINECONE_MAX_SPARSE			2048
-#define REMOTE_PINECONE_MAX_SPARSE_INDEX	UINT64CONST(4294967295)
 /* Pinecone: record id length (ASCII) */
 #define REMOTE_PINECONE_MAX_ID_BYTES		512
 /*

@@ -16,12 +16,14 @@
  *
  * A collection is described once per backend (remote_client.c caches it):
  * primary key field and type, the vector field searched, its dimension and
- * the index metric, the scalar fields, whether it has a dynamic field.  A
+ * the index metric, the scalar fields, its SparseFloatVector field if it
+ * has one (the sparse_values column, remote_sparse.c), whether it has a
+ * dynamic field.  A
  * collection that is not loaded is loaded first when the server option
  * load_collection is on; otherwise the error says how to fix it.
  *
  * Writes (remote_write.c drives them): rows for entities/upsert are built
- * as text from the key, the vector and the metadata, each metadata key
+ * as text from the key, the vector, the sparse values and the metadata, each metadata key
  * checked against the schema (types, lengths, nullability, the dynamic
  * field), read by a describe of their own the first time a backend writes;
  * deletes are entities/delete with "pk in [...]" (or a translated filter,
@@ -398,6 +400,15 @@ DescribeCollection(RemoteTarget *target, const char *name, char **pk_field,
 			}
 			continue;
 		}
+		if (strcmp(ftype->valuestring, "SparseFloatVector") == 0)
+		{
+			/* the sparse_values column, when there is exactly one */
+			if (info->nsparse++ == 0)
+				info->sparse_field = pstrdup(fname->valuestring);
+			else
+				info->sparse_field = NULL;
+			continue;
+		}
 		if (strstr(ftype->valuestring, "Vector") != NULL)
 			continue;			/* other vector kinds are not columns */
 		f = palloc(sizeof(RemoteField));
@@ -592,6 +603,13 @@ ParseRow(RemoteTarget *target, const char *operation, RemoteCachedIndex *c,
 
 		if (v)
 			m->values = RemoteJsonVector(target, operation, v, &m->dim);
+		if (c->info->sparse_field)
+		{
+			v = cJSON_GetObjectItemCaseSensitive(row, c->info->sparse_field);
+			if (v && !cJSON_IsNull(v) &&
+				(m->sparse_json = RemoteSparseFromMilvus(v)) == NULL)
+				RemoteBadResponse(target, operation, "a sparse vector is not an object of numbers keyed by index");
+		}
 	}
 	if (include_metadata)
 	{
@@ -604,6 +622,7 @@ ParseRow(RemoteTarget *target, const char *operation, RemoteCachedIndex *c,
 			if (item->string == NULL ||
 				strcmp(item->string, c->pk_field) == 0 ||
 				strcmp(item->string, c->vector_field) == 0 ||
+				(c->info->sparse_field && strcmp(item->string, c->info->sparse_field) == 0) ||
 				(scored && strcmp(item->string, "distance") == 0) ||
 				strcmp(item->string, "$meta") == 0)
 				continue;
@@ -658,6 +677,11 @@ AppendOutputFields(StringInfo buf, RemoteCachedIndex *c, const RemoteSearch *sea
 			if (!first)
 				appendStringInfoChar(buf, ',');
 			escape_json(buf, c->vector_field);
+			if (c->info->sparse_field)
+			{
+				appendStringInfoChar(buf, ',');
+				escape_json(buf, c->info->sparse_field);
+			}
 			first = false;
 		}
 	}
@@ -1541,18 +1565,6 @@ WriteField(RemoteCachedIndex *c, const char *name)
 	return NULL;
 }
 
-/* Fill a validation error (message naming the record) */
-static bool
-WriteInvalid(RemoteWriteError *err, int sqlstate, char *message, char *detail,
-			 const char *hint)
-{
-	err->sqlstate = sqlstate;
-	err->message = message;
-	err->detail = detail;
-	err->hint = hint ? pstrdup(hint) : NULL;
-	return false;
-}
-
 /* Is the type one of Milvus' integer types?  Sets its bounds */
 static bool
 IntegerType(const char *type, int64 *min, int64 *max)
@@ -1687,7 +1699,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 				max;
 
 #define WRONG_KIND() \
-	WriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE, \
+	RemoteWriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE, \
 				 psprintf("metadata value \"%s\" of record \"%s\" is %s, but Milvus field \"%s\" is %s", \
 						  m->key, id, KindName(m->kind), f->name, f->type), \
 				 NULL, "Give each schema field a value of its type.")
@@ -1695,7 +1707,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 	if (m->kind == RJ_NULL)
 	{
 		if (!f->nullable && !f->has_default)
-			return WriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
+			return RemoteWriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
 								psprintf("metadata value \"%s\" of record \"%s\" is null, but Milvus field \"%s\" is not nullable",
 										 m->key, id, f->name),
 								NULL, "Give the field a value, or make it nullable in the collection's schema.");
@@ -1718,7 +1730,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 		else if (m->kind != RJ_NUMBER)
 			return WRONG_KIND();
 		if (!ParseInteger(text, len, min, max, &v, &range))
-			return WriteInvalid(err, range ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE :
+			return RemoteWriteInvalid(err, range ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE :
 								ERRCODE_INVALID_TEXT_REPRESENTATION,
 								psprintf("metadata value \"%s\" of record \"%s\" is %s for Milvus field \"%s\" (%s)",
 										 m->key, id, range ? "out of range" : "not an integer",
@@ -1739,7 +1751,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 		text = pnstrdup(m->value, m->value_len);
 		d = strtod(text, NULL);
 		if (!isfinite(d) || (f->type[0] == 'F' && !isfinite((float) d)))
-			return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+			return RemoteWriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 								psprintf("metadata value \"%s\" of record \"%s\" is out of range for Milvus field \"%s\" (%s)",
 										 m->key, id, f->name, f->type),
 								NULL, "Give each schema field a value of its type.");
@@ -1757,7 +1769,7 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 			return WRONG_KIND();
 		bytes = JsonStringBytes(m->value, m->value_len);
 		if (f->max_length > 0 && bytes > f->max_length)
-			return WriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+			return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 								psprintf("metadata value \"%s\" of record \"%s\" is too long for Milvus field \"%s\"",
 										 m->key, id, f->name),
 								psprintf("It has %d bytes; the field's max_length is %d.", bytes, f->max_length),
@@ -1778,13 +1790,13 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 			ok &= ElementFits(f, e);
 		cJSON_Delete(list);
 		if (f->max_capacity > 0 && count > f->max_capacity)
-			return WriteInvalid(err, ERRCODE_ARRAY_SUBSCRIPT_ERROR,
+			return RemoteWriteInvalid(err, ERRCODE_ARRAY_SUBSCRIPT_ERROR,
 								psprintf("metadata value \"%s\" of record \"%s\" has too many elements for Milvus field \"%s\"",
 										 m->key, id, f->name),
 								psprintf("It has %d elements; the field's max_capacity is %d.", count, f->max_capacity),
 								"Send fewer elements, or raise the field's max_capacity in the collection's schema.");
 		if (!ok)
-			return WriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE,
+			return RemoteWriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE,
 								psprintf("metadata value \"%s\" of record \"%s\" has an element that does not fit Milvus field \"%s\" (Array of %s)",
 										 m->key, id, f->name, f->element_type ? f->element_type : "?"),
 								NULL, "Give each schema field a value of its type.");
@@ -1814,7 +1826,7 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 	{
 		n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
 		if (n < 0)
-			return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
+			return RemoteWriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
 								psprintf("metadata of record \"%s\" is not a JSON object", id),
 								psprintf("The metadata text is invalid: %s.", why),
 								"Milvus metadata is a JSON object of scalar fields and dynamic keys.");
@@ -1824,18 +1836,21 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 		RemoteWriteField *f;
 
 		if (strcmp(m[i].key, c->pk_field) == 0 || strcmp(m[i].key, c->vector_field) == 0 ||
-			strcmp(m[i].key, "$meta") == 0)
-			return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+			strcmp(m[i].key, "$meta") == 0 ||
+			(c->info->sparse_field && strcmp(m[i].key, c->info->sparse_field) == 0))
+			return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
 								psprintf("metadata key \"%s\" of record \"%s\" names the %s",
 										 m[i].key, id,
 										 strcmp(m[i].key, c->pk_field) == 0 ? "primary key field" :
-										 strcmp(m[i].key, "$meta") == 0 ? "dynamic field" : "vector field"),
-								NULL, "The key and the vector are written from the record's id and vector.");
+										 strcmp(m[i].key, "$meta") == 0 ? "dynamic field" :
+										 strcmp(m[i].key, c->vector_field) == 0 ? "vector field" :
+										 "sparse vector field"),
+								NULL, "The key, the vector and the sparse values are written from the record's id, vector and sparse values.");
 		f = WriteField(c, m[i].key);
 		if (f == NULL)
 		{
 			if (!c->dynamic)
-				return WriteInvalid(err, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+				return RemoteWriteInvalid(err, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
 									psprintf("Milvus collection \"%s\" has no field \"%s\" (metadata of record \"%s\")",
 											 target->index, m[i].key, id),
 									psprintf("The collection has no dynamic field, so keys outside its schema are refused."),
@@ -1877,7 +1892,7 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 			for (int i = 0; i < n && !given; i++)
 				given = strcmp(m[i].key, f->name) == 0;
 			if (!given)
-				return WriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
+				return RemoteWriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
 									psprintf("record \"%s\" has no value for Milvus field \"%s\"", id, f->name),
 									psprintf("The field is %s, not nullable and without a default value.", f->type),
 									"Put the field into the record's metadata.");
@@ -1903,13 +1918,13 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 		errno = 0;
 		v = strtoll(key, &end, 10);
 		if (end == key || *end != '\0' || isspace((unsigned char) *key))
-			return WriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
+			return RemoteWriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
 								psprintf("record id \"%s\" is not an integer", RemoteShortId(key)),
 								psprintf("The primary key \"%s\" of Milvus collection \"%s\" is Int64.",
 										 c->pk_field, target->index),
 								"Ids of a collection with an Int64 key are integers written in decimal.");
 		if (errno == ERANGE)
-			return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+			return RemoteWriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 								psprintf("record id \"%s\" is out of range for an Int64 key", RemoteShortId(key)),
 								NULL, "Ids of a collection with an Int64 key lie between -9223372036854775808 and 9223372036854775807.");
 		if (out)
@@ -1921,7 +1936,7 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 		int			len = strlen(key);
 
 		if (f && f->max_length > 0 && len > f->max_length)
-			return WriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+			return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 								psprintf("record id \"%s\" is too long", RemoteShortId(key)),
 								psprintf("It has %d bytes; the primary key \"%s\" of Milvus collection \"%s\" has max_length %d.",
 										 len, c->pk_field, target->index, f->max_length),
@@ -1929,6 +1944,62 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 		if (out)
 			escape_json(out, key);
 	}
+	return true;
+}
+
+/*
+ * The sparse values of an upsert against the collection's schema: written
+ * (when out is not NULL) as ,"<field>":{"<index>":value,...} into the
+ * collection's one SparseFloatVector field.  A record with sparse values
+ * needs that field; a collection with such a field needs every record's
+ * sparse values unless the field is nullable (Milvus has no default for a
+ * vector).
+ */
+static bool
+MilvusSparse(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
+			 StringInfo out, RemoteWriteError *err)
+{
+	const char *id = RemoteShortId(w->id);
+	const char *field = c->info->sparse_field;
+	RemoteWriteField *f;
+	RemoteSparse sp;
+
+	ListCell   *lc;
+
+	if (w->sparse_json == NULL)
+	{
+		foreach(lc, c->write_fields)
+		{
+			f = lfirst(lc);
+			if (strcmp(f->type, "SparseFloatVector") == 0 && !f->nullable)
+				return RemoteWriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
+									psprintf("record \"%s\" has no sparse values for Milvus field \"%s\"", id, f->name),
+									psprintf("Field \"%s\" of collection \"%s\" is a SparseFloatVector and not nullable.",
+											 f->name, target->index),
+									"Give every record of this collection its sparse values.");
+		}
+		return true;
+	}
+	if (c->info->nsparse > 1)
+		return RemoteWriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
+							psprintf("record \"%s\" has sparse values, but Milvus collection \"%s\" has %d sparse vector fields",
+									 id, target->index, c->info->nsparse),
+							NULL, "vectorpg writes sparse values into a collection's only SparseFloatVector field.");
+	if (field == NULL)
+		return RemoteWriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
+							psprintf("record \"%s\" has sparse values, but Milvus collection \"%s\" has no sparse vector field",
+									 id, target->index),
+							NULL, "Write NULL sparse values, or add a SparseFloatVector field to the collection.");
+	if (!RemoteSparseParse(w, REMOTE_MILVUS_MAX_SPARSE, "vectorpg's Milvus client", &sp, err))
+		return false;
+	if (out)
+	{
+		appendStringInfoChar(out, ',');
+		escape_json(out, field);
+		appendStringInfoChar(out, ':');
+		RemoteAppendSparseMilvus(out, &sp);
+	}
+	RemoteSparseFree(&sp);
 	return true;
 }
 
@@ -1949,20 +2020,18 @@ MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 		return false;
 	if (w->is_delete)
 		return true;
-	if (w->sparse_json)
-		return WriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
-							psprintf("record \"%s\" has sparse values, but vectorpg writes only the dense vector field of Milvus collection \"%s\"",
-									 RemoteShortId(w->id), target->index),
-							NULL, "Write NULL sparse values to a Milvus collection; sparse values are supported for Pinecone indexes.");
+	if (!MilvusSparse(target, c, w, NULL, err))
+		return false;
 	if (dim > 0 && w->dim != dim)
-		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
+		return RemoteWriteInvalid(err, ERRCODE_DATA_EXCEPTION,
 							psprintf("vector of record \"%s\" has %d dimensions, but field \"%s\" of Milvus collection \"%s\" has %d",
 									 RemoteShortId(w->id), w->dim, c->vector_field, target->index, dim),
 							NULL, "Vectors written to a collection must have its vector field's dimension.");
 	size = (int64) w->dim * REMOTE_MAX_FLOAT_TEXT + (int64) strlen(w->id) * 6 +
-		(w->metadata_json ? strlen(w->metadata_json) * 6 : 0) + 256;
+		(w->metadata_json ? strlen(w->metadata_json) * 6 : 0) +
+		(w->sparse_json ? strlen(w->sparse_json) * 2 : 0) + 256;
 	if (size > REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2)
-		return WriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+		return RemoteWriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 							psprintf("record \"%s\" is too large for one request", RemoteShortId(w->id)),
 							psprintf("It may take up to " INT64_FORMAT " bytes; a request carries at most %d.",
 									 size, REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2),
@@ -2054,6 +2123,8 @@ MilvusAppendItem(RemoteTarget *target, RemoteWriteChunk *chunk,
 	escape_json(buf, c->vector_field);
 	appendStringInfoChar(buf, ':');
 	RemoteAppendVector(buf, w->values, w->dim);
+	if (!MilvusSparse(target, c, w, buf, &err))
+		elog(ERROR, "sparse values of record \"%s\" changed after validation", RemoteShortId(w->id));
 	if (!MilvusMetadata(target, c, w, buf, &err))
 		elog(ERROR, "metadata of record \"%s\" changed after validation", RemoteShortId(w->id));
 	appendStringInfoChar(buf, '}');

@@ -32,7 +32,6 @@
  */
 #include "postgres.h"
 
-#include <float.h>
 #include <math.h>
 
 #include "remote_client.h"
@@ -631,18 +630,6 @@ WriteDimension(RemoteTarget *target)
 	return info->dimension > 0 ? info->dimension : target->dimension;
 }
 
-/* Fill a validation error (message naming the record) */
-static bool
-WriteInvalid(RemoteWriteError *err, int sqlstate, char *message, char *detail,
-			 const char *hint)
-{
-	err->sqlstate = sqlstate;
-	err->message = message;
-	err->detail = detail;
-	err->hint = hint ? pstrdup(hint) : NULL;
-	return false;
-}
-
 /*
  * Is a metadata list a list of strings only?  Pinecone refuses any other
  * list (spec 2.9).
@@ -677,7 +664,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	int			start = out->len;
 
 	if (n < 0)
-		return WriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
+		return RemoteWriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
 							psprintf("metadata of record \"%s\" is not a JSON object", id),
 							psprintf("The metadata text is invalid: %s.", why),
 							"Pinecone metadata is a flat JSON object.");
@@ -685,7 +672,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	for (int i = 0; i < n; i++)
 	{
 		if (m[i].key[0] == '$')
-			return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+			return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
 								psprintf("metadata key \"%s\" of record \"%s\" starts with \"$\"",
 										 m[i].key, id),
 								NULL, "Pinecone reserves keys starting with \"$\" for its filter operators.");
@@ -694,13 +681,13 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 			case RJ_NULL:
 				continue;
 			case RJ_OBJECT:
-				return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+				return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
 									psprintf("metadata value \"%s\" of record \"%s\" is a nested object",
 											 m[i].key, id),
 									NULL, "Pinecone metadata values are strings, numbers, booleans or lists of strings.");
 			case RJ_ARRAY:
 				if (!IsStringList(m[i].value, m[i].value_len))
-					return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
 										psprintf("metadata value \"%s\" of record \"%s\" is a list of non-strings",
 												 m[i].key, id),
 										NULL, "Pinecone metadata lists hold strings only.");
@@ -711,7 +698,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 					double		d = strtod(text, NULL);
 
 					if (!isfinite(d))
-						return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+						return RemoteWriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
 											psprintf("metadata value \"%s\" of record \"%s\" is out of range",
 													 m[i].key, id),
 											psprintf("Pinecone stores numbers as 64-bit floats; %s is not one.", text),
@@ -731,7 +718,7 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	}
 	appendStringInfoChar(out, '}');
 	if (out->len - start > REMOTE_PINECONE_MAX_METADATA_BYTES)
-		return WriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+		return RemoteWriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
 							psprintf("metadata of record \"%s\" is too large", id),
 							psprintf("It takes %d bytes; Pinecone allows %d bytes per record.",
 									 out->len - start, REMOTE_PINECONE_MAX_METADATA_BYTES),
@@ -739,142 +726,20 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	return true;
 }
 
-/* qsort comparator of sparse indices */
-static int
-SparseIndexCompare(const void *a, const void *b)
-{
-	uint32		x = *(const uint32 *) a;
-	uint32		y = *(const uint32 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /*
  * The sparse values of an upsert as the body will carry them
  * ({"indices":[...],"values":[...]}, values as float32), or a validation
- * error.  Spec 2.1: two arrays of the same length, 1 to 2,048 entries,
- * unique indices in 0..2^32-1; the values, like dense ones, finite float32
- * numbers.  Any other key is refused, so that a misspelt one is not
- * dropped without a word.
+ * error: spec 2.1's rules (remote_sparse.c) with at most 2,048 entries.
  */
 static bool
 PineconeSparse(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 {
-	const char *id = RemoteShortId(w->id);
-	const char *shape = "Write sparse values as {\"indices\": [...], \"values\": [...]}.";
-	cJSON	   *json = cJSON_Parse(w->sparse_json);
-	cJSON	   *item;
-	cJSON	   *jindices = NULL;
-	cJSON	   *jvalues = NULL;
-	bool		is_object = cJSON_IsObject(json);
-	bool		arrays;
-	char	   *unknown = NULL;
-	int			n = 0;
-	int			nvalues = 0;
-	uint32	   *indices = NULL;
-	uint32	   *sorted;
-	float4	   *values = NULL;
-	int			bad_index = -1;
-	int			bad_value = -1;
+	RemoteSparse sp;
 
-	/* read what is needed out of the parsed text, then free it */
-	if (is_object)
-	{
-		cJSON_ArrayForEach(item, json)
-		{
-			if (strcmp(item->string, "indices") == 0)
-				jindices = item;
-			else if (strcmp(item->string, "values") == 0)
-				jvalues = item;
-			else if (unknown == NULL)
-				unknown = pstrdup(item->string);
-		}
-	}
-	arrays = cJSON_IsArray(jindices) && cJSON_IsArray(jvalues);
-	if (arrays)
-	{
-		n = cJSON_GetArraySize(jindices);
-		nvalues = cJSON_GetArraySize(jvalues);
-	}
-	if (arrays && n == nvalues && n >= 1 && n <= REMOTE_PINECONE_MAX_SPARSE)
-	{
-		int			i = 0;
-
-		indices = palloc(sizeof(uint32) * n);
-		values = palloc(sizeof(float4) * n);
-		cJSON_ArrayForEach(item, jindices)
-		{
-			double		d = cJSON_IsNumber(item) ? item->valuedouble : -1.0;
-
-			if (bad_index < 0 &&
-				!(d >= 0.0 && d <= (double) REMOTE_PINECONE_MAX_SPARSE_INDEX && d == floor(d)))
-				bad_index = i;
-			indices[i++] = bad_index < 0 ? (uint32) d : 0;
-		}
-		i = 0;
-		cJSON_ArrayForEach(item, jvalues)
-		{
-			double		d = cJSON_IsNumber(item) ? item->valuedouble : NAN;
-
-			if (bad_value < 0 && !(isfinite(d) && fabs(d) <= FLT_MAX))
-				bad_value = i;
-			values[i++] = bad_value < 0 ? (float4) d : 0.0f;
-		}
-	}
-	cJSON_Delete(json);
-
-	if (!is_object)
-		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							psprintf("sparse values of record \"%s\" are not a JSON object", id),
-							NULL, shape);
-	if (unknown != NULL)
-		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							psprintf("sparse values of record \"%s\" have an unknown key \"%s\"", id, unknown),
-							NULL, shape);
-	if (!arrays)
-		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							psprintf("sparse values of record \"%s\" need the arrays \"indices\" and \"values\"", id),
-							NULL, shape);
-	if (n != nvalues)
-		return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							psprintf("sparse values of record \"%s\" have %d indices but %d values", id, n, nvalues),
-							NULL, "Give one value for each index.");
-	if (n < 1 || n > REMOTE_PINECONE_MAX_SPARSE)
-		return WriteInvalid(err, n < 1 ? ERRCODE_INVALID_PARAMETER_VALUE : ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-							psprintf("sparse values of record \"%s\" have %d entries", id, n),
-							psprintf("Pinecone takes 1 to %d entries per record.", REMOTE_PINECONE_MAX_SPARSE),
-							n < 1 ? "Write NULL for a record without sparse values." :
-							"Keep only the largest entries.");
-	if (bad_index >= 0)
-		return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-							psprintf("sparse index at position %d of record \"%s\" is not an integer between 0 and %u",
-									 bad_index + 1, id, (uint32) REMOTE_PINECONE_MAX_SPARSE_INDEX),
-							NULL, "Sparse indices are 32-bit unsigned integers.");
-	if (bad_value >= 0)
-		return WriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-							psprintf("sparse value at position %d of record \"%s\" is not a number in the range of type real",
-									 bad_value + 1, id),
-							NULL, "Remote indexes store finite float32 values only.");
-
-	sorted = palloc(sizeof(uint32) * n);
-	memcpy(sorted, indices, sizeof(uint32) * n);
-	qsort(sorted, n, sizeof(uint32), SparseIndexCompare);
-	for (int i = 1; i < n; i++)
-		if (sorted[i] == sorted[i - 1])
-			return WriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-								psprintf("sparse index %u appears more than once in record \"%s\"",
-										 sorted[i], id),
-								NULL, "Each sparse index takes one value.");
-
-	appendStringInfoString(out, "{\"indices\":[");
-	for (int i = 0; i < n; i++)
-		appendStringInfo(out, i > 0 ? ",%u" : "%u", indices[i]);
-	appendStringInfoString(out, "],\"values\":");
-	RemoteAppendVector(out, values, n);
-	appendStringInfoChar(out, '}');
-	pfree(sorted);
-	pfree(indices);
-	pfree(values);
+	if (!RemoteSparseParse(w, REMOTE_PINECONE_MAX_SPARSE, "Pinecone", &sp, err))
+		return false;
+	RemoteAppendSparse(out, &sp);
+	RemoteSparseFree(&sp);
 	return true;
 }
 
@@ -893,7 +758,7 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	StringInfoData md;
 
 	if (strlen(w->id) > REMOTE_PINECONE_MAX_ID_BYTES)
-		return WriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+		return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
 							psprintf("record id \"%s\" is too long", RemoteShortId(w->id)),
 							psprintf("It has %d characters; Pinecone allows %d.",
 									 (int) strlen(w->id), REMOTE_PINECONE_MAX_ID_BYTES),
@@ -901,7 +766,7 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	for (p = (const unsigned char *) w->id; *p; p++)
 	{
 		if (*p > 127)
-			return WriteInvalid(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+			return RemoteWriteInvalid(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
 								psprintf("record id \"%s\" is not ASCII", RemoteShortId(w->id)),
 								NULL, "Pinecone record ids are ASCII text.");
 	}
@@ -910,14 +775,14 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 
 	dim = WriteDimension(target);
 	if (dim > 0 && w->dim != dim)
-		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
+		return RemoteWriteInvalid(err, ERRCODE_DATA_EXCEPTION,
 							psprintf("vector of record \"%s\" has %d dimensions, but Pinecone index \"%s\" has %d",
 									 RemoteShortId(w->id), w->dim, target->index, dim),
 							NULL, "Vectors written to an index must have the index's dimension.");
 	for (int i = 0; i < w->dim && !nonzero; i++)
 		nonzero = fabsf(w->values[i]) >= 1e-8f;
 	if (!nonzero)
-		return WriteInvalid(err, ERRCODE_DATA_EXCEPTION,
+		return RemoteWriteInvalid(err, ERRCODE_DATA_EXCEPTION,
 							psprintf("vector of record \"%s\" is all zeros", RemoteShortId(w->id)),
 							NULL, "Pinecone refuses dense vectors whose components are all below 1e-8 in magnitude.");
 	if (w->metadata_json)
@@ -934,7 +799,7 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 		if (metric == REMOTE_METRIC_UNKNOWN)
 			metric = target->metric;
 		if (metric != REMOTE_METRIC_UNKNOWN && metric != REMOTE_METRIC_IP)
-			return WriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
+			return RemoteWriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
 								psprintf("record \"%s\" has sparse values, but Pinecone index \"%s\" does not use the dotproduct metric",
 										 RemoteShortId(w->id), target->index),
 								NULL, "Pinecone scores sparse values only in dotproduct indexes; write NULL sparse values to this one.");

@@ -13,7 +13,7 @@ CREATE FUNCTION vectorpg.remote_upsert(foreign_table regclass, ids text[],
 	AS 'MODULE_PATHNAME', 'remote_upsert' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION vectorpg.remote_upsert(regclass, text[], @extschema@.vector[], jsonb[], jsonb[]) IS
-	'upserts records (vectors, optional metadata, optional Pinecone sparse values {"indices":[...],"values":[...]}) into the index of a vectorpg_fdw foreign table at once, not transactionally (a ROLLBACK does not undo it); returns how many';
+	'upserts records (vectors, optional metadata, optional sparse values {"indices":[...],"values":[...]}) into the index of a vectorpg_fdw foreign table at once, not transactionally (a ROLLBACK does not undo it); returns how many';
 
 CREATE FUNCTION vectorpg.remote_delete(foreign_table regclass, ids text[])
 	RETURNS bigint

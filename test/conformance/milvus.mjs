@@ -251,6 +251,34 @@ async function main() {
 		const d = ok(await client.hybridSearch({ collectionName: c, search: [{ data: [q], annsField: 'vector', limit: 3 }, { data: [[1, 1, 1, 1]], annsField: 'vector', limit: 3 }], rerank: { strategy: 'rrf', params: { k: 60 } }, limit: 2 }), 'hybrid');
 		if (d.length !== 2) throw new Error(JSON.stringify(d));
 	});
+	await check('a SparseFloatVector field: create, upsert {"<index>": value}, get, sparse search', async () => {
+		ok(await client.createCollection({
+			collectionName: 'c_sparse',
+			schema: {
+				autoId: false, enableDynamicField: true,
+				fields: [
+					{ fieldName: 'pk', dataType: 'Int64', isPrimary: true },
+					{ fieldName: 'dense', dataType: 'FloatVector', elementTypeParams: { dim: 2 } },
+					{ fieldName: 'sp', dataType: 'SparseFloatVector' },
+				],
+			},
+			indexParams: [
+				{ fieldName: 'dense', indexName: 'dense', metricType: 'IP', params: { index_type: 'HNSW' } },
+				{ fieldName: 'sp', indexName: 'sp', metricType: 'IP', params: { index_type: 'SPARSE_INVERTED_INDEX' } },
+			],
+		}), 'create');
+		ok(await client.upsert({ collectionName: 'c_sparse', data: [
+			{ pk: 1, dense: [1, 0], sp: { 3: 0.5, 4294967295: 0.25 } },
+			{ pk: 2, dense: [0, 1], sp: { 7: 2 } }] }), 'upsert');
+		const g = ok(await client.get({ collectionName: 'c_sparse', id: [1], outputFields: ['sp'] }), 'get');
+		const sp = g[0] && g[0].sp;
+		if (!sp || f32(sp['3']) !== f32(0.5) || f32(sp['4294967295']) !== f32(0.25) || Object.keys(sp).length !== 2)
+			throw new Error(JSON.stringify(g));
+		const s = ok(await client.search({ collectionName: 'c_sparse', data: [{ 7: 1 }], annsField: 'sp', limit: 1 }), 'search');
+		if (!s.length || String(s[0].pk ?? s[0].id) !== '2') throw new Error(JSON.stringify(s));
+		expectCode(await client.upsert({ collectionName: 'c_sparse', data: [{ pk: 3, dense: [1, 1] }] }), 1804, 'a row without its sparse field');
+		ok(await client.dropCollection({ collectionName: 'c_sparse' }), 'drop');
+	});
 	await check('a scripted 200-with-error envelope reaches the caller unchanged', async () => {
 		await fakePost(baseUrl, '/_fake/fault', { mode: 'envelope_error', code: 65535, message: 'scripted', count: 1, path: 'entities/query' });
 		const r = await client.query({ collectionName: c, filter: 'id > 0' });

@@ -324,9 +324,12 @@ sub pinecone_call
 # --- Milvus helpers ---------------------------------------------------------
 
 # create_collection(name, dimension, metric, id_type, fields, dynamic, load,
-# nullable, max_length): a schema-form collection with primary key "id",
-# FloatVector "vector", the given scalar fields (nullable unless
-# nullable => 0) and an index on the vector; loaded unless load => 0.
+# nullable, max_length, primary, vector_field, sparse_field): a schema-form
+# collection with primary key "id" (or primary), FloatVector "vector" (or
+# vector_field), the given scalar fields (nullable unless nullable => 0),
+# with sparse_field a required SparseFloatVector field of that name, and an
+# index on each vector field (the sparse one inverted, IP); loaded unless
+# load => 0.
 sub create_collection
 {
 	my ($self, %a) = @_;
@@ -359,6 +362,22 @@ sub create_collection
 		$f{nullable} = $nullable ? JSON::PP::true : JSON::PP::false;
 		push @fields, \%f;
 	}
+	my @indexes = (
+		{
+			fieldName => $vec_name,
+			indexName => $vec_name,
+			metricType => $a{metric} // 'COSINE',
+			params => { index_type => 'HNSW', M => 16, efConstruction => 200 }
+		});
+	if (defined $a{sparse_field})
+	{
+		push @fields, { fieldName => $a{sparse_field}, dataType => 'SparseFloatVector' };
+		push @indexes, {
+			fieldName => $a{sparse_field},
+			indexName => $a{sparse_field},
+			metricType => 'IP',
+			params => { index_type => 'SPARSE_INVERTED_INDEX' } };
+	}
 	my $body = {
 		collectionName => $a{name},
 		schema => {
@@ -368,14 +387,7 @@ sub create_collection
 			: JSON::PP::false,
 			fields => \@fields
 		},
-		indexParams => [
-			{
-				fieldName => $vec_name,
-				indexName => $vec_name,
-				metricType => $a{metric} // 'COSINE',
-				params => { index_type => 'HNSW', M => 16, efConstruction => 200 }
-			}
-		],
+		indexParams => \@indexes,
 	};
 	$self->_milvus('collections/create', $body);
 	$self->{vector_field}{ $a{name} } = $vec_name;

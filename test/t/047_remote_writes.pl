@@ -13,9 +13,12 @@
 # error has its SQLSTATE and a message naming the record, and nothing is
 # sent when one item is invalid; Pinecone sparse values round-trip (indices
 # exact, values float32 bit for bit, 1 to 2,048 entries, indices up to
-# 2^32-1) and come back by fetch and top-k query, while a malformed sparse
-# object, a non-dotproduct index and a Milvus collection are refused before
-# anything is sent; remote_delete_where and remote_delete_all
+# 2^32-1) and come back by fetch and top-k query, and so do Milvus sparse
+# values, written into a collection's SparseFloatVector field as
+# {"<index>": value}; a malformed sparse object, a non-dotproduct Pinecone
+# index, a Milvus collection without a sparse field, and a record without
+# the sparse values a collection requires are refused before anything is
+# sent; remote_delete_where and remote_delete_all
 # on both providers; privileges; no secret in any error or in the server
 # log.
 #
@@ -640,7 +643,7 @@ my @sparse_checks = (
 	[ 'phyb', q{'{"indices":[3,4],"values":[1,1e39]}'}, '22003', 'sparse value at position 2 of record "s" is not a number' ],
 	[ 'phyb', q{'{"indices":[9,3,9],"values":[1,2,3]}'}, '22023', 'sparse index 9 appears more than once in record "s"' ],
 	[ 'pdocs', q{'{"indices":[1],"values":[1]}'}, '0A000', 'record "s" has sparse values, but Pinecone index "docs" does not use the dotproduct metric' ],
-	[ 'mdocs', q{'{"indices":[1],"values":[1]}'}, '0A000', 'record "s" has sparse values, but vectorpg writes only the dense vector field of Milvus collection "docs"' ],
+	[ 'mdocs', q{'{"indices":[1],"values":[1]}'}, '0A000', 'record "s" has sparse values, but Milvus collection "docs" has no sparse vector field' ],
 );
 $pc->reset_log;
 $mv->reset_log;
@@ -717,7 +720,69 @@ is(scalar(grep { $_->{path} =~ /upsert/ } @{ $pc->requests }, @{ $mv->requests }
 ($ret, $out, $err) = $node->psql('postgres',
 	q{SELECT vectorpg.remote_upsert('mdocs', ARRAY['1'], ARRAY['[1,2,3,4]']::vector[],
 		NULL, ARRAY['{"indices":[1],"values":[1]}']::jsonb[])});
-like($err, qr/HINT:  Write NULL sparse values to a Milvus collection/, 'sparse on Milvus: the refusal has a hint');
+like($err, qr/HINT:  Write NULL sparse values, or add a SparseFloatVector field to the collection/,
+	'sparse on Milvus without a sparse field: the refusal has a hint');
+
+# Milvus: a collection with a SparseFloatVector field takes the same SQL
+# form, written as {"<index>": value} into that field and read back.
+$mv->create_collection(name => 'mhyb', dimension => $dim, metric => 'IP', primary => 'pk',
+	vector_field => 'dense', sparse_field => 'sparse');
+$node->safe_psql('postgres', qq{
+	CREATE FOREIGN TABLE mhyb_t (id bigint, embedding vector($dim), metadata jsonb, sparse_values jsonb)
+		SERVER mv OPTIONS (collection 'mhyb');
+});
+my (@mids_s, @mvecs_s, @msparse);
+for my $i (1 .. 6)
+{
+	my %seen;
+	my @idx = $i == 1 ? (0, 4294967295) : grep { !$seen{$_}++ } map { int(rand(5000)) } 1 .. (1 + int(rand(30)));
+	push @mids_s, 100 + $i;
+	push @mvecs_s, [ map { rand_f32() } 1 .. $dim ];
+	push @msparse, { indices => [ map { $_ + 0 } @idx ], values => [ map { rand_f32() + 0 } @idx ] };
+}
+$node->safe_psql('postgres',
+	"SELECT vectorpg.remote_upsert('mhyb_t', " . sql_text_array(@mids_s) . ', '
+	  . sql_vector_array(@mvecs_s) . q{, ARRAY['{"k":1}','{"k":2}','{"k":3}','{"k":4}','{"k":5}','{"k":6}']::jsonb[], }
+	  . sql_jsonb_array(@msparse) . ')');
+my %mrows = map { $_->{pk} => $_ } @{ mv_rows('mhyb') };
+my $msparse_ok = 0;
+for my $k (0 .. $#mids_s)
+{
+	my $row = $mrows{ $mids_s[$k] } or next;
+	my $want = $msparse[$k];
+	my %got = %{ $row->{sparse} // {} };
+	my @order = sort { $a <=> $b } 0 .. $#{ $want->{indices} };
+	my $same = scalar(keys %got) == scalar(@{ $want->{indices} });
+	for my $j (@order)
+	{
+		my $g = $got{ $want->{indices}[$j] };
+		$same &&= defined $g && f32_bits([$g]) eq f32_bits([ $want->{values}[$j] ]);
+	}
+	$same &&= f32_bits($row->{dense}) eq f32_bits($mvecs_s[$k]);
+	$msparse_ok++ if $same;
+}
+is($msparse_ok, 6, 'milvus sparse: the SparseFloatVector field holds each index and float32 value');
+my $back = $node->safe_psql('postgres', q{SELECT sparse_values, metadata FROM mhyb_t WHERE id = 101});
+like($back, qr/^\{"values": \[[^]]+\], "indices": \[0, 4294967295\]\}\|\{"k": 1\}$/,
+	'milvus sparse: a fetch reads them back, and the metadata does not show the sparse field');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (SELECT sparse_values FROM mhyb_t ORDER BY embedding <#> '[1,1,1,1]' LIMIT 6) s
+	WHERE sparse_values IS NOT NULL}), '6', 'milvus sparse: a top-k search returns them');
+for my $c (
+	[ "NULL", '23502', 'record "107" has no sparse values for Milvus field "sparse"' ],
+	[ q{'{"indices":[1,1],"values":[1,2]}'}, '22023', 'sparse index 1 appears more than once in record "107"' ],
+	[ q{'{"indices":[4294967296],"values":[1]}'}, '22003', 'sparse index at position 1 of record "107" is not an integer' ])
+{
+	my ($sv, $state, $msg) = @$c;
+	my $q = "SELECT vectorpg.remote_upsert('mhyb_t', ARRAY['107'], ARRAY['[1,2,3,4]']::vector[], NULL, ARRAY[$sv]::jsonb[])";
+	$q =~ s/'/''/g;
+	like($node->safe_psql('postgres', "SELECT try('$q')"), qr/^$state: \Q$msg\E/, "milvus sparse validation $state: $msg");
+}
+my $q = q{SELECT vectorpg.remote_upsert('mhyb_t', ARRAY['107'], ARRAY['[1,2,3,4]']::vector[], ARRAY['{"sparse":1}']::jsonb[], ARRAY['{"indices":[1],"values":[1]}']::jsonb[])};
+$q =~ s/'/''/g;
+like($node->safe_psql('postgres', "SELECT try('$q')"), qr/^22023: metadata key "sparse" of record "107" names the sparse vector field/,
+	'milvus sparse: a metadata key naming the sparse field is refused');
+ok(!exists $mrows{107} && !grep({ $_->{pk} eq '107' } @{ mv_rows('mhyb') }), 'milvus sparse: the refused records were not sent');
 
 # --- delete by filter, delete all -------------------------------------------
 

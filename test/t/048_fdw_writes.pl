@@ -24,8 +24,10 @@
 # sparse_values) are written by INSERT and UPDATE, kept by an UPDATE of
 # other columns, removed by NULL, seen by the transaction's own fetches,
 # read back, refused with a clear error for a malformed object, a
-# non-dotproduct index and a Milvus collection, and imported for dotproduct
-# indexes; no secret in any error or the log.
+# non-dotproduct index and a Milvus collection without a sparse field, and
+# imported for dotproduct indexes; a Milvus collection's SparseFloatVector
+# field takes and returns them the same way (kept by an UPDATE of other
+# columns, a NULL refused where the field is required); no secret in any error or the log.
 #
 # Why: a write to a remote index must happen exactly when the transaction
 # commits, never when it rolls back, and lose or corrupt nothing.
@@ -683,8 +685,8 @@ like($err, qr/ERROR:  cannot write record "c" to foreign table "pcos_sparse": re
 	'sparse INSERT into a cosine index refused');
 ($ret, $out, $err) = $node->psql('postgres',
 	q{INSERT INTO mdocs_sparse VALUES (5, '[1,2,3,4]', '{"indices":[1],"values":[1]}')});
-like($err, qr/ERROR:  cannot write record "5" to foreign table "mdocs_sparse": record "5" has sparse values, but vectorpg writes only the dense vector field/,
-	'sparse INSERT into a Milvus collection refused');
+like($err, qr/ERROR:  cannot write record "5" to foreign table "mdocs_sparse": record "5" has sparse values, but Milvus collection "docs" has no sparse vector field/,
+	'sparse INSERT into a Milvus collection without a sparse field refused');
 is(scalar(grep { $_->{path} =~ /upsert/ } @{ $pc->requests }, @{ $mv->requests }), 0,
 	'sparse refusals: nothing was sent');
 $node->safe_psql('postgres', q{INSERT INTO mdocs_sparse VALUES (5, '[1,2,3,4]', NULL)});
@@ -699,6 +701,36 @@ is($node->safe_psql('postgres', q{
 	'hyb.sparse_values', 'IMPORT FOREIGN SCHEMA gives dotproduct indexes (only) a sparse_values column');
 is($node->safe_psql('postgres', q{SELECT sparse_values->'indices' FROM imp.hyb WHERE id = 's2'}),
 	'[1, 2]', 'the imported table reads sparse values');
+
+# Milvus: a collection with a SparseFloatVector field
+$mv->create_collection(name => 'mhyb', dimension => $dim, metric => 'IP', primary => 'pk',
+	vector_field => 'dense', sparse_field => 'sp');
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA mimp;
+	IMPORT FOREIGN SCHEMA db LIMIT TO (mhyb, docs) FROM SERVER mv INTO mimp;
+});
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(c.relname, ',' ORDER BY c.relname)
+	FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+	WHERE c.relnamespace = 'mimp'::regnamespace AND a.attname = 'sparse_values'}),
+	'mhyb', 'IMPORT FOREIGN SCHEMA gives a Milvus collection with a sparse field (only) a sparse_values column');
+sub mhyb_row { my ($pk) = @_; return (grep { $_->{pk} eq $pk } @{ $mv->state->{collections}{mhyb}{partitions}{_default} // [] })[0]; }
+$r = $node->safe_psql('postgres', q{
+	INSERT INTO mimp.mhyb (id, embedding, metadata, sparse_values)
+	VALUES (1, '[1,2,3,4]', '{"k":"a"}', '{"indices":[10,3],"values":[0.5,0.25]}')
+	RETURNING id, sparse_values});
+is($r, qq{1|{"values": [0.5, 0.25], "indices": [10, 3]}}, 'milvus sparse INSERT: RETURNING shows the sparse values');
+is_deeply(mhyb_row(1)->{sp}, { 10 => 0.5, 3 => 0.25 }, 'milvus sparse INSERT: the field holds them keyed by index');
+$node->safe_psql('postgres', q{UPDATE mimp.mhyb SET metadata = '{"k":"b"}' WHERE id = 1});
+is_deeply([ mhyb_row(1)->{sp}, mhyb_row(1)->{'$meta'}{k} ], [ { 10 => 0.5, 3 => 0.25 }, 'b' ],
+	'milvus sparse: an UPDATE of the metadata keeps the sparse values');
+$node->safe_psql('postgres', q{UPDATE mimp.mhyb SET sparse_values = '{"indices":[7],"values":[2]}' WHERE id = 1});
+is_deeply(mhyb_row(1)->{sp}, { 7 => 2 }, 'milvus sparse UPDATE sets new sparse values');
+is($node->safe_psql('postgres', q{SELECT sparse_values->'indices', metadata FROM mimp.mhyb WHERE id = 1}),
+	'[7]|{"k": "b"}', 'milvus sparse: read back by id, and not part of the metadata');
+($ret, $out, $err) = $node->psql('postgres', q{UPDATE mimp.mhyb SET sparse_values = NULL WHERE id = 1});
+like($err, qr/ERROR:  cannot write record "1" to foreign table "mhyb": record "1" has no sparse values for Milvus field "sp"/,
+	'milvus sparse: NULL is refused where the sparse field is required');
 
 # --- no secret in the server log ---------------------------------------------
 my $log = slurp_file($node->logfile);

@@ -10,7 +10,8 @@
 # namespaces, retries on 503); test/conformance/milvus.mjs does the same for
 # the fake Milvus through the REST HttpClient of @zilliz/milvus2-sdk-node
 # 3.0.6 (collections, entities, partitions, indexes, int64 ids above 2^53 as
-# strings, a 200-with-error envelope).  Each SDK check becomes one TAP line.
+# strings, SparseFloatVector fields as {"<index>": value}, a 200-with-error
+# envelope).  Each SDK check becomes one TAP line.
 #
 # Why a real SDK: a fake written from a specification alone can share the
 # specification's misreadings with the client under test; the SDK is an
