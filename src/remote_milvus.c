@@ -1700,17 +1700,17 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 
 #define WRONG_KIND() \
 	RemoteWriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE, \
-				 psprintf("metadata value \"%s\" of record \"%s\" is %s, but Milvus field \"%s\" is %s", \
-						  m->key, id, KindName(m->kind), f->name, f->type), \
-				 NULL, "Give each schema field a value of its type.")
+					   psprintf("metadata value \"%s\" of record \"%s\" is %s, but Milvus field \"%s\" is %s", \
+								m->key, id, KindName(m->kind), f->name, f->type), \
+					   NULL, "Give each schema field a value of its type.")
 
 	if (m->kind == RJ_NULL)
 	{
 		if (!f->nullable && !f->has_default)
 			return RemoteWriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
-								psprintf("metadata value \"%s\" of record \"%s\" is null, but Milvus field \"%s\" is not nullable",
-										 m->key, id, f->name),
-								NULL, "Give the field a value, or make it nullable in the collection's schema.");
+									  psprintf("metadata value \"%s\" of record \"%s\" is null, but Milvus field \"%s\" is not nullable",
+											   m->key, id, f->name),
+									  NULL, "Give the field a value, or make it nullable in the collection's schema.");
 		if (out)
 			appendStringInfoString(out, "null");
 		return true;
@@ -1731,12 +1731,12 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 			return WRONG_KIND();
 		if (!ParseInteger(text, len, min, max, &v, &range))
 			return RemoteWriteInvalid(err, range ? ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE :
-								ERRCODE_INVALID_TEXT_REPRESENTATION,
-								psprintf("metadata value \"%s\" of record \"%s\" is %s for Milvus field \"%s\" (%s)",
-										 m->key, id, range ? "out of range" : "not an integer",
-										 f->name, f->type),
-								psprintf("The value is %.*s.", Min(m->value_len, 64), m->value),
-								"Give each schema field a value of its type.");
+									  ERRCODE_INVALID_TEXT_REPRESENTATION,
+									  psprintf("metadata value \"%s\" of record \"%s\" is %s for Milvus field \"%s\" (%s)",
+											   m->key, id, range ? "out of range" : "not an integer",
+											   f->name, f->type),
+									  psprintf("The value is %.*s.", Min(m->value_len, 64), m->value),
+									  "Give each schema field a value of its type.");
 		if (out)
 			appendStringInfo(out, INT64_FORMAT, v);
 		return true;
@@ -1752,9 +1752,9 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 		d = strtod(text, NULL);
 		if (!isfinite(d) || (f->type[0] == 'F' && !isfinite((float) d)))
 			return RemoteWriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-								psprintf("metadata value \"%s\" of record \"%s\" is out of range for Milvus field \"%s\" (%s)",
-										 m->key, id, f->name, f->type),
-								NULL, "Give each schema field a value of its type.");
+									  psprintf("metadata value \"%s\" of record \"%s\" is out of range for Milvus field \"%s\" (%s)",
+											   m->key, id, f->name, f->type),
+									  NULL, "Give each schema field a value of its type.");
 	}
 	else if (strcmp(f->type, "Bool") == 0)
 	{
@@ -1770,10 +1770,10 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 		bytes = JsonStringBytes(m->value, m->value_len);
 		if (f->max_length > 0 && bytes > f->max_length)
 			return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-								psprintf("metadata value \"%s\" of record \"%s\" is too long for Milvus field \"%s\"",
-										 m->key, id, f->name),
-								psprintf("It has %d bytes; the field's max_length is %d.", bytes, f->max_length),
-								"Shorten the value, or raise the field's max_length in the collection's schema.");
+									  psprintf("metadata value \"%s\" of record \"%s\" is too long for Milvus field \"%s\"",
+											   m->key, id, f->name),
+									  psprintf("It has %d bytes; the field's max_length is %d.", bytes, f->max_length),
+									  "Shorten the value, or raise the field's max_length in the collection's schema.");
 	}
 	else if (strcmp(f->type, "Array") == 0)
 	{
@@ -1791,15 +1791,15 @@ FieldValue(RemoteTarget *target, const RemoteWrite *w, const RemoteWriteField *f
 		cJSON_Delete(list);
 		if (f->max_capacity > 0 && count > f->max_capacity)
 			return RemoteWriteInvalid(err, ERRCODE_ARRAY_SUBSCRIPT_ERROR,
-								psprintf("metadata value \"%s\" of record \"%s\" has too many elements for Milvus field \"%s\"",
-										 m->key, id, f->name),
-								psprintf("It has %d elements; the field's max_capacity is %d.", count, f->max_capacity),
-								"Send fewer elements, or raise the field's max_capacity in the collection's schema.");
+									  psprintf("metadata value \"%s\" of record \"%s\" has too many elements for Milvus field \"%s\"",
+											   m->key, id, f->name),
+									  psprintf("It has %d elements; the field's max_capacity is %d.", count, f->max_capacity),
+									  "Send fewer elements, or raise the field's max_capacity in the collection's schema.");
 		if (!ok)
 			return RemoteWriteInvalid(err, ERRCODE_FDW_INVALID_DATA_TYPE,
-								psprintf("metadata value \"%s\" of record \"%s\" has an element that does not fit Milvus field \"%s\" (Array of %s)",
-										 m->key, id, f->name, f->element_type ? f->element_type : "?"),
-								NULL, "Give each schema field a value of its type.");
+									  psprintf("metadata value \"%s\" of record \"%s\" has an element that does not fit Milvus field \"%s\" (Array of %s)",
+											   m->key, id, f->name, f->element_type ? f->element_type : "?"),
+									  NULL, "Give each schema field a value of its type.");
 	}
 	if (out)
 		RemoteAppendJsonCompact(out, m->value, m->value_len);
@@ -1827,9 +1827,9 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 		n = RemoteJsonObjectMembers(w->metadata_json, &m, &why);
 		if (n < 0)
 			return RemoteWriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
-								psprintf("metadata of record \"%s\" is not a JSON object", id),
-								psprintf("The metadata text is invalid: %s.", why),
-								"Milvus metadata is a JSON object of scalar fields and dynamic keys.");
+									  psprintf("metadata of record \"%s\" is not a JSON object", id),
+									  psprintf("The metadata text is invalid: %s.", why),
+									  "Milvus metadata is a JSON object of scalar fields and dynamic keys.");
 	}
 	for (int i = 0; i < n; i++)
 	{
@@ -1839,22 +1839,22 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 			strcmp(m[i].key, "$meta") == 0 ||
 			(c->info->sparse_field && strcmp(m[i].key, c->info->sparse_field) == 0))
 			return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-								psprintf("metadata key \"%s\" of record \"%s\" names the %s",
-										 m[i].key, id,
-										 strcmp(m[i].key, c->pk_field) == 0 ? "primary key field" :
-										 strcmp(m[i].key, "$meta") == 0 ? "dynamic field" :
-										 strcmp(m[i].key, c->vector_field) == 0 ? "vector field" :
-										 "sparse vector field"),
-								NULL, "The key, the vector and the sparse values are written from the record's id, vector and sparse values.");
+									  psprintf("metadata key \"%s\" of record \"%s\" names the %s",
+											   m[i].key, id,
+											   strcmp(m[i].key, c->pk_field) == 0 ? "primary key field" :
+											   strcmp(m[i].key, "$meta") == 0 ? "dynamic field" :
+											   strcmp(m[i].key, c->vector_field) == 0 ? "vector field" :
+											   "sparse vector field"),
+									  NULL, "The key, the vector and the sparse values are written from the record's id, vector and sparse values.");
 		f = WriteField(c, m[i].key);
 		if (f == NULL)
 		{
 			if (!c->dynamic)
 				return RemoteWriteInvalid(err, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
-									psprintf("Milvus collection \"%s\" has no field \"%s\" (metadata of record \"%s\")",
-											 target->index, m[i].key, id),
-									psprintf("The collection has no dynamic field, so keys outside its schema are refused."),
-									"Add the field to the collection, enable its dynamic field, or leave the key out of the metadata.");
+										  psprintf("Milvus collection \"%s\" has no field \"%s\" (metadata of record \"%s\")",
+												   target->index, m[i].key, id),
+										  psprintf("The collection has no dynamic field, so keys outside its schema are refused."),
+										  "Add the field to the collection, enable its dynamic field, or leave the key out of the metadata.");
 			if (m[i].kind == RJ_NULL)
 				continue;
 			if (out)
@@ -1893,9 +1893,9 @@ MilvusMetadata(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 				given = strcmp(m[i].key, f->name) == 0;
 			if (!given)
 				return RemoteWriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
-									psprintf("record \"%s\" has no value for Milvus field \"%s\"", id, f->name),
-									psprintf("The field is %s, not nullable and without a default value.", f->type),
-									"Put the field into the record's metadata.");
+										  psprintf("record \"%s\" has no value for Milvus field \"%s\"", id, f->name),
+										  psprintf("The field is %s, not nullable and without a default value.", f->type),
+										  "Put the field into the record's metadata.");
 		}
 	}
 	return true;
@@ -1919,14 +1919,14 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 		v = strtoll(key, &end, 10);
 		if (end == key || *end != '\0' || isspace((unsigned char) *key))
 			return RemoteWriteInvalid(err, ERRCODE_INVALID_TEXT_REPRESENTATION,
-								psprintf("record id \"%s\" is not an integer", RemoteShortId(key)),
-								psprintf("The primary key \"%s\" of Milvus collection \"%s\" is Int64.",
-										 c->pk_field, target->index),
-								"Ids of a collection with an Int64 key are integers written in decimal.");
+									  psprintf("record id \"%s\" is not an integer", RemoteShortId(key)),
+									  psprintf("The primary key \"%s\" of Milvus collection \"%s\" is Int64.",
+											   c->pk_field, target->index),
+									  "Ids of a collection with an Int64 key are integers written in decimal.");
 		if (errno == ERANGE)
 			return RemoteWriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-								psprintf("record id \"%s\" is out of range for an Int64 key", RemoteShortId(key)),
-								NULL, "Ids of a collection with an Int64 key lie between -9223372036854775808 and 9223372036854775807.");
+									  psprintf("record id \"%s\" is out of range for an Int64 key", RemoteShortId(key)),
+									  NULL, "Ids of a collection with an Int64 key lie between -9223372036854775808 and 9223372036854775807.");
 		if (out)
 			appendStringInfo(out, "%lld", v);
 	}
@@ -1937,10 +1937,10 @@ MilvusKey(RemoteTarget *target, RemoteCachedIndex *c, const char *key,
 
 		if (f && f->max_length > 0 && len > f->max_length)
 			return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-								psprintf("record id \"%s\" is too long", RemoteShortId(key)),
-								psprintf("It has %d bytes; the primary key \"%s\" of Milvus collection \"%s\" has max_length %d.",
-										 len, c->pk_field, target->index, f->max_length),
-								"Use shorter ids, for example a hash of the long one.");
+									  psprintf("record id \"%s\" is too long", RemoteShortId(key)),
+									  psprintf("It has %d bytes; the primary key \"%s\" of Milvus collection \"%s\" has max_length %d.",
+											   len, c->pk_field, target->index, f->max_length),
+									  "Use shorter ids, for example a hash of the long one.");
 		if (out)
 			escape_json(out, key);
 	}
@@ -1973,23 +1973,23 @@ MilvusSparse(RemoteTarget *target, RemoteCachedIndex *c, const RemoteWrite *w,
 			f = lfirst(lc);
 			if (strcmp(f->type, "SparseFloatVector") == 0 && !f->nullable)
 				return RemoteWriteInvalid(err, ERRCODE_NOT_NULL_VIOLATION,
-									psprintf("record \"%s\" has no sparse values for Milvus field \"%s\"", id, f->name),
-									psprintf("Field \"%s\" of collection \"%s\" is a SparseFloatVector and not nullable.",
-											 f->name, target->index),
-									"Give every record of this collection its sparse values.");
+										  psprintf("record \"%s\" has no sparse values for Milvus field \"%s\"", id, f->name),
+										  psprintf("Field \"%s\" of collection \"%s\" is a SparseFloatVector and not nullable.",
+												   f->name, target->index),
+										  "Give every record of this collection its sparse values.");
 		}
 		return true;
 	}
 	if (c->info->nsparse > 1)
 		return RemoteWriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
-							psprintf("record \"%s\" has sparse values, but Milvus collection \"%s\" has %d sparse vector fields",
-									 id, target->index, c->info->nsparse),
-							NULL, "vectorpg writes sparse values into a collection's only SparseFloatVector field.");
+								  psprintf("record \"%s\" has sparse values, but Milvus collection \"%s\" has %d sparse vector fields",
+										   id, target->index, c->info->nsparse),
+								  NULL, "vectorpg writes sparse values into a collection's only SparseFloatVector field.");
 	if (field == NULL)
 		return RemoteWriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
-							psprintf("record \"%s\" has sparse values, but Milvus collection \"%s\" has no sparse vector field",
-									 id, target->index),
-							NULL, "Write NULL sparse values, or add a SparseFloatVector field to the collection.");
+								  psprintf("record \"%s\" has sparse values, but Milvus collection \"%s\" has no sparse vector field",
+										   id, target->index),
+								  NULL, "Write NULL sparse values, or add a SparseFloatVector field to the collection.");
 	if (!RemoteSparseParse(w, REMOTE_MILVUS_MAX_SPARSE, "vectorpg's Milvus client", &sp, err))
 		return false;
 	if (out)
@@ -2024,18 +2024,18 @@ MilvusValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 		return false;
 	if (dim > 0 && w->dim != dim)
 		return RemoteWriteInvalid(err, ERRCODE_DATA_EXCEPTION,
-							psprintf("vector of record \"%s\" has %d dimensions, but field \"%s\" of Milvus collection \"%s\" has %d",
-									 RemoteShortId(w->id), w->dim, c->vector_field, target->index, dim),
-							NULL, "Vectors written to a collection must have its vector field's dimension.");
+								  psprintf("vector of record \"%s\" has %d dimensions, but field \"%s\" of Milvus collection \"%s\" has %d",
+										   RemoteShortId(w->id), w->dim, c->vector_field, target->index, dim),
+								  NULL, "Vectors written to a collection must have its vector field's dimension.");
 	size = (int64) w->dim * REMOTE_MAX_FLOAT_TEXT + (int64) strlen(w->id) * 6 +
 		(w->metadata_json ? strlen(w->metadata_json) * 6 : 0) +
 		(w->sparse_json ? strlen(w->sparse_json) * 2 : 0) + 256;
 	if (size > REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2)
 		return RemoteWriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-							psprintf("record \"%s\" is too large for one request", RemoteShortId(w->id)),
-							psprintf("It may take up to " INT64_FORMAT " bytes; a request carries at most %d.",
-									 size, REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2),
-							"Keep large values out of the metadata.");
+								  psprintf("record \"%s\" is too large for one request", RemoteShortId(w->id)),
+								  psprintf("It may take up to " INT64_FORMAT " bytes; a request carries at most %d.",
+										   size, REMOTE_MILVUS_MAX_WRITE_BODY_BYTES / 2),
+								  "Keep large values out of the metadata.");
 	return MilvusMetadata(target, c, w, NULL, err);
 }
 

@@ -665,32 +665,32 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 
 	if (n < 0)
 		return RemoteWriteInvalid(err, n == -1 ? ERRCODE_INVALID_TEXT_REPRESENTATION : ERRCODE_INVALID_PARAMETER_VALUE,
-							psprintf("metadata of record \"%s\" is not a JSON object", id),
-							psprintf("The metadata text is invalid: %s.", why),
-							"Pinecone metadata is a flat JSON object.");
+								  psprintf("metadata of record \"%s\" is not a JSON object", id),
+								  psprintf("The metadata text is invalid: %s.", why),
+								  "Pinecone metadata is a flat JSON object.");
 	appendStringInfoChar(out, '{');
 	for (int i = 0; i < n; i++)
 	{
 		if (m[i].key[0] == '$')
 			return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-								psprintf("metadata key \"%s\" of record \"%s\" starts with \"$\"",
-										 m[i].key, id),
-								NULL, "Pinecone reserves keys starting with \"$\" for its filter operators.");
+									  psprintf("metadata key \"%s\" of record \"%s\" starts with \"$\"",
+											   m[i].key, id),
+									  NULL, "Pinecone reserves keys starting with \"$\" for its filter operators.");
 		switch (m[i].kind)
 		{
 			case RJ_NULL:
 				continue;
 			case RJ_OBJECT:
 				return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-									psprintf("metadata value \"%s\" of record \"%s\" is a nested object",
-											 m[i].key, id),
-									NULL, "Pinecone metadata values are strings, numbers, booleans or lists of strings.");
+										  psprintf("metadata value \"%s\" of record \"%s\" is a nested object",
+												   m[i].key, id),
+										  NULL, "Pinecone metadata values are strings, numbers, booleans or lists of strings.");
 			case RJ_ARRAY:
 				if (!IsStringList(m[i].value, m[i].value_len))
 					return RemoteWriteInvalid(err, ERRCODE_INVALID_PARAMETER_VALUE,
-										psprintf("metadata value \"%s\" of record \"%s\" is a list of non-strings",
-												 m[i].key, id),
-										NULL, "Pinecone metadata lists hold strings only.");
+											  psprintf("metadata value \"%s\" of record \"%s\" is a list of non-strings",
+													   m[i].key, id),
+											  NULL, "Pinecone metadata lists hold strings only.");
 				break;
 			case RJ_NUMBER:
 				{
@@ -699,10 +699,10 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 
 					if (!isfinite(d))
 						return RemoteWriteInvalid(err, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
-											psprintf("metadata value \"%s\" of record \"%s\" is out of range",
-													 m[i].key, id),
-											psprintf("Pinecone stores numbers as 64-bit floats; %s is not one.", text),
-											"Store such a value as a string.");
+												  psprintf("metadata value \"%s\" of record \"%s\" is out of range",
+														   m[i].key, id),
+												  psprintf("Pinecone stores numbers as 64-bit floats; %s is not one.", text),
+												  "Store such a value as a string.");
 					pfree(text);
 					break;
 				}
@@ -719,10 +719,10 @@ PineconeMetadata(const RemoteWrite *w, StringInfo out, RemoteWriteError *err)
 	appendStringInfoChar(out, '}');
 	if (out->len - start > REMOTE_PINECONE_MAX_METADATA_BYTES)
 		return RemoteWriteInvalid(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
-							psprintf("metadata of record \"%s\" is too large", id),
-							psprintf("It takes %d bytes; Pinecone allows %d bytes per record.",
-									 out->len - start, REMOTE_PINECONE_MAX_METADATA_BYTES),
-							"Keep large text out of the metadata, or store a reference to it.");
+								  psprintf("metadata of record \"%s\" is too large", id),
+								  psprintf("It takes %d bytes; Pinecone allows %d bytes per record.",
+										   out->len - start, REMOTE_PINECONE_MAX_METADATA_BYTES),
+								  "Keep large text out of the metadata, or store a reference to it.");
 	return true;
 }
 
@@ -759,16 +759,16 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 
 	if (strlen(w->id) > REMOTE_PINECONE_MAX_ID_BYTES)
 		return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
-							psprintf("record id \"%s\" is too long", RemoteShortId(w->id)),
-							psprintf("It has %d characters; Pinecone allows %d.",
-									 (int) strlen(w->id), REMOTE_PINECONE_MAX_ID_BYTES),
-							"Use shorter ids, for example a hash of the long one.");
+								  psprintf("record id \"%s\" is too long", RemoteShortId(w->id)),
+								  psprintf("It has %d characters; Pinecone allows %d.",
+										   (int) strlen(w->id), REMOTE_PINECONE_MAX_ID_BYTES),
+								  "Use shorter ids, for example a hash of the long one.");
 	for (p = (const unsigned char *) w->id; *p; p++)
 	{
 		if (*p > 127)
 			return RemoteWriteInvalid(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-								psprintf("record id \"%s\" is not ASCII", RemoteShortId(w->id)),
-								NULL, "Pinecone record ids are ASCII text.");
+									  psprintf("record id \"%s\" is not ASCII", RemoteShortId(w->id)),
+									  NULL, "Pinecone record ids are ASCII text.");
 	}
 	if (w->is_delete)
 		return true;
@@ -776,15 +776,15 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	dim = WriteDimension(target);
 	if (dim > 0 && w->dim != dim)
 		return RemoteWriteInvalid(err, ERRCODE_DATA_EXCEPTION,
-							psprintf("vector of record \"%s\" has %d dimensions, but Pinecone index \"%s\" has %d",
-									 RemoteShortId(w->id), w->dim, target->index, dim),
-							NULL, "Vectors written to an index must have the index's dimension.");
+								  psprintf("vector of record \"%s\" has %d dimensions, but Pinecone index \"%s\" has %d",
+										   RemoteShortId(w->id), w->dim, target->index, dim),
+								  NULL, "Vectors written to an index must have the index's dimension.");
 	for (int i = 0; i < w->dim && !nonzero; i++)
 		nonzero = fabsf(w->values[i]) >= 1e-8f;
 	if (!nonzero)
 		return RemoteWriteInvalid(err, ERRCODE_DATA_EXCEPTION,
-							psprintf("vector of record \"%s\" is all zeros", RemoteShortId(w->id)),
-							NULL, "Pinecone refuses dense vectors whose components are all below 1e-8 in magnitude.");
+								  psprintf("vector of record \"%s\" is all zeros", RemoteShortId(w->id)),
+								  NULL, "Pinecone refuses dense vectors whose components are all below 1e-8 in magnitude.");
 	if (w->metadata_json)
 	{
 		initStringInfo(&md);
@@ -800,9 +800,9 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 			metric = target->metric;
 		if (metric != REMOTE_METRIC_UNKNOWN && metric != REMOTE_METRIC_IP)
 			return RemoteWriteInvalid(err, ERRCODE_FEATURE_NOT_SUPPORTED,
-								psprintf("record \"%s\" has sparse values, but Pinecone index \"%s\" does not use the dotproduct metric",
-										 RemoteShortId(w->id), target->index),
-								NULL, "Pinecone scores sparse values only in dotproduct indexes; write NULL sparse values to this one.");
+									  psprintf("record \"%s\" has sparse values, but Pinecone index \"%s\" does not use the dotproduct metric",
+											   RemoteShortId(w->id), target->index),
+									  NULL, "Pinecone scores sparse values only in dotproduct indexes; write NULL sparse values to this one.");
 		initStringInfo(&md);
 		if (!PineconeSparse(w, &md, err))
 			return false;
