@@ -91,6 +91,7 @@ typedef struct MirrorConf
 	char	   *id_column;
 	char	   *vector_column;
 	char	   *metadata_expr;	/* SQL expression over alias s, or "NULL" */
+	char	   *sparse_expr;	/* sparse values as text over alias s, or "NULL" */
 	int			batch_size;
 	int			max_errors;
 	int			backoff_cap_ms;
@@ -207,7 +208,9 @@ LoadConf(int32 id, MirrorConf *conf)
 				"      ELSE 'NULL' END,"
 				" m.batch_size, m.max_errors, m.backoff_cap_ms, m.backfill_done,"
 				" m.backfill_cursor, m.error_count, m.transient_failures,"
-				" m.state = 'running' AND (m.retry_at IS NULL OR m.retry_at <= now())"
+				" m.state = 'running' AND (m.retry_at IS NULL OR m.retry_at <= now()),"
+				" CASE WHEN m.sparse_column IS NOT NULL"
+				"      THEN format('s.%I::text', m.sparse_column) ELSE 'NULL' END"
 				" FROM vectorpg.mirrors m WHERE m.id = $1",
 				1, types, args, NULL, SPI_OK_SELECT);
 	if (SPI_processed == 0)
@@ -231,6 +234,7 @@ LoadConf(int32 id, MirrorConf *conf)
 	conf->transient_failures = DatumGetInt32(SPI_getbinval(tup, desc, 14, &isnull));
 	d = SPI_getbinval(tup, desc, 15, &isnull);
 	conf->runnable = !isnull && DatumGetBool(d);
+	conf->sparse_expr = SpiText(0, 16);
 	return true;
 }
 
@@ -303,6 +307,7 @@ ItemsFromResult(MirrorBatch *batch, bool skip_missing, char ***ids_out)
 			w->values = v->x;
 			w->dim = v->dim;
 			w->metadata_json = (meta && strcmp(meta, "{}") != 0) ? meta : NULL;
+			w->sparse_json = SpiText(i, 5);
 		}
 		batch->n++;
 	}
@@ -590,12 +595,12 @@ Drain(MirrorConf *conf, RemoteTarget *target)
 		Datum		rargs[1];
 
 		rargs[0] = PointerGetDatum(idarr);
-		ret = SPI_execute_with_args(psprintf("SELECT u.x, s.%s IS NOT NULL, s.%s, %s"
+		ret = SPI_execute_with_args(psprintf("SELECT u.x, s.%s IS NOT NULL, s.%s, %s, %s"
 											 " FROM (SELECT DISTINCT x FROM pg_catalog.unnest($1) x) u"
 											 " LEFT JOIN %s s ON s.%s = u.x::%s",
 											 quote_identifier(conf->id_column),
 											 quote_identifier(conf->vector_column),
-											 conf->metadata_expr,
+											 conf->metadata_expr, conf->sparse_expr,
 											 QualifiedName(conf->source),
 											 quote_identifier(conf->id_column),
 											 IdTypeName(conf)),
@@ -666,10 +671,10 @@ Backfill(MirrorConf *conf, RemoteTarget *target)
 	args[1] = Int32GetDatum(conf->batch_size);
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(conf->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE);
-	ret = SPI_execute_with_args(psprintf("SELECT s.%s::text, true, s.%s, %s FROM %s s"
+	ret = SPI_execute_with_args(psprintf("SELECT s.%s::text, true, s.%s, %s, %s FROM %s s"
 										 "%s ORDER BY s.%s LIMIT $2",
 										 idq, quote_identifier(conf->vector_column),
-										 conf->metadata_expr,
+										 conf->metadata_expr, conf->sparse_expr,
 										 QualifiedName(conf->source),
 										 conf->cursor
 										 ? psprintf(" WHERE s.%s > $1::%s", idq, IdTypeName(conf))

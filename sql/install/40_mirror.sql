@@ -14,6 +14,7 @@ CREATE TABLE vectorpg.mirrors (
 	vector_column name NOT NULL,
 	metadata_columns name[],
 	metadata_column name,
+	sparse_column name,			-- jsonb sparse values {"indices","values"}, or NULL
 	target regclass NOT NULL,
 	owner regrole NOT NULL,
 	state text NOT NULL DEFAULT 'running'
@@ -156,7 +157,7 @@ CREATE FUNCTION vectorpg.mirror(source regclass, target regclass,
 		metadata_columns name[] DEFAULT NULL, metadata_column name DEFAULT NULL,
 		name text DEFAULT NULL, batch_size integer DEFAULT NULL,
 		max_errors integer DEFAULT NULL, backoff_cap_ms integer DEFAULT NULL,
-		backfill boolean DEFAULT true)
+		backfill boolean DEFAULT true, sparse_column name DEFAULT NULL)
 	RETURNS integer
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
@@ -174,6 +175,7 @@ DECLARE
 	p_max_errors integer := $9;
 	p_cap integer := $10;
 	p_backfill boolean := $11;
+	p_sparse name := $12;
 	v_kind "char";
 	v_att record;
 	v_nvec bigint;
@@ -266,6 +268,16 @@ BEGIN
 			MESSAGE = format('"%s" has no json or jsonb column "%s"', p_source, p_col);
 	END IF;
 
+	-- sparse values: one json or jsonb column of {"indices": [...], "values": [...]}
+	IF p_sparse IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+			WHERE a.attrelid = p_source AND a.attname = p_sparse
+			  AND a.atttypid IN ('jsonb'::regtype, 'json'::regtype)
+			  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_column',
+			MESSAGE = format('"%s" has no json or jsonb column "%s"', p_source, p_sparse),
+			HINT = 'sparse_column names a column of sparse values {"indices": [...], "values": [...]}.';
+	END IF;
+
 	-- options within vectorpg.mirror_limits()
 	FOR v_lim IN SELECT * FROM vectorpg.mirror_limits() LOOP
 		IF v_lim.name = 'batch_size' THEN
@@ -300,9 +312,9 @@ BEGIN
 		EXECUTE format('SELECT count(*) FROM %s', p_source) INTO v_total;
 	END IF;
 	INSERT INTO vectorpg.mirrors (name, source, id_column, vector_column, metadata_columns,
-		metadata_column, target, owner, batch_size, max_errors, backoff_cap_ms,
+		metadata_column, sparse_column, target, owner, batch_size, max_errors, backoff_cap_ms,
 		backfill_done, backfill_total, backfill_started)
-	VALUES (p_name, p_source, p_id, p_vec, p_cols, p_col, p_target, current_user::regrole,
+	VALUES (p_name, p_source, p_id, p_vec, p_cols, p_col, p_sparse, p_target, current_user::regrole,
 		p_batch, p_max_errors, p_cap, NOT p_backfill, v_total,
 		CASE WHEN p_backfill THEN now() END)
 	RETURNING id INTO v_id;
@@ -328,7 +340,7 @@ END
 $$;
 
 COMMENT ON FUNCTION vectorpg.mirror(regclass, regclass, name, name, name[], name, text,
-		integer, integer, integer, boolean) IS
+		integer, integer, integer, boolean, name) IS
 	'mirrors a local table to a vectorpg_fdw foreign table: backfills it, then sends every committed change';
 
 CREATE FUNCTION vectorpg.mirror_pause(mirror text) RETURNS void
@@ -662,6 +674,20 @@ $$;
 COMMENT ON FUNCTION vectorpg.mirror_json_norm(jsonb) IS
 	'metadata as mirror_verify compares it: null members dropped, numbers as float8';
 
+-- Sparse values as mirror_verify compares them: [index, value] pairs in
+-- index order, each value rounded to real as the remote stores it
+CREATE FUNCTION vectorpg.mirror_sparse_norm(j jsonb) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(jsonb_agg(jsonb_build_array(i.v::numeric, (v.v #>> '{}')::real) ORDER BY i.v::numeric), '[]')
+	FROM jsonb_array_elements(j -> 'indices') WITH ORDINALITY i(v, o)
+	JOIN jsonb_array_elements(j -> 'values') WITH ORDINALITY v(v, o) ON v.o = i.o
+$$;
+
+COMMENT ON FUNCTION vectorpg.mirror_sparse_norm(jsonb) IS
+	'sparse values as mirror_verify compares them: [index, real value] pairs in index order';
+
 CREATE FUNCTION vectorpg.mirror_verify(mirror text, sample integer DEFAULT NULL,
 		OUT local_count bigint, OUT remote_count bigint, OUT checked bigint,
 		OUT missing bigint, OUT different bigint, OUT extra bigint,
@@ -678,6 +704,7 @@ DECLARE
 	v_ftvec name;
 	v_ftid text;
 	v_ftmeta boolean;
+	v_ftsparse boolean;
 	v_idtype text;
 	v_ids text[];
 	r record;
@@ -701,6 +728,9 @@ BEGIN
 	WHERE attrelid = m.target AND attname = 'id' AND NOT attisdropped;
 	v_ftmeta := EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = m.target
 		AND attname = 'metadata' AND atttypid = 'jsonb'::regtype AND NOT attisdropped);
+	v_ftsparse := m.sparse_column IS NOT NULL AND EXISTS (SELECT 1 FROM pg_attribute
+		WHERE attrelid = m.target AND attname = 'sparse_values' AND atttypid = 'jsonb'::regtype
+		  AND NOT attisdropped);
 	IF v_ftvec IS NULL OR v_ftid IS NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_column',
 			MESSAGE = format('foreign table %s needs an "id" column and a vector column to be verified', m.target);
@@ -720,11 +750,11 @@ BEGIN
 		CASE WHEN p_sample IS NULL THEN '' ELSE 'ORDER BY random() LIMIT ' || p_sample END)
 	LOOP
 		FOR r IN EXECUTE format(
-			'WITH r AS MATERIALIZED (SELECT f.id::text AS id, f.%1$I AS v, %2$s AS m FROM %3$s f'
-			'                        WHERE f.id = ANY ($1::%4$s[]))'
+			'WITH r AS MATERIALIZED (SELECT f.id::text AS id, f.%1$I AS v, %2$s AS m, %10$s AS sp'
+			'                        FROM %3$s f WHERE f.id = ANY ($1::%4$s[]))'
 			' SELECT s.%5$I::text AS id, r.id IS NULL AS missing,'
 			'        NOT coalesce(r.v OPERATOR(@extschema@.=) s.%6$I, false) AS vdiff,'
-			'        %7$s AS mdiff'
+			'        %7$s AS mdiff, %11$s AS sdiff'
 			' FROM %8$s s LEFT JOIN r ON r.id = s.%5$I::text'
 			' WHERE s.%5$I = ANY ($1::%9$s[])',
 			v_ftvec,
@@ -733,7 +763,11 @@ BEGIN
 			CASE WHEN v_ftmeta
 				THEN format('coalesce(r.m, ''{}'') IS DISTINCT FROM coalesce(vectorpg.mirror_json_norm(%s), ''{}'')', v_meta)
 				ELSE 'false' END,
-			m.source, v_idtype) USING v_ids
+			m.source, v_idtype,
+			CASE WHEN v_ftsparse THEN 'vectorpg.mirror_sparse_norm(f.sparse_values)' ELSE 'NULL::jsonb' END,
+			CASE WHEN v_ftsparse
+				THEN format('r.sp IS DISTINCT FROM vectorpg.mirror_sparse_norm(s.%I::jsonb)', m.sparse_column)
+				ELSE 'false' END) USING v_ids
 		LOOP
 			checked := checked + 1;
 			IF r.missing THEN
@@ -741,12 +775,15 @@ BEGIN
 				IF jsonb_array_length(v_ex) < 20 THEN
 					v_ex := v_ex || jsonb_build_object('id', r.id, 'problem', 'missing remotely');
 				END IF;
-			ELSIF r.vdiff OR r.mdiff THEN
+			ELSIF r.vdiff OR r.mdiff OR r.sdiff THEN
 				different := different + 1;
 				IF jsonb_array_length(v_ex) < 20 THEN
 					v_ex := v_ex || jsonb_build_object('id', r.id, 'problem',
-						CASE WHEN r.vdiff AND r.mdiff THEN 'vector and metadata differ'
-							 WHEN r.vdiff THEN 'vector differs' ELSE 'metadata differs' END);
+						concat_ws('; ',
+							CASE WHEN r.vdiff AND r.mdiff THEN 'vector and metadata differ'
+								 WHEN r.vdiff THEN 'vector differs'
+								 WHEN r.mdiff THEN 'metadata differs' END,
+							CASE WHEN r.sdiff THEN 'sparse values differ' END));
 				END IF;
 			END IF;
 		END LOOP;
@@ -761,4 +798,4 @@ END
 $$;
 
 COMMENT ON FUNCTION vectorpg.mirror_verify(text, integer) IS
-	'compares a mirrored table with its remote: counts, and vectors and metadata of a sample or of every row; reports drift';
+	'compares a mirrored table with its remote: counts, and vectors, metadata and sparse values of a sample or of every row; reports drift';

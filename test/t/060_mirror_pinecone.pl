@@ -12,7 +12,9 @@
 # again; pause and resume; mirror_verify finds drift (a changed and a
 # missing record) and mirror_resync repairs it; mirror_doctor reports a
 # wrong dimension and refused credentials in plain words; mirror_drop with
-# remote_cleanup removes the triggers and the remote records; the API key
+# remote_cleanup removes the triggers and the remote records; a sparse_column
+# is sent as sparseValues (NULL removes them, invalid ones become a dead
+# letter with the reason) and mirror_verify compares it; the API key
 # appears nowhere: not in the catalog, the outbox, the dead letters, the
 # status view or the server log.
 
@@ -78,6 +80,8 @@ my @bad = (
 		qr/batch_size must be between 1 and 10000/, '22023' ],
 	[ "SELECT vectorpg.mirror('docs', 'docs_remote', metadata_columns => '{genre}', metadata_column => 'genre')",
 		qr/cannot both be given/, '22023' ],
+	[ "SELECT vectorpg.mirror('docs', 'docs_remote', sparse_column => 'genre')",
+		qr/has no json or jsonb column "genre"/, '42703' ],
 	[ "SELECT vectorpg.mirror_pause('nope')", qr/mirror "nope" does not exist/, '42704' ]);
 for my $b (@bad)
 {
@@ -284,6 +288,43 @@ $synced->('after deleting most rows');
 $node->safe_psql('postgres', "TRUNCATE docs; INSERT INTO docs VALUES ('after', '[1,2,3,4]', 'a', 1)");
 $synced->('after TRUNCATE and an insert');
 is(scalar keys %{ $remote->() }, 1, 'truncate: the remote holds only the new row');
+
+# --- sparse values (a dotproduct index) ----------------------------------------------
+
+$pc->create_index(name => 'hyb', dimension => 4, metric => 'dotproduct');
+$node->safe_psql(
+	'postgres', q{
+	CREATE FOREIGN TABLE hyb_remote (id text, embedding vector(4), metadata jsonb,
+		sparse_values jsonb) SERVER pc OPTIONS (index 'hyb');
+	CREATE TABLE hyb (id text PRIMARY KEY, embedding vector(4), sv jsonb);
+	INSERT INTO hyb SELECT 'h' || i, format('[%s,1,2,3]', i)::vector,
+		CASE WHEN i % 4 <> 0 THEN jsonb_build_object('indices', jsonb_build_array(i, 4294967295),
+			'values', jsonb_build_array(0.1 * i, 1.0 / 3)) END
+	FROM generate_series(1, 20) i;
+	SELECT vectorpg.mirror('hyb', 'hyb_remote', sparse_column => 'sv', batch_size => 6);
+});
+$node->poll_query_until('postgres',
+	"SELECT NOT backfilling AND pending = 0 FROM vectorpg.mirror_status WHERE name = 'hyb'")
+  or die 'the sparse mirror did not catch up';
+my $hyb = $pc->state->{indexes}{hyb}{namespaces}{''} // {};
+is(scalar(keys %$hyb), 20, 'sparse mirror: every row arrived');
+is_deeply([ $hyb->{h5}{sparseValues}{indices}, exists $hyb->{h4}{sparseValues} ? 1 : 0 ],
+	[ [ 5, 4294967295 ], 0 ], 'sparse mirror: sparseValues as the row has them; none for a NULL');
+$node->safe_psql('postgres', q{UPDATE hyb SET sv = NULL WHERE id = 'h5';
+	UPDATE hyb SET sv = '{"indices": [1], "values": [2]}' WHERE id = 'h8'});
+$node->poll_query_until('postgres', "SELECT pending = 0 FROM vectorpg.mirror_status WHERE name = 'hyb'")
+  or die;
+$hyb = $pc->state->{indexes}{hyb}{namespaces}{''} // {};
+is_deeply([ exists $hyb->{h5}{sparseValues} ? 1 : 0, $hyb->{h8}{sparseValues}{indices} ], [ 0, [1] ],
+	'sparse mirror: an update to NULL removes them, another sets them');
+like($node->safe_psql('postgres', "SELECT in_sync, different FROM vectorpg.mirror_verify('hyb')"),
+	qr/^t\|0$/, 'sparse mirror: verify finds the remote equal, sparse values included');
+$node->safe_psql('postgres', q{UPDATE hyb SET sv = '{"indices": [1, 1], "values": [2, 3]}' WHERE id = 'h9'});
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM vectorpg.mirror_dead_letters WHERE row_id = 'h9'") or die 'no dead letter';
+like($node->safe_psql('postgres', "SELECT reason FROM vectorpg.mirror_dead_letters WHERE row_id = 'h9'"),
+	qr/sparse index 1 appears more than once/, 'sparse mirror: invalid sparse values are a dead letter with the reason');
+$node->safe_psql('postgres', "SELECT vectorpg.mirror_drop('hyb')");
 
 # --- secrets, drop -----------------------------------------------------------------
 

@@ -9,8 +9,10 @@
 # field's max_length) becomes a dead letter carrying Milvus' reason while
 # the other rows of its batch go through; after the row is fixed,
 # mirror_retry clears the dead letter; a 429 storm is outlived;
-# mirror_verify and mirror_doctor agree; the token is in no table, view or
-# log.
+# mirror_verify and mirror_doctor agree; a table's sparse values reach a
+# collection's required SparseFloatVector field (a row without them is a
+# dead letter naming the field) and mirror_verify compares them; the token
+# is in no table, view or log.
 
 use strict;
 use warnings;
@@ -158,6 +160,44 @@ my $doc = $node->safe_psql('postgres',
 	"SELECT string_agg(format('%s %s', \"check\", ok), ',') FROM vectorpg.mirror_doctor('docs')");
 is($doc, 'source t,capture t,target t,credentials t,dimension t,metric t,worker t,state t,dead letters t',
 	'doctor: everything fine');
+# --- sparse values: a collection with a required SparseFloatVector field --------------
+
+$mv->create_collection(name => 'hyb', dimension => 4, metric => 'IP', sparse_field => 'sp');
+$node->safe_psql(
+	'postgres', q{
+	CREATE FOREIGN TABLE hyb_remote (id bigint, embedding vector(4), metadata jsonb,
+		sparse_values jsonb) SERVER mv OPTIONS (collection 'hyb');
+	CREATE TABLE hyb (id bigint PRIMARY KEY, embedding vector(4), sv jsonb);
+	INSERT INTO hyb SELECT i, format('[%s,1,2,3]', i)::vector,
+		jsonb_build_object('indices', jsonb_build_array(i, i + 1000),
+						   'values', jsonb_build_array(0.1 * i, 1.0 / 3))
+	FROM generate_series(1, 30) i;
+	INSERT INTO hyb VALUES (31, '[1,1,1,1]', NULL);
+	SELECT vectorpg.mirror('hyb', 'hyb_remote', sparse_column => 'sv', batch_size => 7);
+});
+$node->poll_query_until('postgres',
+	"SELECT NOT backfilling AND pending = 0 FROM vectorpg.mirror_status WHERE name = 'hyb'")
+  or die 'the sparse mirror did not catch up';
+my $hrows = { map { $_->{id} => $_ } @{ $mv->state->{collections}{hyb}{partitions}{_default} // [] } };
+is(scalar(keys %$hrows), 30, 'sparse mirror: 30 rows arrived, the one without sparse values did not');
+is_deeply([ sort { $a <=> $b } keys %{ $hrows->{7}{sp} } ], [ 7, 1007 ],
+	'sparse mirror: the SparseFloatVector field holds the row\'s indices');
+like($node->safe_psql('postgres', "SELECT reason FROM vectorpg.mirror_dead_letters WHERE row_id = '31'"),
+	qr/has no sparse values for Milvus field "sp"/, 'sparse mirror: a row without them is a dead letter with the reason');
+$node->safe_psql('postgres',
+	q{UPDATE hyb SET sv = '{"indices": [5], "values": [2.5]}' WHERE id = 3});
+$node->poll_query_until('postgres', "SELECT pending = 0 FROM vectorpg.mirror_status WHERE name = 'hyb'")
+  or die;
+$v = $node->safe_psql('postgres',
+	"SELECT checked, missing, different, examples FROM vectorpg.mirror_verify('hyb')");
+is($v, '31|1|0|[{"id": "31", "problem": "missing remotely"}]',
+	'sparse mirror: verify compares the sparse values (float32-rounded) and finds only the dead letter missing');
+$node->safe_psql('postgres',
+	q{SELECT vectorpg.remote_upsert('hyb_remote', ARRAY['4'], ARRAY['[4,1,2,3]']::vector[], NULL,
+		ARRAY['{"indices": [4], "values": [9]}']::jsonb[])});
+like($node->safe_psql('postgres', "SELECT different, examples FROM vectorpg.mirror_verify('hyb')"),
+	qr/^1\|.*"id": "4", "problem": "sparse values differ"/, 'sparse mirror: verify reports sparse values changed behind its back');
+
 my $leak = $node->safe_psql(
 	'postgres', qq{
 	SELECT (SELECT count(*) FROM vectorpg.mirrors m WHERE m::text LIKE '%$token%')
