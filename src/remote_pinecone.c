@@ -22,9 +22,8 @@
  * text, metadata validated against spec 2.9 and copied compact without its
  * null values, sparse values (dotproduct indexes only) validated against
  * spec 2.1 and written back with float32 values; /vectors/delete by ids,
- * filter or deleteAll.  Reads return a record's sparse values with its
- * dense ones.  An upsert's
- * upsertedCount must equal the records sent.
+ * filter or deleteAll.  An upsert's upsertedCount must equal the records
+ * sent.  Reads return a record's sparse values with its dense ones.
  *
  * Scores: cosine similarity (higher first), dot product (higher first),
  * squared Euclidean distance (lower first).  Matches keep the remote order;
@@ -756,6 +755,7 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 	int			dim;
 	bool		nonzero = false;
 	StringInfoData md;
+	RemoteSparse sp;
 
 	if (strlen(w->id) > REMOTE_PINECONE_MAX_ID_BYTES)
 		return RemoteWriteInvalid(err, ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
@@ -803,10 +803,10 @@ PineconeValidateWrite(RemoteTarget *target, const RemoteWrite *w,
 									  psprintf("record \"%s\" has sparse values, but Pinecone index \"%s\" does not use the dotproduct metric",
 											   RemoteShortId(w->id), target->index),
 									  NULL, "Pinecone scores sparse values only in dotproduct indexes; write NULL sparse values to this one.");
-		initStringInfo(&md);
-		if (!PineconeSparse(w, &md, err))
+		/* checked only: the body is written by PineconeAppendItem */
+		if (!RemoteSparseParse(w, REMOTE_PINECONE_MAX_SPARSE, "Pinecone", &sp, err))
 			return false;
-		pfree(md.data);
+		RemoteSparseFree(&sp);
 	}
 	return true;
 }
