@@ -38,3 +38,8 @@ SELECT count(*) AS moved_rows_found
 FROM upd u WHERE id <= 10 AND (SELECT id FROM upd v ORDER BY v.embedding <-> u.embedding LIMIT 1) = u.id;
 RESET enable_seqscan;
 SELECT count(*) AS problems_at_end FROM hnsw_index_check('upd_hnsw', true);
+
+-- Vacuum links back what removing the old versions cut off: every live
+-- element is reachable by a search (reachable => true)
+VACUUM upd;
+SELECT count(*) AS unreachable FROM hnsw_index_check('upd_hnsw', reachable => true);

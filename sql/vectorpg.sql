@@ -465,8 +465,9 @@ COMMENT ON OPERATOR CLASS vector_l1_ops USING hnsw IS 'hnsw search by Manhattan 
 
 -- Volatile: it reads the index and the table as they are now
 CREATE FUNCTION hnsw_index_check(index regclass, heapallindexed boolean DEFAULT false,
+	reachable boolean DEFAULT false,
 	OUT blkno bigint, OUT offno integer, OUT problem text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
-COMMENT ON FUNCTION hnsw_index_check(regclass, boolean) IS 'structural violations of an hnsw index; no rows when it is sound';
+COMMENT ON FUNCTION hnsw_index_check(regclass, boolean, boolean) IS 'structural violations of an hnsw index (and, with reachable, live elements no search can reach); no rows when it is sound';

@@ -280,6 +280,7 @@ typedef struct HnswCandidate
 #define HNSW_CAND_DISCARDED		0x02	/* sits in the discarded heap */
 #define HNSW_CAND_RETURNED		0x04	/* handed to the executor */
 #define HNSW_CAND_EXACT			0x08	/* exact is set */
+#define HNSW_CAND_INHERITED		0x10	/* vacuum: a link of a deleted neighbour */
 
 /*
  * Visited set: open addressing over element TIDs, sized up as it fills.
@@ -290,6 +291,19 @@ typedef struct HnswVisited
 	uint32		mask;
 	uint32		count;
 } HnswVisited;
+
+/*
+ * Marks of a walk of the graph from the entry point (hnswreach.c): one bit
+ * per line pointer of the first nblocks blocks for layer 0, and the walk's
+ * queue.
+ */
+typedef struct HnswReach
+{
+	BlockNumber nblocks;
+	uint8	   *bits;
+	ItemPointerData *queue;
+	Size		queueSize;
+} HnswReach;
 
 /* A binary heap of candidates, min- or max-ordered on distance */
 typedef struct HnswHeap
@@ -384,6 +398,12 @@ extern HnswCandidate **HnswDescendLayer(Relation index, const HnswDistance *dist
 										int expected, int *n);
 extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
 								int ncandidates, int keep, HnswCandidate **selected);
+
+/* hnswreach.c */
+extern void HnswReachInit(HnswReach *r, BlockNumber nblocks);
+extern void HnswReachFree(HnswReach *r);
+extern bool HnswReachTest(HnswReach *r, ItemPointer tid);
+extern int64 HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m);
 
 /* hnswinsert.c */
 extern void HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,

@@ -10,8 +10,12 @@
  * other than a live element, a link on a layer above the linked element's
  * level, an entry point that is missing or not at the highest level, a heap
  * TID that is not in the table, and, with heapallindexed, a visible row
- * whose vector is not in the index.  An empty result means the index is
- * sound.  The check takes the same lock as a scan and changes nothing; run
+ * whose vector is not in the index; and, with reachable, a live element
+ * that no search can reach from the entry point (hnswreach.c).  That last
+ * one is not corruption: a crash between writing an element and linking it
+ * in leaves one, and the next VACUUM that removes anything links such
+ * elements back in; but a search never returns it, so it is worth knowing.
+ * An empty result means the index is sound.  The check takes the same lock as a scan and changes nothing; run
  * it on a table without concurrent writes, since rows changing under it can
  * be reported as missing.
  *
@@ -44,6 +48,9 @@ typedef struct CheckState
 	TupleDesc	desc;
 	HnswVisited elements;		/* live element TIDs */
 	HnswVisited heaptids;		/* heap TIDs in the index */
+	ItemPointerData *live;		/* live element TIDs, in page order */
+	int64		nlive;
+	int64		liveSize;
 	int64		problems;
 } CheckState;
 
@@ -263,14 +270,15 @@ HeapAllIndexedCallback(Relation index, ItemPointer tid, Datum *values, bool *isn
 VECTORPG_FUNCTION(hnsw_index_check);
 
 /*
- * SQL: hnsw_index_check(index regclass, heapallindexed boolean) returns
- * (blkno, offno, problem) rows, none for a sound index.
+ * SQL: hnsw_index_check(index regclass, heapallindexed boolean, reachable
+ * boolean) returns (blkno, offno, problem) rows, none for a sound index.
  */
 Datum
 hnsw_index_check(PG_FUNCTION_ARGS)
 {
 	Oid			indexoid = PG_GETARG_OID(0);
 	bool		heapallindexed = PG_GETARG_BOOL(1);
+	bool		reachable = PG_GETARG_BOOL(2);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	CheckState	cs;
 	Oid			heapoid;
@@ -317,6 +325,8 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 
 	HnswVisitedInit(&cs.elements, 1024);
 	HnswVisitedInit(&cs.heaptids, 1024);
+	cs.liveSize = 1024;
+	cs.live = palloc(sizeof(ItemPointerData) * cs.liveSize);
 
 	/* Every page, every tuple */
 	nblocks = RelationGetNumberOfBlocks(cs.index);
@@ -362,6 +372,15 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 
 				ItemPointerSet(&tid, blkno, off);
 				HnswVisitedAdd(&cs.elements, &tid);
+				if (!etup->deleted)
+				{
+					if (cs.nlive == cs.liveSize)
+					{
+						cs.liveSize *= 2;
+						cs.live = repalloc_huge(cs.live, sizeof(ItemPointerData) * cs.liveSize);
+					}
+					cs.live[cs.nlive++] = tid;
+				}
 				if (!etup->deleted && etup->level > maxLevel)
 					maxLevel = etup->level;
 				if (ItemIdGetLength(itemid) < offsetof(HnswElementTupleData, data) + offsetof(Vector, x) ||
@@ -399,6 +418,23 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	else if (cs.elements.count > 0 && maxLevel >= 0)
 		Report(&cs, HNSW_METAPAGE_BLKNO, InvalidOffsetNumber,
 			   "index has live elements but no entry point");
+
+	/* Every live element reachable by a search (hnswreach.c) */
+	if (reachable && BlockNumberIsValid(meta.entryBlkno))
+	{
+		HnswReach	reach;
+
+		HnswReachInit(&reach, nblocks);
+		HnswReachFrom(cs.index, &reach, &entry, meta.entryLevel, meta.m);
+		for (int64 i = 0; i < cs.nlive; i++)
+		{
+			if (!HnswReachTest(&reach, &cs.live[i]))
+				Report(&cs, ItemPointerGetBlockNumber(&cs.live[i]),
+					   ItemPointerGetOffsetNumber(&cs.live[i]),
+					   "element is not reachable from the entry point");
+		}
+		HnswReachFree(&reach);
+	}
 
 	/* Every visible row indexed */
 	if (heapallindexed)

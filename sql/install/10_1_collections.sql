@@ -517,6 +517,7 @@ DECLARE
 	live bigint;
 	dead bigint;
 	nproblems bigint;
+	nunreachable bigint;
 	ok boolean;
 BEGIN
 	IF collection IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vectorpg.collections x WHERE x.name = collection) THEN
@@ -625,13 +626,25 @@ BEGIN
 		RETURN NEXT;
 
 		IF deep AND idx IS NOT NULL THEN
+			-- One pass of the check for both rows
+			SELECT count(*) FILTER (WHERE p.problem <> 'element is not reachable from the entry point'),
+				   count(*) FILTER (WHERE p.problem = 'element is not reachable from the entry point')
+			INTO nproblems, nunreachable
+			FROM @extschema@.hnsw_index_check(idx, false, true) p;
 			check_name := 'index_structure';
-			SELECT count(*) INTO nproblems FROM @extschema@.hnsw_index_check(idx, false);
 			IF nproblems > 0 THEN
 				status := 'error';
 				detail := format('hnsw_index_check found %s problems in %s: REINDEX it.', nproblems, idx);
 			ELSE
 				status := 'ok'; detail := format('hnsw_index_check found no problem in %s.', idx);
+			END IF;
+			RETURN NEXT;
+			check_name := 'index_reachability';
+			IF nunreachable > 0 THEN
+				status := 'warning';
+				detail := format('%s elements of %s cannot be returned by any search: VACUUM links them back once it removes rows; REINDEX rebuilds the graph.', nunreachable, idx);
+			ELSE
+				status := 'ok'; detail := format('Every element of %s is reachable by a search.', idx);
 			END IF;
 			RETURN NEXT;
 		END IF;
