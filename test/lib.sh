@@ -9,6 +9,7 @@
 #   vpg_as_tester CMD...       run CMD as the unprivileged test user
 #   vpg_start_cluster DIR      initdb + start a throwaway cluster under DIR
 #   vpg_stop_cluster DIR       stop it
+#   vpg_huge_pages DIR         huge pages for it, as VPG_HUGE_PAGES says
 #
 # PostgreSQL refuses to run as root, so when these run as root the tests and
 # clusters run as the "postgres" user that Debian's server package creates.
@@ -107,15 +108,66 @@ vpg_start_cluster() {
 		local line
 		for line in "$@"; do echo "$line"; done
 	} | vpg_as_tester tee -a "$dir/data/postgresql.conf" >/dev/null
+	vpg_huge_pages "$dir"
 	# VPG_SERVER_ENV: NAME=value words for the server's environment (e.g.
 	# glibc's MALLOC_* tunables, see doc/benchmarks.md)
 	# shellcheck disable=SC2086
 	vpg_as_tester env ${VPG_SERVER_ENV:-} pg_ctl -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 }
 
-# Stop a cluster started by vpg_start_cluster
+# Stop a cluster started by vpg_start_cluster, and give back the huge pages
+# reserved for it
 vpg_stop_cluster() {
-	local dir=$1
-	[ -f "$dir/data/postmaster.pid" ] || return 0
-	vpg_as_tester pg_ctl -D "$dir/data" -m fast -w stop >/dev/null || true
+	local dir=$1 added total
+	if [ -f "$dir/data/postmaster.pid" ]; then
+		vpg_as_tester pg_ctl -D "$dir/data" -m fast -w stop >/dev/null || true
+	fi
+	if [ -f "$dir/huge_pages_added" ]; then
+		added=$(cat "$dir/huge_pages_added")
+		total=$(cat /proc/sys/vm/nr_hugepages)
+		{ echo $((total > added ? total - added : 0)) >/proc/sys/vm/nr_hugepages; } 2>/dev/null || true
+		rm -f "$dir/huge_pages_added"
+	fi
+}
+
+# Huge pages neither in use nor promised to a mapping
+vpg_free_huge_pages() {
+	awk '/^HugePages_Free:/ {f = $2} /^HugePages_Rsvd:/ {r = $2} END {print f - r}' /proc/meminfo
+}
+
+# Huge pages for the shared memory of the cluster in $1 (initdb done, not
+# started), as VPG_HUGE_PAGES says:
+#   off (or unset)  PostgreSQL's default, huge_pages = try, which on a
+#                   machine with none reserved means 4 kB pages;
+#   auto            reserve the 2 MB pages the cluster needs (root only, via
+#                   vm.nr_hugepages) and set huge_pages = on; where that is
+#                   not possible, say so and set huge_pages = off;
+#   on              the same, but failing is an error.
+# The benchmarks use auto: an index search touches a different 8 kB buffer
+# per element it visits, and with 4 kB pages nearly every one of them is a
+# TLB miss (doc/benchmarks.md).  What was reserved is given back when the
+# cluster is stopped (vpg_stop_cluster).
+vpg_huge_pages() {
+	local dir=$1 mode=${VPG_HUGE_PAGES:-off} need free total
+	case $mode in
+		off) return 0 ;;
+		on | auto) ;;
+		*) vpg_die "VPG_HUGE_PAGES must be off, auto or on, not \"$mode\"" ;;
+	esac
+	need=$(vpg_as_tester postgres -D "$dir/data" -C shared_memory_size_in_huge_pages)
+	free=$(vpg_free_huge_pages)
+	total=$(cat /proc/sys/vm/nr_hugepages)
+	if [ "$free" -lt "$need" ] && [ "$(id -u)" -eq 0 ] &&
+		{ echo $((total + need - free)) >/proc/sys/vm/nr_hugepages; } 2>/dev/null; then
+		echo $(($(cat /proc/sys/vm/nr_hugepages) - total)) >"$dir/huge_pages_added"
+		free=$(vpg_free_huge_pages)
+	fi
+	if [ "$free" -ge "$need" ]; then
+		vpg_log "huge pages: $need of 2 MB for the cluster in $dir" >&2
+		echo "huge_pages = on" | vpg_as_tester tee -a "$dir/data/postgresql.conf" >/dev/null
+		return 0
+	fi
+	[ "$mode" = on ] && vpg_die "cannot reserve $need huge pages (have $free free; run as root)"
+	echo "WARNING: could not reserve $need huge pages (have $free free): the cluster uses 4 kB pages" >&2
+	echo "huge_pages = off" | vpg_as_tester tee -a "$dir/data/postgresql.conf" >/dev/null
 }

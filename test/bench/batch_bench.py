@@ -395,13 +395,17 @@ def bench_dataset(args, conn, key):
     log("    (2 sessions: %.0f /s over the wall time)" % r["per_s"])
     results.append(r)
 
-    # updates, on the hnsw collection
+    # updates, on the hnsw collection.  The vector updates give each row a
+    # vector the collection does not hold yet, so that each is a genuine
+    # index insert (re-sending a row's own vector would let the index merely
+    # add the new heap TID to the element it already has)
+    fresh = ds.train[2 * n:3 * n] if ds.train.shape[0] >= 3 * n else base + 1.0
     upd_meta = []
     upd_vec = []
     for s in range(0, n, bs):
         ids = ["i%d" % j for j in range(s, s + bs)]
         upd_meta.append((coll, ids, json.dumps([{"updated": True}] * bs)))
-        upd_vec.append((coll, ids, vec_array(base[s:s + bs], integral)))
+        upd_vec.append((coll, ids, vec_array(fresh[s:s + bs], integral)))
     results.append(summary("update metadata (merge), hnsw index", n, run_batches(
         cur, "SELECT updated, failed FROM vectorpg.update(%s, %s::text[], "
              "metadata => ARRAY(SELECT jsonb_array_elements(%s::jsonb)))", upd_meta)))
@@ -430,13 +434,14 @@ def bench_dataset(args, conn, key):
     found = {}
     for q, i in rows:
         found.setdefault(q, []).append(int(i[1:]))
-    # the collection holds base plus the 2-session inserts: exact answer over all
+    # the collection holds the first n rows (with the vectors the updates gave
+    # them) and the 2-session inserts: exact answer over all
     cur.execute("SELECT id FROM %s" % coll)
     all_ids = sorted(int(r[0][1:]) for r in cur.fetchall())
     id_to_vec = {}
     for i in all_ids:
         if i < n:
-            id_to_vec[i] = base[i]
+            id_to_vec[i] = fresh[i]
         else:
             h, j = divmod(i - n, 1000000)
             id_to_vec[i] = extra[h::2][j]
@@ -479,11 +484,11 @@ def find(res, prefix):
 def report(args, facts, all_res):
     out = []
     out.append("Run %s UTC on %s, %d CPUs, %.0f GiB; %s; vectorpg %s (kernel %s); fsync %s, "
-               "synchronous_commit %s, shared_buffers %s. Command: `%s`."
+               "synchronous_commit %s, shared_buffers %s, huge_pages %s. Command: `%s`."
                % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), cpu_model(), os.cpu_count(),
                   mem_total_gib(), facts["version"].split(" on ")[0], facts["extversion"], facts["kernel"],
                   facts["fsync"], facts["synchronous_commit"], facts["shared_buffers"],
-                  args.command or "batch_bench.py"))
+                  facts["huge_pages"], args.command or "batch_bench.py"))
     out.append("")
     for res in all_res:
         out.append("#### %s" % res["title"])
@@ -566,7 +571,7 @@ def main():
     facts["extversion"] = cur.fetchone()[0]
     cur.execute("SELECT vectorpg_kernel()")
     facts["kernel"] = cur.fetchone()[0]
-    for name in ("fsync", "synchronous_commit", "shared_buffers"):
+    for name in ("fsync", "synchronous_commit", "shared_buffers", "huge_pages"):
         cur.execute("SHOW %s" % name)
         facts[name] = cur.fetchone()[0]
     if psycopg is None:

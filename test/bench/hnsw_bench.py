@@ -149,7 +149,7 @@ def deb_version(pkg):
         return "unknown"
 
 
-SETTINGS = ("shared_buffers", "maintenance_work_mem", "work_mem", "fsync", "jit",
+SETTINGS = ("shared_buffers", "huge_pages", "maintenance_work_mem", "work_mem", "fsync", "jit",
             "max_worker_processes", "max_parallel_workers", "max_parallel_maintenance_workers",
             "max_parallel_workers_per_gather", "plan_cache_mode", "hnsw.max_scan_tuples",
             "hnsw.scan_mem_multiplier")

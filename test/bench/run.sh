@@ -15,6 +15,9 @@
 #   BATCH_ARGS="--quick"                                options for batch_bench.py
 #   VPG_BENCH=mirror, MIRROR_ARGS="--quick"             mirroring: backfill rows/s, capture
 #                                                       overhead, lag (mirror_bench.py)
+#   VPG_HUGE_PAGES=auto|on|off (default auto)           2 MB pages for the clusters' shared
+#                                                       memory (test/lib.sh: vpg_huge_pages);
+#                                                       auto reserves them when run as root
 #
 # Installs missing packages (the build's, the data set, numpy, psycopg2, and
 # hnswlib + matplotlib for the index benchmarks to come), builds and installs
@@ -40,8 +43,11 @@ BENCH_SETTINGS=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "fsync = off
 # its cluster keeps PostgreSQL's default durability (fsync, synchronous_commit)
 BATCH_SETTINGS=("shared_buffers = 2GB" "max_wal_size = 8GB")
 BENCH=${VPG_BENCH:-all}
+# Huge pages, as a production server with gigabytes of shared_buffers has
+# them; VPG_HUGE_PAGES=off measures 4 kB pages
+export VPG_HUGE_PAGES=${VPG_HUGE_PAGES:-auto}
 
-command_line="${VPG_SKIP_BUILD:+VPG_SKIP_BUILD=$VPG_SKIP_BUILD }bash test/bench/run.sh${*:+ $*}"
+command_line="${VPG_SKIP_BUILD:+VPG_SKIP_BUILD=$VPG_SKIP_BUILD }${VPG_HUGE_PAGES:+VPG_HUGE_PAGES=$VPG_HUGE_PAGES }bash test/bench/run.sh${*:+ $*}"
 
 # Only the report goes to stdout: everything else to stderr
 vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" "${BENCH_PACKAGES[@]}" >&2
