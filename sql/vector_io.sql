@@ -82,3 +82,37 @@ SELECT '[-0]'::vector::real[] AS keeps_negative_zero, '[16777215]'::vector::real
 SELECT '[5abc]'::vector;
 SELECT '[1_0]'::vector;
 SELECT '[-]'::vector;
+
+-- Short decimals take another fast path (ParseFastDecimal); it must give
+-- exactly what float4in (strtof) gives.  The strings: shortest float8 and
+-- float4 text, roundings to 6, 9 and 18 places, scientific notation, and
+-- decimals at and next to halfway between two float4s, where a double
+-- narrowed to float4 would round twice
+SELECT setseed(0.5);
+CREATE TEMP TABLE fp_strings AS
+WITH r AS (
+	SELECT (random() * 2 - 1) * 10 ^ (random() * 30 - 15) AS x FROM generate_series(1, 12000)
+), f AS (
+	SELECT x, x::float4::float8 AS f FROM r WHERE x <> 0
+), m AS (
+	SELECT f + sign(f) * 2 ^ (floor(ln(abs(f)) / ln(2)) - 24) AS mid FROM f
+)
+SELECT x::text AS s FROM f
+UNION ALL SELECT f::text FROM f
+UNION ALL SELECT trim(to_char(x, '9.99999EEEE')) FROM f
+UNION ALL SELECT trim(to_char(x, '9.99999999EEEE')) FROM f
+UNION ALL SELECT round(x::numeric, 6)::text FROM f
+UNION ALL SELECT round(x::numeric, 9)::text FROM f
+UNION ALL SELECT round(x::numeric, 18)::text FROM f
+UNION ALL SELECT mid::text FROM m
+UNION ALL SELECT (mid::numeric * (1 + 1e-17))::text FROM m
+UNION ALL SELECT (mid::numeric * (1 - 1e-17))::text FROM m;
+-- (compared as text, which tells every float4 apart, -0 from 0 included)
+SELECT count(*) >= 100000 AS enough_strings,
+	count(*) FILTER (WHERE ('[' || s || ']')::vector::real[]::text <> ARRAY[s::real]::text) AS mismatches
+FROM fp_strings;
+SELECT '[1.5, -2.25e-3, 3e+2, .5, 5., 1.0000000000000000001, 123456789012345678901, 1e-23]'::vector;
+SELECT '[1.5x]'::vector;
+SELECT '[1e]'::vector;
+SELECT '[1.2.3]'::vector;
+DROP TABLE fp_strings;
