@@ -109,6 +109,20 @@ SELECT batch_err($$SELECT * FROM vectorpg.update('w', ARRAY['a', 'nope'], metada
 SELECT metadata FROM w WHERE id = 'a';
 SELECT batch_err($$SELECT * FROM vectorpg.update('w', ARRAY['a'], merge_metadata => NULL, metadata => ARRAY['{}']::jsonb[])$$);
 
+-- a batch mixing unchanged vectors (updated without naming the vector
+-- column, so the index keeps their elements), changed ones and none: each
+-- item updated once, with its vector and metadata
+SELECT id, embedding, metadata FROM w WHERE id IN ('a', 'b', 'd') ORDER BY id;
+SELECT updated, failed, status
+FROM vectorpg.update('w', ARRAY['a', 'b', 'd'], vectors => (SELECT ARRAY[(SELECT embedding FROM w WHERE id = 'a'), '[7,7,7]', NULL]),
+                     metadata => ARRAY['{"same": true}', '{"changed": true}', '{"none": true}']::jsonb[]);
+SELECT id, embedding, metadata FROM w WHERE id IN ('a', 'b', 'd') ORDER BY id;
+SET enable_seqscan = off;
+SELECT id FROM w ORDER BY embedding <-> '[7,7,7]' LIMIT 1;
+SELECT id FROM w ORDER BY embedding <-> (SELECT embedding FROM w WHERE id = 'a') LIMIT 1;
+RESET enable_seqscan;
+SELECT count(*) AS problems FROM hnsw_index_check('w_embedding_idx', true);
+
 -- delete by ids: unknown ids are no error, null ids are
 SELECT deleted, failed, status, errors FROM vectorpg.delete('w', ARRAY['e', 'e', 'nope', NULL], atomic => false);
 SELECT batch_err($$SELECT * FROM vectorpg.delete('w', ARRAY['a', NULL])$$);

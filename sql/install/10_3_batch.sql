@@ -184,6 +184,29 @@ COMMENT ON FUNCTION vectorpg._text_source(vectorpg.collections) IS 'internal: th
 -- The core of upsert and update: validate, then apply chunk by chunk, then
 -- report.  op is 'upsert' or 'update'; err_* are errors found earlier (by
 -- the records parser); merge applies to update's metadata
+-- Run one chunk [lo, hi] of a batch update: first, when given, sqlsame
+-- for the items whose vector is absent or unchanged (it leaves the vector
+-- column out), then sql for the rest.  Returns the positions updated.
+CREATE FUNCTION vectorpg._update_chunk(sql text, sqlsame text, ids text[], vecs @extschema@.vector[],
+	metas jsonb[], texts text[], lo integer, hi integer, bad integer[], merge boolean)
+	RETURNS integer[]
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	same integer[] := '{}';
+	rest integer[];
+BEGIN
+	IF sqlsame IS NOT NULL THEN
+		EXECUTE sqlsame INTO same USING ids, vecs, metas, texts, lo, hi, bad, merge;
+	END IF;
+	EXECUTE sql INTO rest USING ids, vecs, metas, texts, lo, hi, bad || same, merge;
+	RETURN same || rest;
+END
+$$;
+
+COMMENT ON FUNCTION vectorpg._update_chunk(text, text, text[], @extschema@.vector[], jsonb[], text[], integer, integer, integer[], boolean) IS 'internal: one chunk of a batch update, unchanged vectors first';
+
 CREATE FUNCTION vectorpg._write(op text, c vectorpg.collections, ids text[], vecs @extschema@.vector[],
 	metas jsonb[], texts text[], err_pos integer[], err_code text[], err_msg text[],
 	merge boolean, atomic boolean, started timestamptz)
@@ -201,6 +224,17 @@ DECLARE
 	hi integer;
 	i integer;
 	sql text;
+	sqlsame text;
+	others text;
+	idtype regtype := (vectorpg._column_type(c.relation, c.id_column)).typid;
+	-- A batch update's statement: relation, id column, SET list, id type,
+	-- extra condition
+	update_sql constant text :=
+		'WITH u AS (SELECT x.id::%4$s AS id, x.v, x.m, x.tx, x.n '
+		'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY x(id, v, m, tx, n) '
+		'WHERE x.n BETWEEN $5 AND $6 AND x.n <> ALL ($7) ORDER BY 1), '
+		'w AS (UPDATE %1$s AS t SET %3$s FROM u WHERE t.%2$I = u.id%5$s RETURNING u.n) '
+		'SELECT coalesce(array_agg(n), ''{}'') FROM w';
 	txt name := vectorpg._text_source(c);
 	ins bigint := 0;
 	upd bigint := 0;
@@ -307,26 +341,30 @@ BEGIN
 			CASE WHEN c.metadata_column IS NULL THEN '' ELSE format(', %1$I = excluded.%1$I', c.metadata_column) END,
 			CASE WHEN txt IS NULL THEN '' ELSE format(', %1$I = excluded.%1$I', txt) END);
 	ELSE
-		sql := format(
-			'WITH u AS (SELECT x.id::%5$s AS id, x.v, x.m, x.tx, x.n '
-			'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY x(id, v, m, tx, n) '
-			'WHERE x.n BETWEEN $5 AND $6 AND x.n <> ALL ($7) ORDER BY 1), '
-			'w AS (UPDATE %1$s AS t SET %3$s FROM u WHERE t.%2$I = u.id RETURNING u.n) '
-			'SELECT coalesce(array_agg(n), ''{}'') FROM w',
-			c.relation, c.id_column,
-			-- The vector column is assigned only when the batch has vectors:
-			-- an UPDATE that does not name it lets the hnsw index keep each
-			-- row's element (aminsert's indexUnchanged), far cheaper
-			coalesce(nullif(array_to_string(ARRAY[
-				CASE WHEN EXISTS (SELECT FROM unnest(vecs) AS given(v) WHERE given.v IS NOT NULL)
-					 THEN format('%1$I = coalesce(u.v, t.%1$I)', c.vector_column) END,
+		-- The columns other than the vector, or the id alone when there are none
+		others := coalesce(nullif(array_to_string(ARRAY[
 				CASE WHEN c.metadata_column IS NOT NULL THEN
 					format('%1$I = CASE WHEN u.m IS NULL THEN t.%1$I WHEN $8 THEN vectorpg.merge_metadata(t.%1$I, u.m) ELSE u.m END',
 						   c.metadata_column) END,
 				CASE WHEN txt IS NOT NULL THEN format('%1$I = coalesce(u.tx, t.%1$I)', txt) END], ', '), ''),
-				format('%1$I = t.%1$I', c.id_column)),
-			NULL,
-			(vectorpg._column_type(c.relation, c.id_column)).typid);
+			format('%1$I = t.%1$I', c.id_column));
+		-- An UPDATE that does not name the vector column lets the hnsw index
+		-- keep each row's element (aminsert's indexUnchanged): far cheaper
+		-- than inserting the vector anew.  So when the batch has vectors,
+		-- the items whose vector is absent or equal to the row's go first,
+		-- through a statement that leaves the column out (sqlsame); its
+		-- WHERE is rechecked on the newest row version, so an item whose row
+		-- a concurrent writer changed falls through to the second statement,
+		-- which names the column, with everything else
+		-- (vectorpg._update_chunk)
+		IF EXISTS (SELECT FROM unnest(vecs) AS given(v) WHERE given.v IS NOT NULL) THEN
+			sqlsame := format(update_sql, c.relation, c.id_column, others, idtype,
+							  format(' AND (u.v IS NULL OR t.%1$I OPERATOR(@extschema@.=) u.v)', c.vector_column));
+			sql := format(update_sql, c.relation, c.id_column,
+						  format('%1$I = coalesce(u.v, t.%1$I), ', c.vector_column) || others, idtype, '');
+		ELSE
+			sql := format(update_sql, c.relation, c.id_column, others, idtype, '');
+		END IF;
 	END IF;
 
 	lo := 1;
@@ -337,14 +375,14 @@ BEGIN
 			IF op = 'upsert' THEN
 				EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad;
 			ELSE
-				EXECUTE sql INTO done USING ids, vecs, metas, texts, lo, hi, bad, merge;
+				done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge);
 			END IF;
 		ELSE
 			BEGIN
 				IF op = 'upsert' THEN
 					EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad;
 				ELSE
-					EXECUTE sql INTO done USING ids, vecs, metas, texts, lo, hi, bad, merge;
+					done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge);
 				END IF;
 			EXCEPTION WHEN OTHERS THEN
 				-- unforeseen failure: this chunk again, item by item, each in
@@ -357,7 +395,7 @@ BEGIN
 							EXECUTE sql INTO x, y USING ids, vecs, metas, texts, i, i, bad;
 							a := a + x; b := b + y;
 						ELSE
-							EXECUTE sql INTO one USING ids, vecs, metas, texts, i, i, bad, merge;
+							one := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, i, i, bad, merge);
 							done := done || one;
 						END IF;
 					EXCEPTION WHEN OTHERS THEN

@@ -20,6 +20,8 @@
 #	    sound after the crashes;
 #	(d) two sessions upserting the same ids concurrently, in different
 #	    orders, finish without errors (no deadlock) with one row per id;
+#	(d2) an update re-sending a row's vector, racing a writer that changes
+#	    it, still sets its vector;
 #	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
 #	(f) pg_dump keeps the collection catalog (extension configuration) and a
 #	    restored database serves the same collections.
@@ -278,6 +280,48 @@ foreach my $run (@runs)
 }
 is(sql("SELECT count(*), count(DISTINCT id) FROM d"), '300|300', '(d) one row per id');
 like(sql("SELECT DISTINCT metadata ->> 'round' FROM d"), qr/^25$/, '(d) every row holds a last-round value');
+
+# ---------------------------------------------------------------------------
+# (d2) an update re-sending a row's vector races a writer that changes it
+# ---------------------------------------------------------------------------
+# vectorpg.update sends the items whose vector is unchanged through an
+# UPDATE that leaves the vector column out (far cheaper for the hnsw index).
+# A writer that changes such a row's vector and commits while the batch
+# waits for the row's lock must not cost the batch its vector: the item
+# falls through to the statement that names the column.
+
+sql("SELECT vectorpg.create_collection('race', 3, 'l2');
+	SELECT vectorpg.upsert('race', ARRAY['r1', 'r2'], ARRAY['[1,1,1]', '[2,2,2]']::vector[]);");
+{
+	my $writer = $node->background_psql('postgres', on_error_stop => 1);
+	$writer->query_safe("BEGIN; UPDATE race SET embedding = '[5,5,5]', metadata = '{\"w\": 1}' WHERE id = 'r1';");
+	my $batch = $node->background_psql('postgres', on_error_stop => 0);
+	$batch->query_until(qr/started/,
+		"\\echo started\nSELECT status FROM vectorpg.update('race', ARRAY['r1', 'r2'], "
+		  . "vectors => ARRAY['[1,1,1]', '[2,2,2]']::vector[], "
+		  . "metadata => ARRAY['{\"b\": 1}', '{\"b\": 2}']::jsonb[]);\n");
+	my $waiting = 0;
+	foreach (1 .. 600)
+	{
+		$waiting = sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%race%'");
+		last if $waiting;
+		usleep(50_000);
+	}
+	is($waiting, '1', '(d2) the batch waits for the row the writer changed');
+	$writer->query_safe('COMMIT');
+	my $rows = '';
+	foreach (1 .. 600)
+	{
+		$rows = sql("SELECT string_agg(id || '=' || embedding::text || ' ' || metadata::text, ', ' ORDER BY id) FROM race");
+		last if $rows =~ /"b": 1/;
+		usleep(50_000);
+	}
+	is($rows, 'r1=[1,1,1] {"b": 1, "w": 1}, r2=[2,2,2] {"b": 2}',
+		'(d2) the batch set its vector on the row the writer changed, and merged its metadata into the writer\'s');
+	$batch->quit;
+	$writer->quit;
+	is(sql("SELECT count(*) FROM hnsw_index_check('race_embedding_idx', true)"), '0', '(d2) the index is sound');
+}
 
 # ---------------------------------------------------------------------------
 # (e) the documentation's examples are the regression test's statements
