@@ -26,19 +26,21 @@
  * new ones: the heuristic drops a far candidate as soon as a kept near one
  * is about as far from it.  Layer 0 fell apart into clusters, a search
  * whose greedy descent ended in the wrong cluster could not leave it, and
- * recall@10 fell from 0.98 to 0.78, at any ef_search.  Three things keep
+ * recall@10 fell from 0.98 to 0.78, at any ef_search.  Two things keep
  * those links:
  *	- a deleted element linked from another deleted one is replaced, as a
  *	  candidate, by its stand-in, its nearest live neighbour (FindStandIns),
  *	  so the long links between deleted elements survive as links between
  *	  their stand-ins;
- *	- candidates that came through a deleted neighbour and that no kept link
- *	  leads to come first when the list is filled back up to the links it
- *	  had (InheritUncovered);
  *	- pass 2b (ReconnectGraph) links back whatever is still cut off.
- * With them the same deletion left recall@10 at 0.98, and updating the
- * vectors of half the rows at 0.95-0.98 instead of 0.82-0.91 (t/022 checks
- * the deletion on other data).
+ * With them the same deletion left recall@10 at 0.97, and updating the
+ * vectors of half the rows at 0.97 instead of 0.82-0.91 (t/022 checks the
+ * deletion on other data).  Also keeping, ahead of the nearest candidates,
+ * those that came through a deleted neighbour and that no kept link leads
+ * to did better on that data (0.98) but far worse where most of the graph
+ * was deleted at once (0.76 against 0.83-0.94 when one VACUUM followed
+ * some 150,000 inserts, each with a delete of the oldest row): it crowded
+ * out the near links.
  *
  * Cost.  Passes 1 and 3 read every page once; pass 2b walks layer 0 once,
  * in graph order.  Pass 2 touches only elements adjacent to deleted ones:
@@ -320,10 +322,7 @@ GatherRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 				c = palloc(sizeof(HnswCandidate));
 				if (HnswLoadCandidate(vs->index, &vs->dist, self->vec, link, true, c) &&
 					!c->deleted && c->level >= layer)
-				{
-					c->flags |= HNSW_CAND_INHERITED;
 					out[n++] = c;
-				}
 			}
 		}
 		else
@@ -393,57 +392,6 @@ SearchRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 	return n;
 }
 
-/*
- * Keep the paths that went through deleted neighbours (see the file
- * header).  The heuristic drops a candidate y when a kept link s is closer
- * to y than the element is, assuming a search gets from s to y; across
- * clusters it does not, since s links only inside its cluster.  So each
- * candidate that came through a deleted neighbour and that neither the
- * element nor any kept link links to on this layer is kept too, nearest
- * first, up to `keep` links in all (the number the list had: letting lists
- * grow to every slot made scans after the vacuum 75 % slower at 784
- * dimensions); the links of each one kept count as covered, so that one
- * link into a region does for all of it.  `slots` is the layer's slot
- * count.  Returns the new count of selected.
- */
-static int
-InheritUncovered(VacuumState *vs, int layer, HnswCandidate **cands, int ncands,
-				 HnswCandidate **selected, int nselected, int keep, int slots)
-{
-	int			m = vs->meta.m;
-	HnswVisited covered;
-	ItemPointerData *links = palloc(sizeof(ItemPointerData) * slots);
-
-	HnswVisitedInit(&covered, slots * (slots + 1));
-	for (int i = 0; i < nselected; i++)
-	{
-		int			n = HnswReadLayer(vs->index, &selected[i]->neighbortid, layer, m, links);
-
-		HnswVisitedAdd(&covered, &selected[i]->tid);
-		for (int j = 0; j < n; j++)
-			if (ItemPointerIsValid(&links[j]))
-				HnswVisitedAdd(&covered, &links[j]);
-	}
-	for (int i = 0; i < ncands && nselected < keep; i++)
-	{
-		HnswCandidate *c = cands[i];
-		int			n;
-
-		if (!(c->flags & HNSW_CAND_INHERITED) || c->deleted ||
-			HnswVisitedContains(&covered, &c->tid))
-			continue;
-		selected[nselected++] = c;
-		HnswVisitedAdd(&covered, &c->tid);
-		n = HnswReadLayer(vs->index, &c->neighbortid, layer, m, links);
-		for (int j = 0; j < n; j++)
-			if (ItemPointerIsValid(&links[j]))
-				HnswVisitedAdd(&covered, &links[j]);
-	}
-	pfree(links);
-	pfree(covered.keys);
-	return nselected;
-}
-
 /* Recompute the layers of one live element that link to deleted elements */
 static void
 RepairElement(VacuumState *vs, ItemPointer tid)
@@ -489,8 +437,6 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 
 		HnswSortCandidates(cands, ncands);
 		nselected = HnswSelectNeighbors(&vs->dist, cands, ncands, slots, selected);
-		nselected = InheritUncovered(vs, layer, cands, ncands, selected, nselected,
-									 Min(before, slots), slots);
 
 		/*
 		 * The heuristic alone leaves repaired lists sparser than built ones
