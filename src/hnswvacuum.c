@@ -544,6 +544,37 @@ RepairEntryPoint(VacuumState *vs)
 	UnlockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
 }
 
+/*
+ * The live elements of a data page, read under a share lock that is
+ * released before returning, so that the caller can work on each without
+ * holding it: *out gets a palloc'd array; returns its length.
+ */
+static int
+PageLiveElements(VacuumState *vs, BlockNumber blkno, ItemPointerData **out)
+{
+	Buffer		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_SHARE);
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+	ItemPointerData *live = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
+	int			nlive = 0;
+
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
+		{
+			/* ItemPointerSet is a macro that evaluates its argument twice */
+			ItemPointerSet(&live[nlive], blkno, off);
+			nlive++;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	*out = live;
+	return nlive;
+}
+
 /* Pass 2: relink around deleted elements */
 static void
 RepairGraph(VacuumState *vs)
@@ -567,30 +598,11 @@ RepairGraph(VacuumState *vs)
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1;
 		 blkno < RelationGetNumberOfBlocks(vs->index); blkno++)
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber maxoff;
 		ItemPointerData *live;
-		int			nlive = 0;
+		int			nlive;
 
 		vacuum_delay_point();
-		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		live = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		itemid = PageGetItemId(page, off);
-			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
-
-			if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
-			{
-				/* ItemPointerSet is a macro that evaluates its argument twice */
-				ItemPointerSet(&live[nlive], blkno, off);
-				nlive++;
-			}
-		}
-		UnlockReleaseBuffer(buf);
+		nlive = PageLiveElements(vs, blkno, &live);
 
 		/* Each element is repaired without holding this page's lock */
 		for (int i = 0; i < nlive; i++)
@@ -680,50 +692,30 @@ ReconnectGraph(VacuumState *vs)
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber maxoff;
-		ItemPointerData *cut;
-		int			ncut = 0;
+		ItemPointerData *live;
+		int			nlive;
 
 		vacuum_delay_point();
-		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		cut = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		itemid = PageGetItemId(page, off);
-			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
-
-			if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
-			{
-				ItemPointerSet(&cut[ncut], blkno, off);
-				if (!HnswReachTest(&reach, &cut[ncut]))
-					ncut++;
-			}
-		}
-		UnlockReleaseBuffer(buf);
-
-		for (int i = 0; i < ncut; i++)
+		nlive = PageLiveElements(vs, blkno, &live);
+		for (int i = 0; i < nlive; i++)
 		{
 			MemoryContext old;
-			bool		live;
+			bool		found;
 
-			/* An earlier one's region may have included it */
-			if (HnswReachTest(&reach, &cut[i]))
+			/* Reached from the entry point, or in a region linked back already */
+			if (HnswReachTest(&reach, &live[i]))
 				continue;
 			CHECK_FOR_INTERRUPTS();
 			old = MemoryContextSwitchTo(vs->tmpCtx);
-			live = ReconnectElement(vs, &cut[i], &entry);
+			found = ReconnectElement(vs, &live[i], &entry);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(vs->tmpCtx);
-			if (!live)
+			if (!found)
 				continue;
-			HnswReachFrom(vs->index, &reach, &cut[i], 0, vs->meta.m);
+			HnswReachFrom(vs->index, &reach, &live[i], 0, vs->meta.m);
 			reconnected++;
 		}
-		pfree(cut);
+		pfree(live);
 	}
 	HnswReachFree(&reach);
 	if (reconnected > 0)
