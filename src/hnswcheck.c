@@ -15,9 +15,9 @@
  * one is not corruption: a crash between writing an element and linking it
  * in leaves one, and the next VACUUM that removes anything links such
  * elements back in; but a search never returns it, so it is worth knowing.
- * An empty result means the index is sound.  The check takes the same lock as a scan and changes nothing; run
- * it on a table without concurrent writes, since rows changing under it can
- * be reported as missing.
+ * An empty result means the index is sound.  The check takes the same lock
+ * as a scan and changes nothing; run it on a table without concurrent
+ * writes, since rows changing under it can be reported as missing.
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -48,7 +48,7 @@ typedef struct CheckState
 	TupleDesc	desc;
 	HnswVisited elements;		/* live element TIDs */
 	HnswVisited heaptids;		/* heap TIDs in the index */
-	ItemPointerData *live;		/* live element TIDs, in page order */
+	ItemPointerData *live;		/* live element TIDs, in page order (reachable) */
 	int64		nlive;
 	int64		liveSize;
 	int64		problems;
@@ -372,7 +372,7 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 
 				ItemPointerSet(&tid, blkno, off);
 				HnswVisitedAdd(&cs.elements, &tid);
-				if (!etup->deleted)
+				if (reachable && !etup->deleted)
 				{
 					if (cs.nlive == cs.liveSize)
 					{
