@@ -335,7 +335,7 @@ BEGIN
 			c.relation, c.id_column, c.vector_column,
 			CASE WHEN c.metadata_column IS NULL THEN '' ELSE format(', %I', c.metadata_column) END,
 			CASE WHEN txt IS NULL THEN '' ELSE format(', %I', txt) END,
-			(vectorpg._column_type(c.relation, c.id_column)).typid,
+			idtype,
 			CASE WHEN c.metadata_column IS NULL THEN '' ELSE ', coalesce(u.m, ''{}'')' END,
 			CASE WHEN txt IS NULL THEN '' ELSE ', u.tx' END,
 			CASE WHEN c.metadata_column IS NULL THEN '' ELSE format(', %1$I = excluded.%1$I', c.metadata_column) END,
