@@ -43,3 +43,16 @@ SELECT count(*) AS problems_at_end FROM hnsw_index_check('upd_hnsw', true);
 -- element is reachable by a search (reachable => true)
 VACUUM upd;
 SELECT count(*) AS unreachable FROM hnsw_index_check('upd_hnsw', reachable => true);
+
+-- An insert cancelled part way (statement_timeout strikes during the graph
+-- search) leaves nothing behind: the next inserts reuse the insert's memory
+-- and the index stays sound
+SET statement_timeout = '100ms';
+INSERT INTO upd (id, n, embedding)
+SELECT 100000 + i, 0, ARRAY[sin(i), cos(i), sin(2 * i), cos(2 * i), sin(3 * i), cos(3 * i), i % 7, i % 11]::vector
+FROM generate_series(1, 200000) i;
+RESET statement_timeout;
+INSERT INTO upd (id, n, embedding)
+SELECT 200000 + i, 0, ARRAY[sin(i), cos(i), sin(2 * i), cos(2 * i), 1, 2, i % 7, i % 11]::vector
+FROM generate_series(1, 100) i;
+SELECT count(*) AS problems_after_cancel FROM hnsw_index_check('upd_hnsw', true);

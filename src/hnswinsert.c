@@ -468,6 +468,18 @@ HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int 
 			ItemPointerSetInvalid(&updated[i]);
 	}
 	HnswWriteLayer(index, &n->neighbortid, layer, m, current, updated, building);
+
+	/* An insert prunes up to m lists of 2 * m: give the copies back */
+	for (int i = 0; i < ncands; i++)
+	{
+		if (cands[i]->vec != NULL && cands[i]->vec != newvec)
+			pfree(cands[i]->vec);
+		pfree(cands[i]);
+	}
+	pfree(cands);
+	pfree(selected);
+	pfree(current);
+	pfree(updated);
 }
 
 /*
@@ -728,8 +740,21 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 }
 
 /*
- * aminsert: index one new heap tuple.  Work happens in a temporary memory
- * context so nothing accumulates across the rows of a statement.
+ * Memory of one insert, kept for the backend's life and reset after each
+ * row.  Its first block, which a reset keeps, holds a whole insert at the
+ * defaults (about 100 kB at 128 dimensions), so that rows stop costing
+ * malloc and free of growing blocks, and the page faults of fresh ones.
+ */
+static MemoryContext InsertCxt = NULL;
+static bool InsertCxtBusy = false;
+
+#define HNSW_INSERT_CXT_BLOCK	(256 * 1024)
+
+/*
+ * aminsert: index one new heap tuple.  Work happens in InsertCxt so
+ * nothing accumulates across the rows of a statement; an insert nested in
+ * another (through an opclass's SQL support function, say) gets a context
+ * of its own instead.
  */
 bool
 hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
@@ -740,18 +765,42 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	MemoryContext old;
 	HnswDistance dist;
 	Vector	   *value;
+	bool		nested = InsertCxtBusy;
 
 	if (isnull[0])
 		return false;
 
-	tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert temporary context",
-								ALLOCSET_DEFAULT_SIZES);
+	if (nested)
+		tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw nested insert",
+									ALLOCSET_DEFAULT_SIZES);
+	else
+	{
+		if (InsertCxt == NULL)
+			InsertCxt = AllocSetContextCreate(TopMemoryContext, "hnsw insert",
+											  HNSW_INSERT_CXT_BLOCK, HNSW_INSERT_CXT_BLOCK,
+											  4 * HNSW_INSERT_CXT_BLOCK);
+		tmp = InsertCxt;
+		InsertCxtBusy = true;
+	}
 	old = MemoryContextSwitchTo(tmp);
-	HnswInitDistance(index, &dist);
-	if (HnswPrepareValue(&dist, values[0], &value) &&
-		!(indexUnchanged && InsertUnchanged(index, &dist, value, heap_tid)))
-		HnswInsertOnDisk(index, &dist, value, heap_tid, false);
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
+	PG_TRY();
+	{
+		HnswInitDistance(index, &dist);
+		if (HnswPrepareValue(&dist, values[0], &value) &&
+			!(indexUnchanged && InsertUnchanged(index, &dist, value, heap_tid)))
+			HnswInsertOnDisk(index, &dist, value, heap_tid, false);
+	}
+	PG_FINALLY();
+	{
+		MemoryContextSwitchTo(old);
+		if (nested)
+			MemoryContextDelete(tmp);
+		else
+		{
+			MemoryContextReset(tmp);
+			InsertCxtBusy = false;
+		}
+	}
+	PG_END_TRY();
 	return false;
 }

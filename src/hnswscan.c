@@ -220,7 +220,7 @@ FirstRound(IndexScanDesc scan)
 		HnswCandidate *best;
 
 		HnswVisitedInit(&v, 64);
-		HnswVisitedAdd(&v, &so->results.items[0]->tid);
+		HnswVisitedAdd(&v, &so->results.items[0].c->tid);
 		HnswSearchLayer(index, &so->dist, so->query, &so->candidates, 1, layer, m, false, false,
 						&v, &so->results, NULL, NULL);
 		best = HnswHeapTop(&so->results);
@@ -230,7 +230,7 @@ FirstRound(IndexScanDesc scan)
 	}
 
 	HnswVisitedInit(&so->visited, hnsw_ef_search * m * 4);
-	HnswVisitedAdd(&so->visited, &so->results.items[0]->tid);
+	HnswVisitedAdd(&so->visited, &so->results.items[0].c->tid);
 	so->tuplesSeen = 1;
 	HnswSearchLayer(index, &so->dist, so->query, &so->candidates, hnsw_ef_search, 0, m, false,
 					true, &so->visited, &so->results, iterative ? &so->discarded : NULL,

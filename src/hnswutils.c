@@ -541,45 +541,44 @@ HnswVisitedContains(HnswVisited *v, ItemPointer tid)
 	}
 }
 
-/* Whether a should sit above b in heap h */
-static inline bool
-HeapAbove(HnswHeap *h, HnswCandidate *a, HnswCandidate *b)
-{
-	return h->max ? a->distance > b->distance : a->distance < b->distance;
-}
-
 /* Start an empty heap */
 void
 HnswHeapInit(HnswHeap *h, int capacity, bool max)
 {
 	h->capacity = Max(capacity, 16);
-	h->items = palloc(sizeof(HnswCandidate *) * h->capacity);
+	h->items = palloc(sizeof(HnswHeapItem) * h->capacity);
 	h->count = 0;
 	h->max = max;
 }
 
-/* Add a candidate */
+/*
+ * Add a candidate.  Keys compare with <, which a NaN distance never
+ * satisfies either way, as the plain distances did.
+ */
 void
 HnswHeapPush(HnswHeap *h, HnswCandidate *c)
 {
+	HnswHeapItem item;
 	int			i;
 
 	if (h->count == h->capacity)
 	{
 		h->capacity *= 2;
-		h->items = repalloc(h->items, sizeof(HnswCandidate *) * h->capacity);
+		h->items = repalloc(h->items, sizeof(HnswHeapItem) * h->capacity);
 	}
+	item.key = h->max ? -c->distance : c->distance;
+	item.c = c;
 	i = h->count++;
 	while (i > 0)
 	{
 		int			parent = (i - 1) / 2;
 
-		if (!HeapAbove(h, c, h->items[parent]))
+		if (!(item.key < h->items[parent].key))
 			break;
 		h->items[i] = h->items[parent];
 		i = parent;
 	}
-	h->items[i] = c;
+	h->items[i] = item;
 }
 
 /* Remove and return the top candidate, or NULL */
@@ -587,12 +586,12 @@ HnswCandidate *
 HnswHeapPop(HnswHeap *h)
 {
 	HnswCandidate *top;
-	HnswCandidate *last;
+	HnswHeapItem last;
 	int			i = 0;
 
 	if (h->count == 0)
 		return NULL;
-	top = h->items[0];
+	top = h->items[0].c;
 	last = h->items[--h->count];
 	for (;;)
 	{
@@ -600,9 +599,9 @@ HnswHeapPop(HnswHeap *h)
 
 		if (child >= h->count)
 			break;
-		if (child + 1 < h->count && HeapAbove(h, h->items[child + 1], h->items[child]))
+		if (child + 1 < h->count && h->items[child + 1].key < h->items[child].key)
 			child++;
-		if (!HeapAbove(h, h->items[child], last))
+		if (!(h->items[child].key < last.key))
 			break;
 		h->items[i] = h->items[child];
 		i = child;
@@ -1020,7 +1019,7 @@ HnswDescendLayer(Relation index, const HnswDistance *dist, const Vector *query,
 
 	HnswVisitedInit(&visited, expected);
 	for (int i = 0; i < results->count; i++)
-		HnswVisitedAdd(&visited, &results->items[i]->tid);
+		HnswVisitedAdd(&visited, &results->items[i].c->tid);
 	HnswSearchLayer(index, dist, query, candidates, ef, layer, m, true, false,
 					&visited, results, NULL, NULL);
 
