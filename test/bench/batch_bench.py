@@ -24,7 +24,11 @@ Before measuring, it warms the fresh cluster as a running server is warm:
 it touches every shared buffer once (an unlogged table as large as
 shared_buffers, dropped) and has the WAL segments the runs will use created
 and recycled (logged writes and a checkpoint), so that no run pays for
-first-touch page faults or zero-filling new WAL files.
+first-touch page faults or zero-filling new WAL files.  Autovacuum stays on,
+but each timed run starts only once no autovacuum worker is running, so
+that the cleanup after one run (the dead rows of a replace, an update or a
+delete) does not land in the next run's timings; a run's own writes may
+still wake it.  Each run also keeps every call's time (call_ms in the JSON).
 
 Against a running server with vectorpg installed (it creates and drops
 collections named bench_*):
@@ -187,8 +191,27 @@ def pct(times, q):
     return float(np.percentile(np.asarray(times) * 1000.0, q))
 
 
+SETTLE = {"conn": None, "waited": 0.0}
+
+
+def settle():
+    """Wait (up to 5 minutes) until no autovacuum worker is running, so
+    that a run does not pay for the cleanup after the one before it."""
+    if SETTLE["conn"] is None:
+        return
+    cur = SETTLE["conn"].cursor()
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 300:
+        cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
+        if cur.fetchone()[0] == 0:
+            break
+        time.sleep(0.2)
+    SETTLE["waited"] += time.perf_counter() - t0
+
+
 def run_batches(cur, sql, params_list):
     """Execute sql once per params; returns the wall time of each call."""
+    settle()
     times = []
     for params in params_list:
         t0 = time.perf_counter()
@@ -201,7 +224,8 @@ def run_batches(cur, sql, params_list):
 def summary(name, n_items, times, extra=None):
     total = sum(times)
     r = {"run": name, "items": n_items, "seconds": total, "per_s": n_items / total if total else 0.0,
-         "p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "batches": len(times)}
+         "p50_ms": pct(times, 50), "p95_ms": pct(times, 95), "batches": len(times),
+         "call_ms": [round(t * 1000.0, 1) for t in times]}
     if extra:
         r.update(extra)
     log("  %-44s %8d items %8.2f s %10.0f /s  p50 %7.1f ms  p95 %7.1f ms"
@@ -250,6 +274,7 @@ def naive_upsert(conn, table, vecs, first_id, integral, labels, sync=True):
                 "metadata = excluded.metadata" % table)
     lits = [(("i%d" % (first_id + j)), fmt_vec(v, integral),
              json.dumps({"label": int(labels[j]), "n": first_id + j})) for j, v in enumerate(vecs)]
+    settle()
     t0 = time.perf_counter()
     for lit in lits:
         cur.execute("EXECUTE ins (%s, %s, %s)", lit)
@@ -268,6 +293,7 @@ def naive_upsert_binary(conn3, table, vecs, first_id, labels):
     rows = [("i%d" % (first_id + j), BinaryVector(v), json.dumps({"label": int(labels[j]), "n": first_id + j}))
             for j, v in enumerate(vecs)]
     cur = conn3.cursor()
+    settle()
     t0 = time.perf_counter()
     for r in rows:
         cur.execute(sql, r, prepare=True)
@@ -284,6 +310,7 @@ def upsert_params_binary(coll, vecs, first_id, bs, labels):
 
 def run_batches3(conn3, sql, params_list):
     """run_batches for psycopg 3 (server-side parameters, binary vectors)."""
+    settle()
     cur = conn3.cursor()
     times = []
     for params in params_list:
@@ -295,6 +322,7 @@ def run_batches3(conn3, sql, params_list):
 
 
 def naive_rows(conn, prepare, args_list):
+    settle()
     cur = conn.cursor()
     cur.execute(prepare)
     t0 = time.perf_counter()
@@ -381,6 +409,7 @@ def bench_dataset(args, conn, key):
         c = connect(args)
         times[h] = run_batches(c.cursor(), UPSERT, halves[h])
         c.close()
+    settle()
     t0 = time.perf_counter()
     threads = [threading.Thread(target=work, args=(h,)) for h in (0, 1)]
     for th in threads:
@@ -427,6 +456,7 @@ def bench_dataset(args, conn, key):
     queries = ds.test[:args.queries]
     qlit = vec_array(queries, integral)
     cur.execute("VACUUM ANALYZE %s" % coll)
+    settle()
     search_sql = "SELECT query, id FROM vectorpg.search(%s, %s::vector[], k => %s)"
     rows = None
     stimes = []
@@ -581,7 +611,9 @@ def main():
     if psycopg is None:
         log("psycopg 3 is not installed (python3-psycopg): the binary-client runs are skipped")
     warm_up(conn)
+    SETTLE["conn"] = connect(args)
     all_res = [bench_dataset(args, conn, key) for key in args.datasets]
+    log("waited %.1f s in all for autovacuum workers to finish before runs" % SETTLE["waited"])
     text = report(args, facts, all_res)
     print(text)
     os.makedirs(args.out_dir, exist_ok=True)
