@@ -60,6 +60,18 @@ SELECT name, vector_index, index_size FROM vectorpg.describe_collection('noindex
 SELECT * FROM vectorpg.collection_health('docs', deep => true);
 SELECT * FROM vectorpg.collection_health('bare');
 SELECT * FROM vectorpg.collection_health('noindex');
+-- an index too sparse to find its own elements (m 2, ef_construction 4:
+-- searches miss most of them) gets the findability warning
+SELECT setseed(0.5);
+CREATE TABLE sparse_graph (id text PRIMARY KEY, embedding vector(8), metadata jsonb);
+INSERT INTO sparse_graph SELECT 's' || i, (SELECT array_agg(random())::vector FROM generate_series(1, 8) WHERE i > 0), '{}'
+FROM generate_series(1, 600) i;
+CREATE INDEX ON sparse_graph USING hnsw (embedding vector_l2_ops) WITH (m = 2, ef_construction = 4);
+SELECT vectorpg.register_collection('sparse_graph', 'sparse_graph', metric => 'l2');
+SELECT check_name, status, detail ~ '^A search for its own vector missed \d+ of 600 sampled elements of public\.sparse_graph_embedding_idx: REINDEX' AS detail_ok
+FROM vectorpg.collection_health('sparse_graph', deep => true) WHERE check_name = 'index_findability';
+SELECT vectorpg.drop_collection('sparse_graph');
+DROP TABLE sparse_graph;
 DROP INDEX products_emb_idx;
 ALTER TABLE products DROP COLUMN title;
 SELECT * FROM vectorpg.collection_health('products');

@@ -56,3 +56,15 @@ INSERT INTO upd (id, n, embedding)
 SELECT 200000 + i, 0, ARRAY[sin(i), cos(i), sin(2 * i), cos(2 * i), 1, 2, i % 7, i % 11]::vector
 FROM generate_series(1, 100) i;
 SELECT count(*) AS problems_after_cancel FROM hnsw_index_check('upd_hnsw', true);
+
+-- hnsw_index_findability: of a sample of live elements, how many a search
+-- for their own vector misses (a fraction of a percent in a sound graph)
+VACUUM upd;
+SELECT live = (SELECT count(DISTINCT embedding) FROM upd) AS live_counted,
+	   searched = 1000 AS sample_searched, not_found <= 20 AS few_missed
+FROM hnsw_index_findability('upd_hnsw');
+SELECT searched = live AS all_searched FROM hnsw_index_findability('upd_hnsw', 1000000);
+SELECT * FROM hnsw_index_findability('upd_hnsw', 0);
+SELECT * FROM hnsw_index_findability('upd_hnsw', 1000001);
+SELECT * FROM hnsw_index_findability('upd_n');
+SELECT * FROM hnsw_index_findability('upd');

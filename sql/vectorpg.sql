@@ -471,3 +471,12 @@ CREATE FUNCTION hnsw_index_check(index regclass, heapallindexed boolean DEFAULT 
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION hnsw_index_check(regclass, boolean, boolean) IS 'structural violations of an hnsw index (and, with reachable, live elements no search can reach); no rows when it is sound';
+
+-- Volatile: it reads the index as it is now.  The sample's bounds are
+-- HNSW_MIN/DEFAULT/MAX_FINDABILITY_SAMPLE in src/hnsw.h
+CREATE FUNCTION hnsw_index_findability(index regclass, sample integer DEFAULT 1000,
+	OUT live bigint, OUT searched bigint, OUT not_found bigint)
+	RETURNS record
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION hnsw_index_findability(regclass, integer) IS 'of a sample of an hnsw index''s live elements, how many a search for their own vector does not find';

@@ -62,6 +62,9 @@
 #define HNSW_MIN_MAX_SCAN_TUPLES	1
 #define HNSW_DEFAULT_MAX_SCAN_TUPLES 20000
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
+#define HNSW_MIN_FINDABILITY_SAMPLE	1
+#define HNSW_DEFAULT_FINDABILITY_SAMPLE 1000
+#define HNSW_MAX_FINDABILITY_SAMPLE	1000000
 #define HNSW_MIN_SCAN_MEM_MULTIPLIER 1.0
 #define HNSW_DEFAULT_SCAN_MEM_MULTIPLIER 1.0
 #define HNSW_MAX_SCAN_MEM_MULTIPLIER 1000.0
@@ -415,6 +418,9 @@ extern void HnswReachInit(HnswReach *r, BlockNumber nblocks);
 extern void HnswReachFree(HnswReach *r);
 extern bool HnswReachTest(HnswReach *r, ItemPointer tid);
 extern int64 HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m);
+extern bool HnswSearchFinds(Relation index, const HnswDistance *dist,
+							const HnswMetaPageData *meta, HnswCandidate *self,
+							HnswCandidate ***sorted, int *n);
 
 /* hnswinsert.c */
 extern void HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,

@@ -19,6 +19,10 @@
  * as a scan and changes nothing; run it on a table without concurrent
  * writes, since rows changing under it can be reported as missing.
  *
+ * hnsw_index_findability() measures a quality rather than soundness: of a
+ * sample of live elements, how many a search for their own vector misses.
+ * A sound index can miss whole clusters (hnswvacuum.c, pass 2c).
+ *
  * Copyright (c) 2026, vectorpg developers
  *
  *-------------------------------------------------------------------------
@@ -448,4 +452,113 @@ hnsw_index_check(PG_FUNCTION_ARGS)
 	index_close(cs.index, AccessShareLock);
 	table_close(cs.heap, AccessShareLock);
 	return (Datum) 0;
+}
+
+VECTORPG_FUNCTION(hnsw_index_findability);
+
+/*
+ * SQL: hnsw_index_findability(index regclass, sample integer) returns one
+ * row (live, searched, not_found): how many live elements the index holds,
+ * and of an evenly spread sample of them, how many a search for their own
+ * vector does not find (HnswSearchFinds).  Why: an index can be sound and
+ * every element reachable, yet whole clusters missed by searches (see
+ * hnswvacuum.c, pass 2c); this measures it without knowing the queries.  A
+ * fresh build misses a fraction of a percent.
+ */
+Datum
+hnsw_index_findability(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	int32		sample = PG_GETARG_INT32(1);
+	TupleDesc	desc;
+	Relation	index;
+	HnswMetaPageData meta;
+	HnswDistance dist;
+	ItemPointerData *live;
+	int64		nlive = 0;
+	int64		size = 1024;
+	int64		searched = 0;
+	int64		missed = 0;
+	MemoryContext tmp;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (sample < HNSW_MIN_FINDABILITY_SAMPLE || sample > HNSW_MAX_FINDABILITY_SAMPLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample must be between %d and %d, not %d",
+						HNSW_MIN_FINDABILITY_SAMPLE, HNSW_MAX_FINDABILITY_SAMPLE, sample)));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (!OidIsValid(IndexGetRelation(indexoid, true)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an index", get_rel_name(indexoid) ? get_rel_name(indexoid) : "?")));
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_indam->ambuild != hnswbuild)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(index))));
+	HnswReadMeta(index, &meta);
+	HnswInitDistance(index, &dist);
+
+	/* The live elements, in page order */
+	live = palloc(sizeof(ItemPointerData) * size);
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < RelationGetNumberOfBlocks(index); blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (PageIsOurs(page))
+		{
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				ItemId		itemid = PageGetItemId(page, off);
+				HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+				if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE || etup->deleted)
+					continue;
+				if (nlive == size)
+				{
+					size *= 2;
+					live = repalloc_huge(live, sizeof(ItemPointerData) * size);
+				}
+				ItemPointerSet(&live[nlive], blkno, off);
+				nlive++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	/* An evenly spread sample of them, each searched for */
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "hnsw findability", ALLOCSET_DEFAULT_SIZES);
+	for (int64 k = 0; k < Min(sample, nlive); k++)
+	{
+		ItemPointer tid = &live[k * nlive / Min(sample, nlive)];
+		MemoryContext old = MemoryContextSwitchTo(tmp);
+		Vector	   *probe = InitVector(meta.dimensions);
+		HnswCandidate self;
+		HnswCandidate **sorted;
+		int			nsorted;
+
+		CHECK_FOR_INTERRUPTS();
+		if (HnswLoadCandidate(index, &dist, probe, tid, true, &self) && !self.deleted)
+		{
+			searched++;
+			if (!HnswSearchFinds(index, &dist, &meta, &self, &sorted, &nsorted))
+				missed++;
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(tmp);
+	}
+	MemoryContextDelete(tmp);
+	index_close(index, AccessShareLock);
+
+	values[0] = Int64GetDatum(nlive);
+	values[1] = Int64GetDatum(searched);
+	values[2] = Int64GetDatum(missed);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

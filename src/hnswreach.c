@@ -2,7 +2,8 @@
  *
  * hnswreach.c
  *	  Which live elements a search can reach: a walk of the graph from the
- *	  entry point, the way searches go, through live elements only.
+ *	  entry point, the way searches go, through live elements only; and
+ *	  whether a search for an element's own vector finds it.
  *
  * A search starts at the entry point on the top layer, follows links on
  * each layer and steps down a layer at the element it stopped at; it ends
@@ -19,6 +20,11 @@
  * layer 0 alone connects the entry point to every live element (a walk
  * from level 0), and links back whatever deletions cut off (hnswvacuum.c
  * explains how they do).
+ *
+ * Reachable is not yet findable: a greedy search for an element may end in
+ * a neighbouring cluster although some path leads to it.  HnswSearchFinds
+ * makes that search; vacuum's pass 2c links the elements it misses, and
+ * hnsw_index_findability() counts them in a sample (hnswcheck.c).
  *
  * Layer 0's marks are a bitmap of one bit per line pointer a page can have
  * (about 0.6 % of the index's size); the upper layers, which hold about
@@ -252,4 +258,47 @@ HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m)
 	pfree(links);
 	pfree(seeds);
 	return reached;
+}
+
+/*
+ * Search for an element's own vector as a query does: down from the entry
+ * point, ef 1 on the upper layers and ef_construction on layer 0.  Sets
+ * *sorted and *n to the layer-0 results, nearest first, and returns whether
+ * the element is among them.  `self` must carry its vector.  Vacuum's pass
+ * 2c links an element it does not find from those results; the index's
+ * findability check only counts (hnsw_index_findability).  An element that
+ * is itself the entry point counts as found.
+ */
+bool
+HnswSearchFinds(Relation index, const HnswDistance *dist, const HnswMetaPageData *meta,
+				HnswCandidate *self, HnswCandidate ***sorted, int *n)
+{
+	int			ef = meta->efConstruction;
+	ItemPointerData entrytid;
+	HnswCandidate *entry = palloc(sizeof(HnswCandidate));
+	HnswHeap	candidates;
+	HnswHeap	results;
+
+	*sorted = NULL;
+	*n = 0;
+	if (!BlockNumberIsValid(meta->entryBlkno))
+		return false;
+	ItemPointerSet(&entrytid, meta->entryBlkno, meta->entryOffno);
+	if (ItemPointerEquals(&entrytid, &self->tid))
+		return true;
+	if (!HnswLoadCandidate(index, dist, self->vec, &entrytid, true, entry))
+		return false;
+	HnswHeapInit(&candidates, ef * 2, false);
+	HnswHeapInit(&results, ef + 1, true);
+	HnswHeapPush(&candidates, entry);
+	HnswHeapPush(&results, entry);
+	for (int layer = entry->level; layer >= 0; layer--)
+		*sorted = HnswDescendLayer(index, dist, self->vec, &candidates, &results,
+								   layer > 0 ? 1 : ef, layer, meta->m, layer > 0 ? 64 : ef * 8, n);
+	for (int i = 0; i < *n; i++)
+	{
+		if (ItemPointerEquals(&(*sorted)[i]->tid, &self->tid))
+			return true;
+	}
+	return false;
 }

@@ -788,40 +788,23 @@ ReconnectGraph(VacuumState *vs)
 }
 
 /*
- * Whether a search for an element's own vector, made as a query's is (down
- * from the entry point, ef 1 above layer 0 and ef_construction on it),
- * finds the element.  If not, links it from the nearest elements that
- * search did reach (LinkFromNearest).  Returns true if it had to.
+ * If a search for an element's own vector, made as a query's is
+ * (HnswSearchFinds), does not find the element, link it from the nearest
+ * elements that search did reach (LinkFromNearest).  Returns true if it had
+ * to.
  */
 static bool
-MakeFindable(VacuumState *vs, ItemPointer tid, ItemPointer entrytid)
+MakeFindable(VacuumState *vs, ItemPointer tid)
 {
-	int			m = vs->meta.m;
-	int			ef = vs->meta.efConstruction;
 	HnswCandidate self;
-	HnswCandidate *entry = palloc(sizeof(HnswCandidate));
 	Vector	   *probe = InitVector(vs->meta.dimensions);
-	HnswHeap	candidates;
-	HnswHeap	results;
-	HnswCandidate **sorted = NULL;
-	int			nsorted = 0;
+	HnswCandidate **sorted;
+	int			nsorted;
 
 	if (!HnswLoadCandidate(vs->index, &vs->dist, probe, tid, true, &self) || self.deleted ||
-		ItemPointerEquals(tid, entrytid) ||
-		!HnswLoadCandidate(vs->index, &vs->dist, self.vec, entrytid, true, entry))
+		HnswSearchFinds(vs->index, &vs->dist, &vs->meta, &self, &sorted, &nsorted) ||
+		nsorted == 0)
 		return false;
-	HnswHeapInit(&candidates, ef * 2, false);
-	HnswHeapInit(&results, ef + 1, true);
-	HnswHeapPush(&candidates, entry);
-	HnswHeapPush(&results, entry);
-	for (int layer = entry->level; layer >= 0; layer--)
-		sorted = HnswDescendLayer(vs->index, &vs->dist, self.vec, &candidates, &results,
-								  layer > 0 ? 1 : ef, layer, m, layer > 0 ? 64 : ef * 8, &nsorted);
-	for (int i = 0; i < nsorted; i++)
-	{
-		if (ItemPointerEquals(&sorted[i]->tid, tid))
-			return false;
-	}
 	LinkFromNearest(vs, &self, sorted, nsorted);
 	return true;
 }
@@ -844,14 +827,12 @@ MakeFindable(VacuumState *vs, ItemPointer tid, ItemPointer entrytid)
 static void
 FindabilityPass(VacuumState *vs)
 {
-	ItemPointerData entry;
 	int64		linked = 0;
 	int64		step = vs->nrepaired <= HNSW_FINDABLE_ALL ? 1 : HNSW_FINDABLE_STEP;
 
 	HnswReadMeta(vs->index, &vs->meta);
 	if (!BlockNumberIsValid(vs->meta.entryBlkno))
 		return;
-	ItemPointerSet(&entry, vs->meta.entryBlkno, vs->meta.entryOffno);
 	for (int64 i = 0; i < vs->nrepaired; i += step)
 	{
 		MemoryContext old;
@@ -859,7 +840,7 @@ FindabilityPass(VacuumState *vs)
 		vacuum_delay_point();
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(vs->tmpCtx);
-		if (MakeFindable(vs, &vs->repaired[i], &entry))
+		if (MakeFindable(vs, &vs->repaired[i]))
 			linked++;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(vs->tmpCtx);

@@ -518,6 +518,8 @@ DECLARE
 	dead bigint;
 	nproblems bigint;
 	nunreachable bigint;
+	nsearched bigint;
+	nmissed bigint;
 	ok boolean;
 BEGIN
 	IF collection IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vectorpg.collections x WHERE x.name = collection) THEN
@@ -645,6 +647,21 @@ BEGIN
 				detail := format('%s elements of %s cannot be returned by any search: VACUUM links them back once it removes rows; REINDEX rebuilds the graph.', nunreachable, idx);
 			ELSE
 				status := 'ok'; detail := format('Every element of %s is reachable by a search.', idx);
+			END IF;
+			RETURN NEXT;
+			-- Reachable is not findable: a fresh graph misses a fraction of
+			-- a percent of searches for its own elements, one worn down by
+			-- churn before vacuum's pass 2c 12 % (doc/hnsw.md, Vacuum)
+			check_name := 'index_findability';
+			SELECT f.searched, f.not_found INTO nsearched, nmissed
+			FROM @extschema@.hnsw_index_findability(idx, 1000) f;
+			IF nmissed > 0.02 * nsearched THEN
+				status := 'warning';
+				detail := format('A search for its own vector missed %s of %s sampled elements of %s: REINDEX (CONCURRENTLY) rebuilds the graph.', nmissed, nsearched, idx);
+			ELSIF nsearched = 0 THEN
+				status := 'ok'; detail := format('%s has no element to search for.', idx);
+			ELSE
+				status := 'ok'; detail := format('A search for its own vector missed %s of %s sampled elements of %s.', nmissed, nsearched, idx);
 			END IF;
 			RETURN NEXT;
 		END IF;
