@@ -741,9 +741,11 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 
 /*
  * Memory of one insert, kept for the backend's life and reset after each
- * row.  Its first block, which a reset keeps, holds a whole insert at the
- * defaults (about 100 kB at 128 dimensions), so that rows stop costing
- * malloc and free of growing blocks, and the page faults of fresh ones.
+ * row.  A fresh context per row grew block by block to 0.5-1 MB at 128
+ * dimensions (the search's candidate copies, the prunes of full neighbour
+ * lists), so every row paid malloc and free of growing blocks and the page
+ * faults of fresh ones.  The first block, which a reset keeps, now holds
+ * much of an insert, and the rest comes in few, large blocks.
  */
 static MemoryContext InsertCxt = NULL;
 static bool InsertCxtBusy = false;
