@@ -474,6 +474,7 @@ hnsw_index_findability(PG_FUNCTION_ARGS)
 	Relation	index;
 	HnswMetaPageData meta;
 	HnswDistance dist;
+	BlockNumber nblocks;
 	ItemPointerData *live;
 	int64		nlive = 0;
 	int64		size = 1024;
@@ -504,7 +505,8 @@ hnsw_index_findability(PG_FUNCTION_ARGS)
 
 	/* The live elements, in page order */
 	live = palloc(sizeof(ItemPointerData) * size);
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < RelationGetNumberOfBlocks(index); blkno++)
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		Buffer		buf = ReadBuffer(index, blkno);
 		Page		page;
