@@ -374,6 +374,8 @@ extern bool HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out
 extern int	HnswRandomLevel(int m);
 extern void HnswInitPage(Page page, Size pageSize);
 extern bool HnswCheckPage(Relation index, Page page, BlockNumber blkno);
+extern int	HnswPageLiveElements(Relation index, BufferAccessStrategy strategy,
+								 BlockNumber blkno, ItemPointerData **out);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber forkNum);
 extern void HnswVisitedInit(HnswVisited *v, int expected);

@@ -508,31 +508,19 @@ hnsw_index_findability(PG_FUNCTION_ARGS)
 	nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
+		ItemPointerData *page;
+		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (PageIsOurs(page))
+		n = HnswPageLiveElements(index, NULL, blkno, &page);
+		while (nlive + n > size)
 		{
-			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-			{
-				ItemId		itemid = PageGetItemId(page, off);
-				HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
-
-				if (!ItemIdIsNormal(itemid) || etup->type != HNSW_ELEMENT_TUPLE || etup->deleted)
-					continue;
-				if (nlive == size)
-				{
-					size *= 2;
-					live = repalloc_huge(live, sizeof(ItemPointerData) * size);
-				}
-				ItemPointerSet(&live[nlive], blkno, off);
-				nlive++;
-			}
+			size *= 2;
+			live = repalloc_huge(live, sizeof(ItemPointerData) * size);
 		}
-		UnlockReleaseBuffer(buf);
+		memcpy(&live[nlive], page, sizeof(ItemPointerData) * n);
+		nlive += n;
+		pfree(page);
 	}
 
 	/* An evenly spread sample of them, each searched for */

@@ -248,6 +248,45 @@ HnswCheckPage(Relation index, Page page, BlockNumber blkno)
 	return true;
 }
 
+/*
+ * The live elements of a data page, read under a share lock that is
+ * released before returning, so that the caller can work on each without
+ * holding it: *out gets a palloc'd array; returns its length.  Vacuum's
+ * passes and hnsw_index_findability walk the index with it; `strategy` is
+ * vacuum's ring buffer, or NULL.
+ */
+int
+HnswPageLiveElements(Relation index, BufferAccessStrategy strategy, BlockNumber blkno,
+					 ItemPointerData **out)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	Page		page;
+	OffsetNumber maxoff;
+	ItemPointerData *live;
+	int			nlive = 0;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	(void) HnswCheckPage(index, page, blkno);
+	maxoff = PageGetMaxOffsetNumber(page);
+	live = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
+		{
+			/* ItemPointerSet is a macro that evaluates its argument twice */
+			ItemPointerSet(&live[nlive], blkno, off);
+			nlive++;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	*out = live;
+	return nlive;
+}
+
 /* Copy the metapage, checking magic number and version */
 void
 HnswReadMeta(Relation index, HnswMetaPageData *meta)

@@ -580,37 +580,6 @@ RepairEntryPoint(VacuumState *vs)
 	UnlockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
 }
 
-/*
- * The live elements of a data page, read under a share lock that is
- * released before returning, so that the caller can work on each without
- * holding it: *out gets a palloc'd array; returns its length.
- */
-static int
-PageLiveElements(VacuumState *vs, BlockNumber blkno, ItemPointerData **out)
-{
-	Buffer		buf = VacuumReadPage(vs, blkno, BUFFER_LOCK_SHARE);
-	Page		page = BufferGetPage(buf);
-	OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
-	ItemPointerData *live = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
-	int			nlive = 0;
-
-	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-	{
-		ItemId		itemid = PageGetItemId(page, off);
-		HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
-
-		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
-		{
-			/* ItemPointerSet is a macro that evaluates its argument twice */
-			ItemPointerSet(&live[nlive], blkno, off);
-			nlive++;
-		}
-	}
-	UnlockReleaseBuffer(buf);
-	*out = live;
-	return nlive;
-}
-
 /* Pass 2: relink around deleted elements */
 static void
 RepairGraph(VacuumState *vs)
@@ -638,7 +607,7 @@ RepairGraph(VacuumState *vs)
 		int			nlive;
 
 		vacuum_delay_point();
-		nlive = PageLiveElements(vs, blkno, &live);
+		nlive = HnswPageLiveElements(vs->index, vs->strategy, blkno, &live);
 
 		/* Each element is repaired without holding this page's lock */
 		for (int i = 0; i < nlive; i++)
@@ -759,7 +728,7 @@ ReconnectGraph(VacuumState *vs)
 		int			nlive;
 
 		vacuum_delay_point();
-		nlive = PageLiveElements(vs, blkno, &live);
+		nlive = HnswPageLiveElements(vs->index, vs->strategy, blkno, &live);
 		for (int i = 0; i < nlive; i++)
 		{
 			MemoryContext old;
