@@ -108,5 +108,25 @@ SELECT err($$SELECT vector_avg('{1}')$$);
 -- settings
 SELECT err($$SET vectorpg.kernel = 'fastest'$$);
 SELECT err($$SET vectorpg.no_such_setting = 1$$);
+-- vectorpg.malloc_keep: superusers only; out of range is 22023
+SELECT min_val, boot_val, max_val, unit, context FROM pg_settings WHERE name = 'vectorpg.malloc_keep';
+SET vectorpg.malloc_keep = '64MB';
+SHOW vectorpg.malloc_keep;
+SET vectorpg.malloc_keep = 0;
+RESET vectorpg.malloc_keep;
+SELECT err($$SET vectorpg.malloc_keep = '2GB'$$);
+CREATE ROLE vectorpg_keep_tester;
+SET ROLE vectorpg_keep_tester;
+SELECT err($$SET vectorpg.malloc_keep = '64MB'$$);
+RESET ROLE;
+-- set for a role, it applies to that role's sessions when the library loads
+ALTER ROLE vectorpg_keep_tester LOGIN;
+ALTER ROLE vectorpg_keep_tester SET vectorpg.malloc_keep = '64MB';
+\set regress_user :USER
+\c - vectorpg_keep_tester
+SELECT vectorpg_kernel() IS NOT NULL AS loaded;
+SHOW vectorpg.malloc_keep;
+\c - :regress_user
+DROP ROLE vectorpg_keep_tester;
 
 DROP FUNCTION err(text);

@@ -30,6 +30,7 @@ void
 _PG_init(void)
 {
 	DistanceInit();
+	MallocTuningInit();
 	HnswInit();
 	RemoteConnectionInit();
 	MirrorInit();

@@ -172,4 +172,15 @@ extern double VectorCosineDistance(const float *a, const float *b, int n);
 extern const VectorKernels *DistanceAvx2Kernels(void);
 extern const VectorKernels *DistanceAvx512Kernels(void);
 
+/*
+ * malloc_tuning.c: vectorpg.malloc_keep (kB), the freed memory a backend
+ * keeps for reuse (glibc's trim threshold; the mmap threshold is half of
+ * it, at most glibc's limit).  0, the default, leaves malloc alone.
+ */
+#define VECTORPG_MIN_MALLOC_KEEP		0
+#define VECTORPG_DEFAULT_MALLOC_KEEP	0
+#define VECTORPG_MAX_MALLOC_KEEP		(1024 * 1024)
+#define VECTORPG_MAX_MMAP_THRESHOLD		(32 * 1024)
+extern void MallocTuningInit(void);
+
 #endif							/* VECTORPG_H */
