@@ -7,7 +7,8 @@
 # same block is an mmap() that goes back to the kernel when freed.  Both for
 # the value a session SETs after the library has loaded (the assign hook)
 # and for the value in the server's configuration, taken when the library
-# loads.  The backend reads its own resident size from /proc/self/status.
+# loads, and for sessions of a postmaster that preloaded the library.  The
+# backend reads its own resident size from /proc/self/status.
 #
 # Why: the setting's whole effect is inside the C library, invisible to
 # SQL.  mallopt() calls compiled out, applied before the configured value or
@@ -65,6 +66,21 @@ my $conf = kept_kb('');
 cmp_ok($conf, '>', 15 * 1024, "from postgresql.conf, at library load: the freed block stays resident ($conf kB kept)");
 is($node->safe_psql('postgres', "SELECT vectorpg_kernel() IS NOT NULL; SHOW vectorpg.malloc_keep"),
 	"t\n64MB", 'SHOW reports the configured value');
+
+# Preloaded, the postmaster applies it once and every session inherits it:
+# measured before anything in the session touches vectorpg
+$node->append_conf('postgresql.conf', "shared_preload_libraries = 'vectorpg'");
+$node->restart;
+my $rss = q{(regexp_match(pg_read_file('/proc/self/status'), 'VmRSS:\s+(\d+)'))[1]::int};
+my $inherited = $node->safe_psql(
+	'postgres', qq{
+	CREATE TEMP TABLE rss AS SELECT $rss AS before;
+	SELECT length(repeat('x', 20 * 1024 * 1024));
+	SELECT $rss - before FROM rss;
+});
+$inherited = (split /\n/, $inherited)[-1];
+cmp_ok($inherited, '>', 15 * 1024,
+	"preloaded: sessions inherit the postmaster's thresholds ($inherited kB kept)");
 
 $node->stop;
 done_testing();
