@@ -178,6 +178,10 @@ SELECT vectorpg.count('s'), vectorpg.count('s', '{"even": true}'), vectorpg.coun
 
 -- scores of each metric
 SELECT m, vectorpg.score(m, 0.25) FROM unnest(ARRAY['cosine', 'ip', 'l2', 'l1']) m;
+-- a null argument gives null, and the planner inlines the function (a
+-- search computes it for every hit)
+SELECT vectorpg.score(NULL, 0.25) IS NULL AS no_metric, vectorpg.score('l2', NULL) IS NULL AS no_distance;
+EXPLAIN (VERBOSE, COSTS OFF) SELECT vectorpg.score('l2', d) FROM (VALUES (0.25::float8), (1)) v(d);
 
 SELECT vectorpg.drop_collection('s');
 SELECT vectorpg.drop_collection('notext');

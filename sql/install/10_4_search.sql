@@ -50,6 +50,7 @@ DECLARE
 	rows vectorpg.search_result[];
 	part vectorpg.search_result[];
 	sql text;
+	stream text;
 	cond text;
 	old_ef text := current_setting('hnsw.ef_search', true);
 	old_iter text := current_setting('hnsw.iterative_scan', true);
@@ -115,9 +116,12 @@ BEGIN
 	-- One statement for all queries.  The inner LIMIT is a constant, the
 	-- largest offset + k + 1 of the batch, so that the planner sees how few
 	-- rows each rescan of the index returns; each query's own offset and k
-	-- are applied to the row numbers outside
+	-- are applied to the row numbers outside.  `stream` returns the hits as
+	-- rows, in order; `sql` (non-atomic mode, which may have to discard a
+	-- failed statement's rows and retry query by query) collects them into
+	-- an array first
 	SELECT coalesce(max(x.k + x.off), 0) + 1 INTO lim FROM unnest(ks, offs) x(k, off);
-	sql := format(
+	stream := format(
 		'WITH q AS (SELECT x.v, x.k, x.off, x.maxd, x.mins, x.n::integer AS n '
 		'  FROM unnest($1::@extschema@.vector[], $2::integer[], $3::integer[], $4::float8[], $5::float8[]) '
 		'  WITH ORDINALITY x(v, k, off, maxd, mins, n) WHERE x.n <> ALL ($6) AND x.n BETWEEN $7 AND $8), '
@@ -127,14 +131,15 @@ BEGIN
 		'    FROM %6$s t WHERE %7$s ORDER BY t.%2$I %3$s q.v LIMIT %9$s) h), '
 		's AS (SELECT h.*, vectorpg.score(%8$L, h.d) AS score FROM h WHERE h.rn > h.off), '
 		'p AS (SELECT s.*, (s.maxd IS NULL OR s.d <= s.maxd) AND (s.mins IS NULL OR s.score >= s.mins) AS pass FROM s) '
-		'SELECT array_agg(ROW(p.n, p.rn::integer, p.id, p.d, p.score, p.meta, p.vec, '
-		'  p.more, NULL)::vectorpg.search_result ORDER BY p.n, p.rn) '
+		'SELECT p.n, p.rn::integer, p.id, p.d, p.score, p.meta, p.vec, p.more, NULL::jsonb '
 		'FROM (SELECT p.*, bool_or(p.rn > p.off + p.k AND p.pass) OVER (PARTITION BY p.n) AS more FROM p) p '
 		'WHERE p.rn <= p.off + p.k AND p.pass',
 		c.id_column, c.vector_column, vectorpg._metric_operator(c.metric),
 		CASE WHEN c.metadata_column IS NULL THEN 'NULL::jsonb' ELSE format('t.%I', c.metadata_column) END,
 		CASE WHEN include_vectors THEN format('t.%I', c.vector_column) ELSE 'NULL::@extschema@.vector' END,
 		c.relation, cond, c.metric, lim);
+	sql := format('SELECT array_agg(r::vectorpg.search_result ORDER BY r.n, r.rn) FROM (%s) r(n, rn)', stream);
+	stream := stream || ' ORDER BY p.n, p.rn';
 
 	-- settings for this call: enough candidates for offset + k + 1, and
 	-- iterative scans under a filter
@@ -147,7 +152,8 @@ BEGIN
 	END IF;
 
 	IF atomic THEN
-		EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n;
+		-- no error rows to merge: a bad query has raised above
+		RETURN QUERY EXECUTE stream USING qvecs, ks, offs, maxd, mins, bad, 1, n;
 	ELSE
 		BEGIN
 			EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n;
@@ -173,7 +179,9 @@ BEGIN
 	IF old_iter IS NOT NULL THEN
 		PERFORM set_config('hnsw.iterative_scan', old_iter, true);
 	END IF;
-	RETURN QUERY SELECT r.* FROM unnest(coalesce(rows, '{}') || errs) r ORDER BY r.query, r.rank NULLS FIRST;
+	IF NOT atomic THEN
+		RETURN QUERY SELECT r.* FROM unnest(coalesce(rows, '{}') || errs) r ORDER BY r.query, r.rank NULLS FIRST;
+	END IF;
 END
 $$;
 
