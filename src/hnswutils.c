@@ -777,6 +777,85 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 }
 
 /*
+ * The traversal distance to the element at `off` of a page seen through
+ * PeekPage, without a pin or a lock, so that a layer search can pass by an
+ * element that cannot enter its results without pinning and locking its
+ * buffer (at 128 dimensions that bookkeeping cost more than the distance).
+ *
+ * Whatever the buffer holds by now (the page changed by a concurrent
+ * writer, or another page altogether), every read stays within the page:
+ * the line pointer and the tuple header are read once, and the vector is
+ * read only within the item's length.  A vector torn by a concurrent write
+ * gives a wrong distance, never a crash, and a wrong distance can only make
+ * the search pass by an element it would have kept (in a race with that
+ * element's slot being rewritten, and at the cost of recall alone): every
+ * element the search keeps is read again under its buffer's share lock.
+ * False when the slot does not look like an element of the query's
+ * dimension stored as float4 or uint8, or the distance is not a number;
+ * the caller then reads the element the usual way.
+ */
+static bool
+PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector *query,
+			 double *out)
+{
+	PageHeader	phdr = (PageHeader) page;
+	ItemIdData	itemid;
+	unsigned	itemoff;
+	unsigned	itemlen;
+	HnswElementTupleData header;
+	const HnswElementTupleData *etup;
+	uint8		format;
+	float		d;
+
+	if (off < FirstOffsetNumber || off > MaxIndexTuplesPerPage ||
+		SizeOfPageHeaderData + sizeof(ItemIdData) * off > phdr->pd_lower)
+		return false;
+	itemid = *PageGetItemId(page, off);
+	pg_compiler_barrier();		/* the checks below use this copy, not the page */
+	itemoff = ItemIdGetOffset(&itemid);
+	itemlen = ItemIdGetLength(&itemid);
+	if (!ItemIdIsNormal(&itemid) || itemoff < SizeOfPageHeaderData || itemoff + itemlen > BLCKSZ ||
+		itemlen < offsetof(HnswElementTupleData, data) + offsetof(Vector, x))
+		return false;
+	etup = (const HnswElementTupleData *) ((const char *) page + itemoff);
+	memcpy(&header, etup, offsetof(HnswElementTupleData, data) + offsetof(Vector, x));
+	pg_compiler_barrier();
+	format = header.data.unused;
+	if (header.type != HNSW_ELEMENT_TUPLE || header.data.dim != query->dim ||
+		(format != HNSW_FORMAT_F32 && format != HNSW_FORMAT_U8) ||
+		VARSIZE(&header.data) != HnswStoredVectorSize(query->dim, format) ||
+		offsetof(HnswElementTupleData, data) + VARSIZE(&header.data) > itemlen)
+		return false;
+
+	/* Kernels with the query's dimension, never the page's */
+	if (format == HNSW_FORMAT_U8)
+	{
+		const uint8 *x = (const uint8 *) etup->data.x;
+
+		if (dist->metric == HNSW_METRIC_L2)
+			d = vector_kernels->l2_squared_u8_f32(query->x, x, query->dim);
+		else if (dist->metric == HNSW_METRIC_IP)
+			d = -vector_kernels->inner_product_u8_f32(query->x, x, query->dim);
+		else
+			return false;
+	}
+	else if (dist->metric == HNSW_METRIC_L2)
+		d = vector_kernels->l2_squared_f32(query->x, etup->data.x, query->dim);
+	else if (dist->metric == HNSW_METRIC_IP)
+		d = -vector_kernels->inner_product_f32(query->x, etup->data.x, query->dim);
+	else if (dist->metric == HNSW_METRIC_L1)
+		d = vector_kernels->l1_f32(query->x, etup->data.x, query->dim);
+	else if (dist->metric == HNSW_METRIC_COSINE)
+		d = VectorCosineDistance(query->x, etup->data.x, query->dim);
+	else
+		return false;
+	if (unlikely(!isfinite(d)))
+		return false;
+	*out = d;
+	return true;
+}
+
+/*
  * Read the element at tid and its distances to the query (exact as well
  * when wantExact).  False when the TID no longer holds an element.
  */
@@ -904,6 +983,13 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	int			nbrBytes = sizeof(ItemPointerData) * HnswLayerSlots(layer, m);
 	double		inf = get_float8_infinity();
 
+	/*
+	 * Passing elements by on a peek: not when every visited element must be
+	 * kept (an iterative scan resumes from them), nor for an operator
+	 * class's own distance function
+	 */
+	bool		peek = discarded == NULL && dist->metric != HNSW_METRIC_OTHER;
+
 	while (candidates->count > 0)
 	{
 		HnswCandidate *c = HnswHeapPop(candidates);
@@ -987,12 +1073,28 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			bool		found;
 			double		exactBelow;
 			double		copyBelow;
+			double		peeked;
 			Buffer		buf;
+
+			worst = HnswHeapTop(results);
+
+			/*
+			 * Most neighbours are farther than every result: those are
+			 * passed by on a peek, without pinning their buffers
+			 */
+			if (peek && pages[i] != NULL && results->count >= ef &&
+				PeekDistance(pages[i], ItemPointerGetOffsetNumber(&neighbors[i]), dist, query,
+							 &peeked) &&
+				!(peeked < worst->distance))
+			{
+				if (tuples_seen)
+					(*tuples_seen)++;
+				continue;
+			}
 
 			if (spare == NULL)
 				spare = palloc(sizeof(HnswCandidate));
 			e = spare;
-			worst = HnswHeapTop(results);
 
 			/*
 			 * An element entering the results gets its exact distance (and
