@@ -18,7 +18,10 @@ missing) it measures:
     included; the SQL literals are built before the clock starts);
   - the upserts again from a binary client (psycopg 3 sending vector[] in
     the binary format that vector_recv reads, as pgvector's Python package
-    does with psycopg 3), batch and naive, when psycopg 3 is installed.
+    does with psycopg 3), batch and naive, when psycopg 3 is installed;
+  - the graph's share alone, as a reference: the same inserts, vector
+    updates and searches with hnswlib in process (one thread, the index's
+    defaults), when python3-hnswlib is installed.
 
 Before measuring, it warms the fresh cluster as a running server is warm:
 it touches every shared buffer once (an unlogged table as large as
@@ -60,7 +63,7 @@ except ImportError:                 # the binary runs are skipped
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets                     # noqa: E402  (the module next to this file)
-from datasets import log, cpu_model, mem_total_gib, table_md   # noqa: E402
+from datasets import log, cpu_model, deb_version, mem_total_gib, table_md   # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -335,6 +338,70 @@ def naive_rows(conn, prepare, args_list):
     return t
 
 
+def hnswlib_reference(base, extra_ids, extra, fresh, queries, truth, args, ef):
+    """The index's own work done in process, as a ceiling for the batch runs
+    that the graph dominates: hnswlib (Debian's python3-hnswlib), one
+    thread, the index's defaults (m 16, ef_construction 64), the same
+    vectors in the same order and 1,000-item chunks.
+
+    - insert: `base` into an empty index, as "upsert (insert), hnsw index";
+    - the 2-session rows (`extra`, under their ids in the collection), not
+      timed, so that the graph then holds as many elements as the
+      collection's;
+    - update: `fresh` added as new points, as an update that changes the
+      vector adds a new element to the graph (hnswlib's own in-place update
+      re-links neighbours instead, other work), the old points then marked
+      deleted (vacuum removes them from the collection's graph);
+    - search: the queries in one knn_query call at the same ef, best of 3,
+      with recall@k against `truth` (the exact answer over the collection).
+
+    No SQL, heap, WAL or buffer manager: what is left between these rates
+    and the batch API's is the rest of the path.  Returns result rows, or
+    [] when hnswlib is not installed."""
+    try:
+        import hnswlib
+    except ImportError:
+        log("hnswlib is not installed (python3-hnswlib): no in-process reference")
+        return []
+    n, bs = len(base), args.batch_size
+    old = 1 << 40                       # labels of the replaced points
+    idx = hnswlib.Index(space="l2", dim=base.shape[1])
+    idx.init_index(max_elements=2 * n + len(extra), M=16, ef_construction=64, random_seed=100)
+    idx.set_num_threads(1)
+    chunk = lambda a, s: np.ascontiguousarray(a[s:s + bs], dtype=np.float32)   # noqa: E731
+
+    def add(vecs, labels):
+        times = []
+        for s in range(0, len(vecs), bs):
+            x, lab = chunk(vecs, s), labels[s:s + bs]
+            t0 = time.perf_counter()
+            idx.add_items(x, lab, num_threads=1)
+            times.append(time.perf_counter() - t0)
+        return times
+    name = "hnswlib in process, 1 thread: "
+    results = [summary(name + "insert into an empty index", n, add(base, np.arange(n) + old))]
+    add(extra, np.asarray(extra_ids))
+    results.append(summary(name + "update vectors (new points)", n, add(fresh, np.arange(n))))
+    for i in range(n):
+        idx.mark_deleted(old + i)
+    idx.set_ef(ef)
+    q = np.ascontiguousarray(queries, dtype=np.float32)
+    stimes = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        labels, _ = idx.knn_query(q, k=args.k, num_threads=1)
+        stimes.append(time.perf_counter() - t0)
+    rec = np.mean([len(set(int(x) for x in labels[i]) & truth[i]) / args.k for i in range(len(q))])
+    best = min(stimes)
+    r = {"run": name + "search, %d queries, k = %d, ef %d (best of 3)" % (len(q), args.k, ef),
+         "items": len(q), "seconds": best, "per_s": len(q) / best, "p50_ms": pct(stimes, 50),
+         "p95_ms": pct(stimes, 95), "batches": 3, "recall": rec,
+         "version": deb_version("python3-hnswlib")}
+    log("  %-44s %8d queries %6.3f s %8.0f q/s recall@%d %.4f" % (r["run"], len(q), best, r["per_s"], args.k, rec))
+    results.append(r)
+    return results
+
+
 def bench_dataset(args, conn, key):
     cur = conn.cursor()
     if key == "gen128":
@@ -481,8 +548,8 @@ def bench_dataset(args, conn, key):
             id_to_vec[i] = extra[h::2][j]
     mat = np.stack([id_to_vec[i] for i in all_ids])
     gt_ids, _ = datasets.exact_knn(mat, queries, args.k, metric="l2")
-    rec = np.mean([len(set(found.get(qi + 1, [])) & set(all_ids[g] for g in gt_ids[qi])) / args.k
-                   for qi in range(len(queries))])
+    truth = [set(all_ids[g] for g in gt_ids[qi]) for qi in range(len(queries))]
+    rec = np.mean([len(set(found.get(qi + 1, [])) & truth[qi]) / args.k for qi in range(len(queries))])
     best = min(stimes)
     r = {"run": "batch search, 1,000 queries, k = %d, hnsw (best of 3)" % args.k, "items": len(queries),
          "seconds": best, "per_s": len(queries) / best, "p50_ms": pct(stimes, 50), "p95_ms": pct(stimes, 95),
@@ -501,6 +568,12 @@ def bench_dataset(args, conn, key):
     t = naive_rows(conn, "PREPARE q (text) AS DELETE FROM %s WHERE id = $1" % (coll + "_naive"),
                    [("i%d" % j,) for j in range(args.naive)])
     results.append(summary("naive DELETE per row, hnsw index", args.naive, [t]))
+
+    cur.execute("SHOW hnsw.ef_search")
+    ef = max(int(cur.fetchone()[0]), args.k + 1)      # as vectorpg.search sets it
+    extra_ids = [n + h * 1000000 + j for h in (0, 1) for j in range(len(extra[h::2][: n // 2]))]
+    extra_rows = np.concatenate([extra[h::2][: n // 2] for h in (0, 1)])
+    results.extend(hnswlib_reference(base, extra_ids, extra_rows, fresh, queries, truth, args, ef))
 
     for c in (coll, coll + "_noidx"):
         cur.execute("SELECT vectorpg.drop_collection(%s)", (c,))
@@ -591,6 +664,27 @@ def report(args, facts, all_res):
             rows.append(("%s, %d dims" % (label, d), "≥ 10×", "%.1f×" % x, "met" if x >= FLOORS["vs_naive"] else "**not met**"))
     out.append(table_md(("floor", "target", "measured", ""), rows))
     out.append("")
+    # against the in-process reference, where the graph's work dominates
+    rows = []
+    for res in all_res:
+        d = res["dim"]
+        for label, ours, theirs in (("insert with hnsw", "upsert (insert), hnsw index", "hnswlib in process, 1 thread: insert"),
+                                    ("insert with hnsw, binary client", "binary client: upsert (insert), hnsw",
+                                     "hnswlib in process, 1 thread: insert"),
+                                    ("update vectors", "update vectors, hnsw", "hnswlib in process, 1 thread: update"),
+                                    ("search", "batch search", "hnswlib in process, 1 thread: search")):
+            a, b = find(res, ours), find(res, theirs)
+            if not a or not b:
+                continue
+            rec = lambda r: (" (recall@%d %.3f)" % (args.k, r["recall"])) if "recall" in r else ""   # noqa: E731
+            rows.append(("%s, %d dims" % (label, d), "%.0f/s%s" % (a["per_s"], rec(a)),
+                         "%.0f/s%s" % (b["per_s"], rec(b)), "%.2f" % (a["per_s"] / b["per_s"])))
+    if rows:
+        ref = next((r for res in all_res for r in res["results"] if "version" in r), {})
+        out.append("#### Against the in-process reference (hnswlib %s, this run)" % ref.get("version", ""))
+        out.append("")
+        out.append(table_md(("work", "batch API", "hnswlib, 1 thread, no SQL", "batch / hnswlib"), rows))
+        out.append("")
     return "\n".join(out)
 
 

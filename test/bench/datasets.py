@@ -20,6 +20,7 @@ import io
 import os
 import platform
 import struct
+import subprocess
 import sys
 import time
 
@@ -430,6 +431,15 @@ def create_items_table(conn, table, dim, with_label=True, storage=None,
 # ---------------------------------------------------------------------------
 # Report helpers shared by the benchmarks
 # ---------------------------------------------------------------------------
+
+def deb_version(pkg):
+    """The installed version of a Debian package, or "unknown"."""
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
+                              text=True, check=True).stdout.strip() or "unknown"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
 
 def cpu_model():
     try:

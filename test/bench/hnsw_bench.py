@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +41,7 @@ import psycopg2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import datasets                     # noqa: E402  (the module next to this file)
-from datasets import log, cpu_model, mem_total_gib, table_md   # noqa: E402
+from datasets import log, cpu_model, deb_version, mem_total_gib, table_md   # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -140,14 +139,6 @@ def parse_args():
 # ---------------------------------------------------------------------------
 # Machine and server facts
 # ---------------------------------------------------------------------------
-
-def deb_version(pkg):
-    try:
-        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                              text=True, check=True).stdout.strip() or "unknown"
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
 
 SETTINGS = ("shared_buffers", "huge_pages", "maintenance_work_mem", "work_mem", "fsync", "jit",
             "max_worker_processes", "max_parallel_workers", "max_parallel_maintenance_workers",
