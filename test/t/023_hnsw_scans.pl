@@ -25,7 +25,13 @@
 #	    within 1.5 s of the timeout, and the same session goes on working;
 #	(e) the planner takes the index for ORDER BY <distance> LIMIT, never for
 #	    a query without that ORDER BY, and prefers a btree on a 1 % selective
-#	    filter to the hnsw index.
+#	    filter to the hnsw index;
+#	(f) scans and inserts that pass elements by on an unpinned peek of their
+#	    pages (src/hnswutils.c, PeekDistance) while other sessions delete
+#	    rows, vacuum frees their elements and inserts rewrite the freed
+#	    slots, never fail, always return their 10 rows, and leave an index
+#	    that hnsw_index_check finds nothing wrong with; for vectors stored as
+#	    float4 and as bytes (integer values), which the peek reads apart.
 #
 # Why: these are the behaviours a user meets first and that recall tests do
 # not see: a LIMIT that silently returns fewer rows, a filter that makes the
@@ -480,6 +486,64 @@ $node->safe_psql('postgres',
 		"EXPLAIN (COSTS OFF) SELECT id FROM items WHERE $filter{'10 %'}
 		ORDER BY embedding <-> '$qvec' LIMIT 10");
 	note("plan at 10 % with a btree on category (not asserted):\n$plan");
+}
+
+# ---------------------------------------------------------------------------
+# (f) Scans and inserts racing deletes, vacuum and slot reuse
+# ---------------------------------------------------------------------------
+#
+# Three pgbench clients for a few seconds, each transaction one of: delete
+# 20 random rows and insert 20 new ones (inserts search the graph too, and
+# take the slots vacuum freed); VACUUM; a top-10 scan of either column,
+# which fails the transaction (1/0) if it returns fewer than 10 rows.  The
+# table stays at about 3,000 rows with few dead ones, and ef_search = 100
+# without iterative scans (which read every element under its lock), so
+# that 10 rows always come back.  What the section would catch is a peek
+# that reads outside its page, trips an assertion or steers a scan off the
+# graph: pgbench then reports an aborted client and a non-zero exit.
+
+{
+	my $rand_f32 = "(SELECT array_agg(random() * 2 - 1) FROM generate_series(1, $dims))::vector";
+	my $rand_u8 = "(SELECT array_agg(floor(random() * 256)) FROM generate_series(1, $dims))::vector";
+	$node->safe_psql(
+		'postgres', "
+		CREATE TABLE race (id bigserial PRIMARY KEY, f32 vector($dims) NOT NULL,
+			u8 vector($dims) NOT NULL) WITH (autovacuum_enabled = off);
+		INSERT INTO race (f32, u8) SELECT $rand_f32, $rand_u8 FROM generate_series(1, 3000) g;
+		CREATE INDEX race_f32_idx ON race USING hnsw (f32 vector_l2_ops);
+		CREATE INDEX race_u8_idx ON race USING hnsw (u8 vector_l2_ops);");
+	my ($f32_size, $u8_size) = split /\|/, $node->safe_psql('postgres',
+		"SELECT pg_relation_size('race_f32_idx'), pg_relation_size('race_u8_idx')");
+	note("race: built indexes of $f32_size (float4) and $u8_size bytes (bytes)");
+	cmp_ok($u8_size, '<', 0.9 * $f32_size,
+		'race: the index on u8 stores its integer values as bytes (a smaller index)');
+
+	my $scan = sub {
+		my ($col, $rand) = @_;
+		return "SET hnsw.ef_search = 100;\n"
+		  . "SELECT count(*) AS n FROM (SELECT id FROM race ORDER BY $col <-> $rand LIMIT 10) s \\gset\n"
+		  . "\\if :n < 10\nSELECT 1 / 0;\n\\endif\n";
+	};
+	$node->pgbench(
+		'--no-vacuum --client=3 --jobs=3 --time=6 --random-seed=23',
+		0,
+		[qr{number of transactions actually processed: [1-9]}],
+		[qr{setting random seed to 23}],
+		'pgbench: scans and inserts race deletes, VACUUM and slot reuse',
+		{
+			'023_race_churn@3' => "DELETE FROM race WHERE id IN (SELECT id FROM race ORDER BY random() LIMIT 20);\n"
+			  . "INSERT INTO race (f32, u8) SELECT $rand_f32, $rand_u8 FROM generate_series(1, 20) g;\n",
+			'023_race_vacuum@1' => "VACUUM race;\n",
+			'023_race_scan_f32@3' => $scan->('f32', $rand_f32),
+			'023_race_scan_u8@3' => $scan->('u8', $rand_u8),
+		});
+
+	$node->safe_psql('postgres', 'VACUUM race');
+	foreach my $idx ('race_f32_idx', 'race_u8_idx')
+	{
+		is($node->safe_psql('postgres', "SELECT * FROM hnsw_index_check('$idx', true)"),
+			'', "race: $idx passes hnsw_index_check(heapallindexed)");
+	}
 }
 
 $node->stop;
