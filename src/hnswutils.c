@@ -805,7 +805,7 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 	HnswElementTupleData header;
 	const HnswElementTupleData *etup;
 	uint8		format;
-	float		d;
+	double		d;				/* a float4 kernel's value, or cosine's float8 */
 
 	if (off < FirstOffsetNumber || off > MaxIndexTuplesPerPage ||
 		SizeOfPageHeaderData + sizeof(ItemIdData) * off > phdr->pd_lower)
