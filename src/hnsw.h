@@ -283,6 +283,7 @@ typedef struct HnswCandidate
 #define HNSW_CAND_DISCARDED		0x02	/* sits in the discarded heap */
 #define HNSW_CAND_RETURNED		0x04	/* handed to the executor */
 #define HNSW_CAND_EXACT			0x08	/* exact is set */
+#define HNSW_CAND_PEEKED		0x10	/* only distance and tid set: read when expanded */
 
 /*
  * Visited set: open addressing over element TIDs, sized up as it fills.

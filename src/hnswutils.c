@@ -1010,6 +1010,34 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 		/* No buffer is pinned or locked here: a cancel is safe */
 		CHECK_FOR_INTERRUPTS();
 
+		/*
+		 * An element that entered on a peek is read now, under its buffer's
+		 * lock, as it would have been when visited: every element expanded,
+		 * and so every final result, is one read under the lock.  One that
+		 * changed since the peek (a race with vacuum and slot reuse) is
+		 * dropped: never expanded, returned or linked to.
+		 */
+		if (c->flags & HNSW_CAND_PEEKED)
+		{
+			double		peeked = c->distance;
+			Buffer		buf = HnswPinBlock(index, ItemPointerGetBlockNumber(&c->tid));
+			bool		found;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			found = ReadCandidate(BufferGetPage(buf), ItemPointerGetOffsetNumber(&c->tid),
+								  ItemPointerGetBlockNumber(&c->tid), dist, query, false,
+								  wantExact ? inf : -inf, wantVectors, inf, layer, m, c);
+			UnlockReleaseBuffer(buf);
+			c->flags |= HNSW_CAND_EXPANDED;
+			if (!found || c->distance != peeked)
+			{
+				c->distance = peeked;
+				c->deleted = true;
+				c->nheaptids = 0;
+				continue;
+			}
+		}
+
 		/* The unvisited neighbours, their line pointers on their way */
 		n = HnswLoadNeighbors(index, c, layer, m, neighbors);
 		for (int i = 0; i < n; i++)
@@ -1077,24 +1105,41 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			Buffer		buf;
 
 			worst = HnswHeapTop(results);
-
-			/*
-			 * Most neighbours are farther than every result: those are
-			 * passed by on a peek, without pinning their buffers
-			 */
-			if (peek && pages[i] != NULL && results->count >= ef &&
-				PeekDistance(pages[i], ItemPointerGetOffsetNumber(&neighbors[i]), dist, query,
-							 &peeked) &&
-				!(peeked < worst->distance))
-			{
-				if (tuples_seen)
-					(*tuples_seen)++;
-				continue;
-			}
-
 			if (spare == NULL)
 				spare = palloc(sizeof(HnswCandidate));
 			e = spare;
+
+			/*
+			 * The distance from a peek.  Most neighbours are farther than
+			 * every result and are passed by without pinning their buffers;
+			 * one that enters the results does so on its peeked distance and
+			 * is read under the lock only if it is expanded (about half of
+			 * them are pushed out of the results before that).
+			 */
+			if (peek && pages[i] != NULL &&
+				PeekDistance(pages[i], ItemPointerGetOffsetNumber(&neighbors[i]), dist, query,
+							 &peeked))
+			{
+				if (tuples_seen)
+					(*tuples_seen)++;
+				if (results->count >= ef && !(peeked < worst->distance))
+					continue;
+				e->distance = peeked;
+				e->tid = neighbors[i];
+				ItemPointerSetInvalid(&e->neighbortid);
+				e->level = 0;
+				e->deleted = false;
+				e->nheaptids = 0;
+				e->flags = HNSW_CAND_PEEKED;
+				e->vec = NULL;
+				e->nbrs = NULL;
+				spare = NULL;
+				HnswHeapPush(candidates, e);
+				HnswHeapPush(results, e);
+				if (results->count > ef)
+					(void) HnswHeapPop(results);	/* no discarded heap when peeking */
+				continue;
+			}
 
 			/*
 			 * An element entering the results gets its exact distance (and
