@@ -11,9 +11,9 @@ missing) it measures:
   - the naive path: one prepared INSERT ... ON CONFLICT per row, autocommit,
     into the same kind of table;
   - update (metadata only, and vectors) and delete, batch and naive;
-  - batch search: 1,000 queries, k = 10, in one call, against 1,000 single
-    prepared queries from the client, with recall@10 against numpy's exact
-    answer;
+  - batch search: 1,000 queries, k = 10, in one call (best of 3, after one
+    untimed call), against 1,000 single prepared queries from the client,
+    with recall@10 against numpy's exact answer;
   - p50 and p95 latency per 1,000-item batch (client wall time, round trip
     included; the SQL literals are built before the clock starts);
   - the upserts again from a binary client (psycopg 3 sending vector[] in
@@ -525,6 +525,16 @@ def bench_dataset(args, conn, key):
     cur.execute("VACUUM ANALYZE %s" % coll)
     settle()
     search_sql = "SELECT query, id FROM vectorpg.search(%s, %s::vector[], k => %s)"
+    # One call first, untimed, as the hnsw benchmark runs each query set once
+    # before timing it: the first searches after the updates and the VACUUM
+    # pay for the backend's caches (the index's buffer map, the relation
+    # and plan caches, memory), 130-220 ms against a steady ~130 at 784
+    # dimensions on a scratch cluster, so that best of 3 right away measured
+    # either state.  Its time is reported.
+    t0 = time.perf_counter()
+    cur.execute(search_sql, (coll, qlit, args.k))
+    cur.fetchall()
+    first_ms = (time.perf_counter() - t0) * 1000
     rows = None
     stimes = []
     for _ in range(3):
@@ -553,9 +563,9 @@ def bench_dataset(args, conn, key):
     best = min(stimes)
     r = {"run": "batch search, 1,000 queries, k = %d, hnsw (best of 3)" % args.k, "items": len(queries),
          "seconds": best, "per_s": len(queries) / best, "p50_ms": pct(stimes, 50), "p95_ms": pct(stimes, 95),
-         "batches": 3, "recall": rec, "rows": len(mat)}
-    log("  %-44s %8d queries %6.3f s %8.0f q/s recall@%d %.4f (%d rows)"
-        % (r["run"], len(queries), best, r["per_s"], args.k, rec, len(mat)))
+         "batches": 3, "recall": rec, "rows": len(mat), "first_call_ms": first_ms}
+    log("  %-44s %8d queries %6.3f s %8.0f q/s recall@%d %.4f (%d rows; untimed first call %.0f ms)"
+        % (r["run"], len(queries), best, r["per_s"], args.k, rec, len(mat), first_ms))
     results.append(r)
     t = naive_rows(conn, "PREPARE q (vector) AS SELECT id FROM %s ORDER BY embedding <-> $1 LIMIT %d"
                    % (coll, args.k), [(fmt_vec(q, integral),) for q in queries])
@@ -604,7 +614,8 @@ def report(args, facts, all_res):
         for r in res["results"]:
             rows.append((r["run"], r["items"], "%.2f" % r["seconds"], "**%.0f**" % r["per_s"],
                          "%.1f / %.1f" % (r["p50_ms"], r["p95_ms"]) if r["batches"] > 1 else "—",
-                         ("recall@%d %.4f" % (args.k, r["recall"])) if "recall" in r else ""))
+                         (("recall@%d %.4f" % (args.k, r["recall"])) if "recall" in r else "")
+                         + ("; untimed first call %.0f ms" % r["first_call_ms"] if "first_call_ms" in r else "")))
         out.append(table_md(("run", "items", "seconds", "items/s", "p50 / p95 ms per call", ""), rows))
         out.append("")
     # against the floors
