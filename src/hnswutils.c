@@ -28,6 +28,7 @@
 #include "utils/float.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
@@ -483,18 +484,58 @@ HnswPinBlock(Relation index, BlockNumber blkno)
 }
 
 /*
- * The page an index block's buffer last held, without pinning it, or NULL
- * when the block was never read here.  Only for aiming prefetches: by now
- * the buffer may hold another page, or be in the middle of being replaced.
+ * The buffer an index block was last read into here, without pinning it, or
+ * InvalidBuffer when it never was.  By now the buffer may hold another page,
+ * or be in the middle of being replaced: its page is good for aiming
+ * prefetches, and for a peek only after PeekBufferHolds.
  */
-static inline Page
-PeekPage(Relation index, BlockNumber blkno)
+static inline Buffer
+PeekBuffer(Relation index, BlockNumber blkno)
 {
 	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
 
-	if (cache == NULL || blkno >= cache->size || !BufferIsValid(cache->buffers[blkno]))
-		return NULL;
-	return BufferGetPage(cache->buffers[blkno]);
+	if (cache == NULL || blkno >= cache->size)
+		return InvalidBuffer;
+	return cache->buffers[blkno];
+}
+
+/*
+ * The descriptor of a buffer, shared or local, to aim a prefetch at it or to
+ * read its tag unlocked (PeekBufferHolds).
+ */
+static inline BufferDesc *
+PeekDescriptor(Buffer buf)
+{
+	return BufferIsLocal(buf) ? GetLocalBufferDescriptor(-buf - 1) : GetBufferDescriptor(buf - 1);
+}
+
+/*
+ * Whether a buffer holds a valid copy of an index block right now, read
+ * without its header lock: a buffer the backend remembers may have been
+ * given to another page since (all the time with a small shared_buffers),
+ * and a peek must not take that page's elements for this block's.  The
+ * answer can only be wrong in a race with the buffer's replacement, which
+ * is why a peek checks it before and after reading.
+ */
+static inline bool
+PeekBufferHolds(Relation index, Buffer buf, BlockNumber blkno)
+{
+	BufferDesc *desc = PeekDescriptor(buf);
+	uint32		state = pg_atomic_read_u32(&desc->state);
+	BufferTag	tag;
+
+	if ((state & (BM_TAG_VALID | BM_VALID | BM_IO_IN_PROGRESS)) != (BM_TAG_VALID | BM_VALID))
+		return false;
+	pg_read_barrier();
+	tag = desc->tag;
+	pg_compiler_barrier();
+#if PG_VERSION_NUM >= 160000
+	return BufTagMatchesRelFileLocator(&tag, &index->rd_locator) &&
+		BufTagGetForkNum(&tag) == MAIN_FORKNUM && tag.blockNum == blkno;
+#else
+	return RelFileNodeEquals(tag.rnode, index->rd_node) &&
+		tag.forkNum == MAIN_FORKNUM && tag.blockNum == blkno;
+#endif
 }
 
 /* ------------------------------------------------------------------------
@@ -778,12 +819,14 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 
 /*
  * The traversal distance to the element at `off` of a page seen through
- * PeekPage, without a pin or a lock, so that a layer search can pass by an
+ * PeekBuffer, without a pin or a lock, so that a layer search can pass by an
  * element that cannot enter its results without pinning and locking its
  * buffer (at 128 dimensions that bookkeeping cost more than the distance).
  *
- * Whatever the buffer holds by now (the page changed by a concurrent
- * writer, or another page altogether), every read stays within the page:
+ * The caller checks the buffer's tag before and after (PeekBufferHolds),
+ * so that the page is this block's unless the buffer was replaced in that
+ * window.  Whatever the buffer holds (the page changed by a concurrent
+ * writer, or in that race another page), every read stays within the page:
  * the line pointer and the tuple header are read once, and the vector is
  * read only within the item's length.  A vector torn by a concurrent write
  * gives a wrong distance, never a crash, and a wrong distance can only make
@@ -976,6 +1019,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 {
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
 	Page	   *pages = palloc(sizeof(Page) * 2 * m);
+	Buffer	   *bufs = palloc(sizeof(Buffer) * 2 * m);
 	HnswCandidate *spare = NULL;
 	int			prefetchBytes = Min(HNSW_ELEMENT_TUPLE_SIZE(query->dim), HNSW_PREFETCH_MAX_BYTES);
 	int			nbrStart = offsetof(HnswNeighborTupleData, tids) +
@@ -1046,10 +1090,15 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				ItemPointerGetBlockNumber(&neighbors[i]) == HNSW_METAPAGE_BLKNO)
 				continue;
 			neighbors[nfresh] = neighbors[i];
-			pages[nfresh] = PeekPage(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			bufs[nfresh] = PeekBuffer(index, ItemPointerGetBlockNumber(&neighbors[i]));
+			pages[nfresh] = BufferIsValid(bufs[nfresh]) ? BufferGetPage(bufs[nfresh]) : NULL;
 			if (pages[nfresh] != NULL)
+			{
 				__builtin_prefetch(PageGetItemId(pages[nfresh],
 												 ItemPointerGetOffsetNumber(&neighbors[i])));
+				if (peek)
+					__builtin_prefetch(PeekDescriptor(bufs[nfresh]));
+			}
 			nfresh++;
 		}
 
@@ -1117,8 +1166,10 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 			 * them are pushed out of the results before that).
 			 */
 			if (peek && pages[i] != NULL &&
+				PeekBufferHolds(index, bufs[i], ItemPointerGetBlockNumber(&neighbors[i])) &&
 				PeekDistance(pages[i], ItemPointerGetOffsetNumber(&neighbors[i]), dist, query,
-							 &peeked))
+							 &peeked) &&
+				PeekBufferHolds(index, bufs[i], ItemPointerGetBlockNumber(&neighbors[i])))
 			{
 				if (tuples_seen)
 					(*tuples_seen)++;
@@ -1186,6 +1237,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	}
 	pfree(neighbors);
 	pfree(pages);
+	pfree(bufs);
 }
 
 /*
