@@ -848,7 +848,7 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 	HnswElementTupleData header;
 	const HnswElementTupleData *etup;
 	uint8		format;
-	double		d;				/* a float4 kernel's value, or cosine's float8 */
+	double		d;
 
 	if (off < FirstOffsetNumber || off > MaxIndexTuplesPerPage ||
 		SizeOfPageHeaderData + sizeof(ItemIdData) * off > phdr->pd_lower)
@@ -870,29 +870,15 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 		offsetof(HnswElementTupleData, data) + VARSIZE(&header.data) > itemlen)
 		return false;
 
-	/* Kernels with the query's dimension, never the page's */
+	/*
+	 * The same distance functions as ReadCandidate, so that a peek and a
+	 * locked read of the same bytes agree exactly; both take the query's
+	 * dimension, never the page's
+	 */
 	if (format == HNSW_FORMAT_U8)
-	{
-		const uint8 *x = (const uint8 *) etup->data.x;
-
-		if (dist->metric == HNSW_METRIC_L2)
-			d = vector_kernels->l2_squared_u8_f32(query->x, x, query->dim);
-		else if (dist->metric == HNSW_METRIC_IP)
-			d = -vector_kernels->inner_product_u8_f32(query->x, x, query->dim);
-		else
-			return false;
-	}
-	else if (dist->metric == HNSW_METRIC_L2)
-		d = vector_kernels->l2_squared_f32(query->x, etup->data.x, query->dim);
-	else if (dist->metric == HNSW_METRIC_IP)
-		d = -vector_kernels->inner_product_f32(query->x, etup->data.x, query->dim);
-	else if (dist->metric == HNSW_METRIC_L1)
-		d = vector_kernels->l1_f32(query->x, etup->data.x, query->dim);
-	else if (dist->metric == HNSW_METRIC_COSINE)
-		d = VectorCosineDistance(query->x, etup->data.x, query->dim);
-	else
-		return false;
-	if (unlikely(!isfinite(d)))
+		return StoredTraversalDistance(dist, query, &etup->data, out);
+	d = HnswTraversalDistance(dist, query, &etup->data);
+	if (unlikely(isnan(d)))
 		return false;
 	*out = d;
 	return true;
