@@ -108,13 +108,16 @@ SELECT err($$SELECT vector_avg('{1}')$$);
 -- settings
 SELECT err($$SET vectorpg.kernel = 'fastest'$$);
 SELECT err($$SET vectorpg.no_such_setting = 1$$);
--- vectorpg.malloc_keep: superusers only; out of range is 22023
+-- vectorpg.malloc_keep: superusers only; out of range is 22023; -1 (auto)
+-- is the default
 SELECT min_val, boot_val, max_val, unit, context FROM pg_settings WHERE name = 'vectorpg.malloc_keep';
+SHOW vectorpg.malloc_keep;
 SET vectorpg.malloc_keep = '64MB';
 SHOW vectorpg.malloc_keep;
 SET vectorpg.malloc_keep = 0;
 RESET vectorpg.malloc_keep;
 SELECT err($$SET vectorpg.malloc_keep = '2GB'$$);
+SELECT err($$SET vectorpg.malloc_keep = -2$$);
 CREATE ROLE vectorpg_keep_tester;
 SET ROLE vectorpg_keep_tester;
 SELECT err($$SET vectorpg.malloc_keep = '64MB'$$);

@@ -5,22 +5,35 @@
  * A batch of large vectors passes through several buffers of megabytes:
  * the query text of a client that inlines its arrays (2.2 MB for 1,000
  * vectors of 784 dimensions), the parser's copies of that literal, the
- * array it becomes, the rows formed for the table.  PostgreSQL hands such
- * blocks straight to malloc and back.  glibc serves them with fresh mmap()s
- * (above 128 kB, a threshold it raises only as it sees such blocks freed)
- * and returns freed memory at the top of its heap to the kernel, so the
- * next batch faults in all those pages again.  With the setting, blocks
- * below half of it (at most glibc's limit of 32 MB) come from the heap, and
- * up to the setting's worth of freed memory stays with the process.
- * doc/benchmarks.md has the runs: 784-dimension upserts from a text client
- * at 2x the rows per second with 64 MB, binary clients no faster, and
- * thresholds of 8 MB slower than glibc's defaults.
+ * array it becomes, the rows formed for the table, a search's hits.
+ * PostgreSQL hands such blocks straight to malloc and back.  glibc serves
+ * blocks above its mmap threshold with fresh mappings and gives freed
+ * memory at the top of its heap back to the kernel above its trim
+ * threshold, so the next batch faults all those pages in again.  glibc
+ * raises both thresholds by itself, but only when it frees a mapped block
+ * larger than the current one: a backend whose earlier work left them low
+ * stays there, and every later batch pays.  In the benchmark, a session
+ * that had first run 128-dimension batches then faulted in about 3,650
+ * pages (14 MB) on every 784-dimension upsert, 100 ms a call against 55 in
+ * a fresh session, and batch searches there ran at 200 ms a call for their
+ * first five calls against 130 (doc/benchmarks.md, tenth session).
  *
- * Off (0) by default: it changes how the whole backend allocates, and what
- * it gains depends on the workload, so it is for the role or database of
- * the batch writers (ALTER ROLE/DATABASE ... SET), measured there.  Only
- * superusers set it (PGC_SUSET): memory a backend keeps is memory no other
- * process gets.  Builds on other C libraries accept it and do nothing.
+ * The setting fixes the thresholds with mallopt(): blocks below half of it
+ * (at most glibc's limit of 32 MB) come from the heap, and up to the
+ * setting's worth of freed memory stays with the process.
+ *
+ *	-1 (auto, the default): nothing changes until the session's first batch
+ *	   call with at least VECTORPG_AUTO_MALLOC_KEEP_BATCH kB of vectors
+ *	   (vectorpg._batch_memory, called by the batch writes and searches);
+ *	   that call applies VECTORPG_AUTO_MALLOC_KEEP, thresholds glibc's own
+ *	   adjustment can reach by itself (it goes up to 32 MB / 64 MB).
+ *	   Sessions that never send such a batch keep glibc's behaviour.
+ *	0: malloc is left as glibc (and its MALLOC_* environment) set it.
+ *	>0: applied when the library loads and whenever it is SET.
+ *
+ * Only superusers set it (PGC_SUSET): memory a backend keeps is memory no
+ * other process gets.  Builds on other C libraries accept it and do
+ * nothing.
  */
 #include "postgres.h"
 
@@ -28,6 +41,7 @@
 #include <malloc.h>
 #endif
 
+#include "fmgr.h"
 #include "utils/guc.h"
 #include "vectorpg.h"
 
@@ -40,20 +54,20 @@ static int	malloc_keep = VECTORPG_DEFAULT_MALLOC_KEEP;
 static int	malloc_keep_applied = 0;
 
 /*
- * Give glibc the thresholds of a new value.  Back to 0 after another value
- * restores glibc's initial thresholds, though not their automatic
- * adjustment, which any mallopt() of them ends for the process.
+ * Give glibc the thresholds of a value (kB; 0 restores glibc's initial
+ * thresholds, though not their automatic adjustment, which any mallopt()
+ * of them ends for the process).  Shared by the assign hook and auto.
  */
 static void
-AssignMallocKeep(int newval, void *extra)
+ApplyMallocKeep(int kb)
 {
-	if (newval == malloc_keep_applied)
+	if (kb == malloc_keep_applied)
 		return;
 #ifdef __GLIBC__
-	if (newval > 0)
+	if (kb > 0)
 	{
-		mallopt(M_MMAP_THRESHOLD, Min(newval / 2, VECTORPG_MAX_MMAP_THRESHOLD) * 1024);
-		mallopt(M_TRIM_THRESHOLD, newval * 1024);
+		mallopt(M_MMAP_THRESHOLD, Min(kb / 2, VECTORPG_MAX_MMAP_THRESHOLD) * 1024);
+		mallopt(M_TRIM_THRESHOLD, kb * 1024);
 	}
 	else
 	{
@@ -61,7 +75,18 @@ AssignMallocKeep(int newval, void *extra)
 		mallopt(M_TRIM_THRESHOLD, GLIBC_DEFAULT_THRESHOLD);
 	}
 #endif
-	malloc_keep_applied = newval;
+	malloc_keep_applied = kb;
+}
+
+/*
+ * Assign hook: an explicit value takes effect at once; auto (-1) waits for
+ * a large batch and leaves whatever is applied as it is.
+ */
+static void
+AssignMallocKeep(int newval, void *extra)
+{
+	if (newval >= 0)
+		ApplyMallocKeep(newval);
 }
 
 /* Register vectorpg.malloc_keep; called from _PG_init */
@@ -70,7 +95,9 @@ MallocTuningInit(void)
 {
 	DefineCustomIntVariable("vectorpg.malloc_keep",
 							"Sets how much freed memory a backend keeps for reuse instead of returning it to the kernel.",
-							"Blocks below half of it come from malloc's heap rather than fresh mappings. 0 leaves glibc's own settings.",
+							"Blocks below half of it come from malloc's heap rather than fresh mappings. "
+							"-1 applies 32MB at a session's first batch call of at least 1MB of vectors; "
+							"0 leaves glibc's own settings.",
 							&malloc_keep,
 							VECTORPG_DEFAULT_MALLOC_KEEP,
 							VECTORPG_MIN_MALLOC_KEEP,
@@ -80,4 +107,33 @@ MallocTuningInit(void)
 							NULL,
 							AssignMallocKeep,
 							NULL);
+}
+
+/*
+ * vectorpg._batch_memory(bytes bigint): the batch functions report the
+ * size of their vectors here before the work, so that auto can apply the
+ * thresholds in the sessions that move megabytes per call, and only there.
+ */
+PG_FUNCTION_INFO_V1(vectorpg_batch_memory);
+Datum
+vectorpg_batch_memory(PG_FUNCTION_ARGS)
+{
+	int64		bytes = PG_GETARG_INT64(0);
+
+	if (malloc_keep == -1 && malloc_keep_applied == 0 &&
+		bytes >= (int64) VECTORPG_AUTO_MALLOC_KEEP_BATCH * 1024)
+		ApplyMallocKeep(VECTORPG_AUTO_MALLOC_KEEP);
+	PG_RETURN_VOID();
+}
+
+/*
+ * vectorpg._malloc_keep_applied(): what this backend's malloc was last
+ * given (kB; 0: untouched or glibc's initial thresholds), since auto's
+ * effect shows in no setting.  For tests and for a person wondering.
+ */
+PG_FUNCTION_INFO_V1(vectorpg_malloc_keep_applied);
+Datum
+vectorpg_malloc_keep_applied(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(malloc_keep_applied);
 }

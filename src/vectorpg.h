@@ -175,12 +175,16 @@ extern const VectorKernels *DistanceAvx512Kernels(void);
 /*
  * malloc_tuning.c: vectorpg.malloc_keep (kB), the freed memory a backend
  * keeps for reuse (glibc's trim threshold; the mmap threshold is half of
- * it, at most glibc's limit).  0, the default, leaves malloc alone.
+ * it, at most glibc's limit).  -1, the default, is "auto": a session's
+ * first batch call carrying at least VECTORPG_AUTO_MALLOC_KEEP_BATCH kB of
+ * vectors applies VECTORPG_AUTO_MALLOC_KEEP; 0 leaves malloc alone.
  */
-#define VECTORPG_MIN_MALLOC_KEEP		0
-#define VECTORPG_DEFAULT_MALLOC_KEEP	0
+#define VECTORPG_MIN_MALLOC_KEEP		(-1)
+#define VECTORPG_DEFAULT_MALLOC_KEEP	(-1)
 #define VECTORPG_MAX_MALLOC_KEEP		(1024 * 1024)
 #define VECTORPG_MAX_MMAP_THRESHOLD		(32 * 1024)
+#define VECTORPG_AUTO_MALLOC_KEEP		(32 * 1024)
+#define VECTORPG_AUTO_MALLOC_KEEP_BATCH	1024
 extern void MallocTuningInit(void);
 
 #endif							/* VECTORPG_H */

@@ -48,6 +48,25 @@ $$;
 
 COMMENT ON FUNCTION vectorpg._check_batch_size(bigint, integer) IS 'internal: 54000 when a batch exceeds batch_size_limit';
 
+-- Report a batch's vector bytes before the work: under vectorpg.malloc_keep
+-- = -1 (auto) a session's first batch of at least 1 MB keeps freed memory
+-- for the next one (src/malloc_tuning.c)
+CREATE FUNCTION vectorpg._batch_memory(bytes bigint)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'vectorpg_batch_memory'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION vectorpg._batch_memory(bigint) IS 'internal: a batch''s vector bytes, for vectorpg.malloc_keep = -1 (auto)';
+
+-- The value this backend's malloc thresholds were last set from (kB; 0:
+-- glibc's own), which auto changes without changing the setting
+CREATE FUNCTION vectorpg._malloc_keep_applied()
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'vectorpg_malloc_keep_applied'
+	LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION vectorpg._malloc_keep_applied() IS 'internal: the malloc_keep value (kB) this backend''s malloc was last given; 0 for glibc''s own';
+
 -- Shallow merge of metadata: the patch's keys replace the old ones, and a
 -- key whose patch value is null is removed
 CREATE FUNCTION vectorpg.merge_metadata(old jsonb, patch jsonb)
@@ -270,6 +289,7 @@ BEGIN
 		RAISE EXCEPTION 'collection "%" has no metadata column', c.name
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	PERFORM vectorpg._batch_memory(coalesce(cardinality(vecs), 0)::bigint * c.dimension * 4);
 	-- the arguments are checked alike for both kinds; the rest differs
 	IF c.kind = 'remote' THEN
 		RETURN vectorpg._remote_write(op, c, ids, vecs, metas, texts, err_pos, err_code, err_msg,

@@ -61,6 +61,7 @@ DECLARE
 	msg text;
 	first vectorpg.search_result;
 BEGIN
+	PERFORM vectorpg._batch_memory(n::bigint * c.dimension * 4);
 	IF c.kind = 'remote' THEN
 		RETURN QUERY SELECT * FROM vectorpg._remote_search(c, qvecs, ks, offs, maxd, mins, err_pos,
 			err_code, err_msg, filter, include_vectors, atomic);
