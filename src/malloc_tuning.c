@@ -27,7 +27,9 @@
  *	   (vectorpg._batch_memory, called by the batch writes and searches);
  *	   that call applies VECTORPG_AUTO_MALLOC_KEEP, thresholds glibc's own
  *	   adjustment can reach by itself (it goes up to 32 MB / 64 MB).
- *	   Sessions that never send such a batch keep glibc's behaviour.
+ *	   Sessions that never send such a batch keep glibc's behaviour.  Coming
+ *	   back to -1 from another value (RESET, a rolled-back SET) gives what
+ *	   auto would have: its value after a large batch, glibc's before one.
  *	0: malloc is left as glibc (and its MALLOC_* environment) set it.
  *	>0: applied when the library loads and whenever it is SET.
  *
@@ -52,6 +54,9 @@ static int	malloc_keep = VECTORPG_DEFAULT_MALLOC_KEEP;
 
 /* The value this process's malloc was last given (kB; 0: untouched) */
 static int	malloc_keep_applied = 0;
+
+/* Whether this session has sent a batch as large as auto waits for */
+static bool large_batch_seen = false;
 
 /*
  * Give glibc the thresholds of a value (kB; 0 restores glibc's initial
@@ -79,14 +84,18 @@ ApplyMallocKeep(int kb)
 }
 
 /*
- * Assign hook: an explicit value takes effect at once; auto (-1) waits for
- * a large batch and leaves whatever is applied as it is.
+ * Assign hook: an explicit value takes effect at once.  Auto (-1), which
+ * is also what RESET and a rolled-back SET come back to, stands for the
+ * session's history: auto's value once a large batch has been seen, else
+ * glibc's own thresholds (restored if an explicit value had changed them).
  */
 static void
 AssignMallocKeep(int newval, void *extra)
 {
 	if (newval >= 0)
 		ApplyMallocKeep(newval);
+	else
+		ApplyMallocKeep(large_batch_seen ? VECTORPG_AUTO_MALLOC_KEEP : 0);
 }
 
 /* Register vectorpg.malloc_keep; called from _PG_init */
@@ -120,9 +129,12 @@ vectorpg_batch_memory(PG_FUNCTION_ARGS)
 {
 	int64		bytes = PG_GETARG_INT64(0);
 
-	if (malloc_keep == -1 && malloc_keep_applied == 0 &&
-		bytes >= (int64) VECTORPG_AUTO_MALLOC_KEEP_BATCH * 1024)
-		ApplyMallocKeep(VECTORPG_AUTO_MALLOC_KEEP);
+	if (bytes >= (int64) VECTORPG_AUTO_MALLOC_KEEP_BATCH * 1024)
+	{
+		large_batch_seen = true;
+		if (malloc_keep == -1)
+			ApplyMallocKeep(VECTORPG_AUTO_MALLOC_KEEP);
+	}
 	PG_RETURN_VOID();
 }
 

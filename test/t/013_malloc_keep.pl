@@ -12,8 +12,9 @@
 # of vectors (an upsert, an update, a search; vectorpg._batch_memory at
 # exactly the bound), then keeps a freed 12 MB block (below the 16 MB mmap
 # threshold of auto's 32 MB); a batch one byte short, or a session that SET
-# 0, changes nothing.  The backend reads its own resident size from
-# /proc/self/status.
+# 0, changes nothing; RESET or a rolled-back SET back to auto gives auto's
+# value after a large batch and glibc's thresholds before one.  The backend
+# reads its own resident size from /proc/self/status.
 #
 # Why: the setting's whole effect is inside the C library, invisible to
 # SQL.  mallopt() calls compiled out, applied before the configured value or
@@ -86,7 +87,15 @@ is(applied(qq{SELECT count(*) FROM vectorpg.search('wide', $wide, 1)}), 32768, '
 is(applied(qq{SET vectorpg.malloc_keep = 0; SELECT count(*) FROM vectorpg.search('wide', $wide, 1)}),
 	0, 'SET 0: a large batch leaves malloc alone');
 is(applied(q{LOAD 'vectorpg'; SET vectorpg.malloc_keep = '64MB'; RESET vectorpg.malloc_keep}),
-	65536, 'RESET to auto keeps what an explicit value applied');
+	0, 'RESET to auto before any large batch: back to glibc\'s thresholds');
+is(applied(q{LOAD 'vectorpg'; BEGIN; SET vectorpg.malloc_keep = '64MB'; ROLLBACK}),
+	0, 'a rolled-back SET: back to glibc\'s thresholds');
+is( applied(qq{SELECT vectorpg._batch_memory(1024 * 1024); SET vectorpg.malloc_keep = '64MB';
+		RESET vectorpg.malloc_keep}),
+	32768, 'RESET to auto after a large batch: auto\'s 32MB');
+is( applied(qq{SET vectorpg.malloc_keep = 0; SELECT vectorpg._batch_memory(1024 * 1024);
+		RESET vectorpg.malloc_keep}),
+	32768, 'a large batch sent under 0 counts once back at auto');
 my $auto_none = kept_kb('', 12);
 cmp_ok($auto_none, '<', 8 * 1024, "auto, no batch: a freed 12 MB block goes back to the kernel ($auto_none kB kept)");
 my $auto_bound = kept_kb(q{SELECT vectorpg._batch_memory(1024 * 1024);}, 12);
