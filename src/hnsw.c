@@ -40,8 +40,29 @@ int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_OFF;
 int			hnsw_max_scan_tuples = HNSW_DEFAULT_MAX_SCAN_TUPLES;
 double		hnsw_scan_mem_multiplier = HNSW_DEFAULT_SCAN_MEM_MULTIPLIER;
+int			hnsw_debug_stale_peeks = HNSW_DEFAULT_DEBUG_STALE_PEEKS;
 
 static relopt_kind hnsw_relopt_kind;
+
+/*
+ * hnsw.debug_stale_peeks is for builds with assertions, as PostgreSQL's
+ * debug_discard_caches is for builds with DISCARD_CACHES_ENABLED: a
+ * release build accepts only 0, so no production server pays the counter's
+ * branch for a test's sake by accident.
+ */
+static bool
+CheckDebugStalePeeks(int *newval, void **extra, GucSource source)
+{
+#ifndef USE_ASSERT_CHECKING
+	if (*newval != 0)
+	{
+		GUC_check_errcode(ERRCODE_FEATURE_NOT_SUPPORTED);
+		GUC_check_errmsg("hnsw.debug_stale_peeks is supported only in builds with assertions");
+		return false;
+	}
+#endif
+	return true;
+}
 
 static const struct config_enum_entry iterative_scan_options[] = {
 	{"off", HNSW_ITERATIVE_SCAN_OFF, false},
@@ -90,6 +111,13 @@ HnswInit(void)
 							 &hnsw_scan_mem_multiplier, HNSW_DEFAULT_SCAN_MEM_MULTIPLIER,
 							 HNSW_MIN_SCAN_MEM_MULTIPLIER, HNSW_MAX_SCAN_MEM_MULTIPLIER,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("hnsw.debug_stale_peeks",
+							"Treats every Nth element a layer search read on a peek as changed since.",
+							"For tests, in builds with assertions; 0 turns it off.",
+							&hnsw_debug_stale_peeks, HNSW_DEFAULT_DEBUG_STALE_PEEKS,
+							HNSW_MIN_DEBUG_STALE_PEEKS, HNSW_MAX_DEBUG_STALE_PEEKS,
+							PGC_SUSET, GUC_NOT_IN_SAMPLE, CheckDebugStalePeeks, NULL, NULL);
 
 	MarkGUCPrefixReserved("hnsw");
 }

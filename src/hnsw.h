@@ -69,6 +69,17 @@
 #define HNSW_DEFAULT_SCAN_MEM_MULTIPLIER 1.0
 #define HNSW_MAX_SCAN_MEM_MULTIPLIER 1000.0
 
+/*
+ * hnsw.debug_stale_peeks: every Nth element that entered a layer search's
+ * results on an unlocked peek is taken, when read under its lock, as changed
+ * since the peek (0: never).  Assertion-enabled builds only, like
+ * PostgreSQL's debug_discard_caches: the race it stands for (vacuum
+ * reusing the slot between the two reads) cannot be timed by a test.
+ */
+#define HNSW_MIN_DEBUG_STALE_PEEKS	0
+#define HNSW_DEFAULT_DEBUG_STALE_PEEKS 0
+#define HNSW_MAX_DEBUG_STALE_PEEKS	1000
+
 /* Largest vector the index holds: an element tuple must fit on a page */
 #define HNSW_MAX_DIM				2000
 
@@ -129,6 +140,7 @@ extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
 extern double hnsw_scan_mem_multiplier;
+extern int	hnsw_debug_stale_peeks;
 
 /* Reloptions as build_reloptions fills them */
 typedef struct HnswOptions
@@ -426,7 +438,7 @@ extern bool HnswSearchFinds(Relation index, const HnswDistance *dist,
 							HnswCandidate ***sorted, int *n);
 
 /* hnswinsert.c */
-extern void HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
+extern bool HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 						   ItemPointerData *expected, ItemPointerData *tids, bool building);
 extern void HnswSortCandidates(HnswCandidate **cands, int n);
 extern void HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int layer,

@@ -339,9 +339,11 @@ AddElement(Relation index, HnswMetaPageData *meta, HnswElementTuple etup,
  * Replace one layer of a neighbour tuple with `tids` (slots entries), but
  * only if it still holds `expected`: a concurrent change wins, since losing
  * one back link costs a little recall and nothing else.  Only the run of
- * slots that differ is written, and logged by HnswLogRanges.
+ * slots that differ is written, and logged by HnswLogRanges.  Returns false
+ * if the layer no longer held `expected` (a vacuum's repair then starts
+ * over, RepairLayer).
  */
-void
+bool
 HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 		   ItemPointerData *expected, ItemPointerData *tids, bool building)
 {
@@ -350,6 +352,7 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 	int			start = HnswLayerStart(layer, m);
 	int			slots = HnswLayerSlots(layer, m);
 	Page		page;
+	bool		held = false;
 
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	page = BufferGetPage(buf);
@@ -366,6 +369,8 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 			int			hi = slots;
 			uint16		offset;
 			uint16		length;
+
+			held = true;
 
 			/* Only the slots that change are written and logged */
 			while (lo < hi && ItemPointerEquals(&expected[lo], &tids[lo]))
@@ -384,6 +389,7 @@ HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 		}
 	}
 	UnlockReleaseBuffer(buf);
+	return held;
 }
 
 /* Sort candidates nearest first (lists are short: insertion sort) */

@@ -975,6 +975,23 @@ HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 }
 
 /*
+ * hnsw.debug_stale_peeks: whether this element read under its lock after a
+ * peek is to be taken as changed since (every Nth; builds with assertions
+ * only, where the setting can be non-zero)
+ */
+static inline bool
+DebugStalePeek(void)
+{
+#ifdef USE_ASSERT_CHECKING
+	static uint32 peeked_reads = 0;
+
+	if (hnsw_debug_stale_peeks > 0)
+		return ++peeked_reads % hnsw_debug_stale_peeks == 0;
+#endif
+	return false;
+}
+
+/*
  * Search one layer from the candidates already in `candidates` (a min-heap)
  * and `results` (a max-heap holding the best `ef` found so far).
  *
@@ -1059,7 +1076,7 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 								  wantExact ? inf : -inf, wantVectors, inf, layer, m, c);
 			UnlockReleaseBuffer(buf);
 			c->flags |= HNSW_CAND_EXPANDED;
-			if (!found || c->distance != peeked)
+			if (!found || c->distance != peeked || DebugStalePeek())
 			{
 				c->distance = peeked;
 				c->deleted = true;

@@ -107,6 +107,7 @@ typedef struct VacuumState
 	ItemPointerData *repaired;	/* elements pass 2 relinked, for pass 2c */
 	int64		nrepaired;
 	int64		repairedSize;
+	int64		raced;			/* repairs redone after an insert's write */
 	MemoryContext tmpCtx;		/* reset per repaired element */
 } VacuumState;
 
@@ -422,6 +423,101 @@ SearchRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 	return n;
 }
 
+/* What RepairLayer did with one layer of an element */
+typedef enum RepairOutcome
+{
+	REPAIR_UNTOUCHED,			/* no link to a deleted element */
+	REPAIR_DONE,				/* relinked */
+	REPAIR_RACED,				/* an insert changed the list meanwhile: again */
+	REPAIR_GONE					/* the neighbour tuple is not what it was */
+} RepairOutcome;
+
+/*
+ * Recompute one layer of a live element if it links to deleted elements.
+ *
+ * The list is written only if it still holds what was read (HnswWriteLayer),
+ * and an insert may have given the element a back link in between.  An
+ * insert's lost write costs a link; this one's would leave the links to
+ * deleted elements in place, and pass 3 would free what they point at.  So
+ * a lost race is reported, and the caller repairs the layer again from what
+ * it holds now (t/023 (f) found such a dangling link once its rows had
+ * distinct vectors).
+ */
+static RepairOutcome
+RepairLayer(VacuumState *vs, HnswCandidate *self, int layer)
+{
+	int			m = vs->meta.m;
+	int			slots = HnswLayerSlots(layer, m);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * slots);
+	ItemPointerData *updated = palloc(sizeof(ItemPointerData) * slots);
+	int			room = slots * (slots + 1) + Max(vs->meta.efConstruction, slots) + 1;
+	HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * room);
+	HnswCandidate **selected = palloc(sizeof(HnswCandidate *) * slots);
+	bool		touched = false;
+	int			before = 0;
+	int			ncands;
+	int			nselected;
+
+	if (HnswReadLayer(vs->index, &self->neighbortid, layer, m, current) != slots)
+		return REPAIR_GONE;
+	for (int i = 0; i < slots; i++)
+	{
+		if (!ItemPointerIsValid(&current[i]))
+			continue;
+		before++;
+		touched |= IsDeleted(vs, &current[i]);
+	}
+	if (!touched)
+		return REPAIR_UNTOUCHED;
+
+	ncands = GatherRepairCandidates(vs, self, layer, current, slots, cands);
+
+	/* Too few left nearby: look for neighbours the way an insert does */
+	if (ncands < slots / 2)
+		ncands = SearchRepairCandidates(vs, self, layer, cands, ncands, room);
+
+	HnswSortCandidates(cands, ncands);
+	nselected = HnswSelectNeighbors(&vs->dist, cands, ncands, slots, selected);
+
+	/*
+	 * The heuristic alone leaves repaired lists sparser than built ones (its
+	 * picks among a neighbourhood thinned by deletions): top the list up
+	 * with the nearest remaining candidates to the number of links it had,
+	 * so repeated vacuums do not wear the graph down.
+	 */
+	for (int i = 0; i < ncands && nselected < Min(before, slots); i++)
+	{
+		bool		taken = cands[i]->deleted;
+
+		for (int j = 0; j < nselected && !taken; j++)
+			taken = selected[j] == cands[i];
+		if (!taken)
+			selected[nselected++] = cands[i];
+	}
+	for (int i = 0; i < slots; i++)
+	{
+		if (i < nselected)
+			updated[i] = selected[i]->tid;
+		else
+			ItemPointerSetInvalid(&updated[i]);
+	}
+	if (!HnswWriteLayer(vs->index, &self->neighbortid, layer, m, current, updated, false))
+		return REPAIR_RACED;
+
+	/* New neighbours link back, so the element stays reachable */
+	for (int i = 0; i < nselected; i++)
+	{
+		bool		old = false;
+
+		for (int j = 0; j < slots && !old; j++)
+			old = ItemPointerEquals(&current[j], &selected[i]->tid);
+		if (!old)
+			HnswAddBackLink(vs->index, &vs->dist, selected[i], layer, m, &self->tid,
+							self->vec, false);
+	}
+	return REPAIR_DONE;
+}
+
 /*
  * Recompute the layers of one live element that link to deleted elements.
  * True if it had any.
@@ -429,7 +525,6 @@ SearchRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 static bool
 RepairElement(VacuumState *vs, ItemPointer tid)
 {
-	int			m = vs->meta.m;
 	HnswCandidate self;
 	Vector	   *probe = InitVector(vs->meta.dimensions);
 	bool		repaired = false;
@@ -440,74 +535,16 @@ RepairElement(VacuumState *vs, ItemPointer tid)
 
 	for (int layer = 0; layer <= self.level; layer++)
 	{
-		int			slots = HnswLayerSlots(layer, m);
-		ItemPointerData *current = palloc(sizeof(ItemPointerData) * slots);
-		ItemPointerData *updated = palloc(sizeof(ItemPointerData) * slots);
-		int			room = slots * (slots + 1) + Max(vs->meta.efConstruction, slots) + 1;
-		HnswCandidate **cands = palloc(sizeof(HnswCandidate *) * room);
-		HnswCandidate **selected = palloc(sizeof(HnswCandidate *) * slots);
-		bool		touched = false;
-		int			before = 0;
-		int			ncands;
-		int			nselected;
+		RepairOutcome outcome;
 
-		if (HnswReadLayer(vs->index, &self.neighbortid, layer, m, current) != slots)
+		while ((outcome = RepairLayer(vs, &self, layer)) == REPAIR_RACED)
+		{
+			CHECK_FOR_INTERRUPTS();
+			vs->raced++;
+		}
+		if (outcome == REPAIR_GONE)
 			return repaired;
-		for (int i = 0; i < slots; i++)
-		{
-			if (!ItemPointerIsValid(&current[i]))
-				continue;
-			before++;
-			touched |= IsDeleted(vs, &current[i]);
-		}
-		if (!touched)
-			continue;
-		repaired = true;
-
-		ncands = GatherRepairCandidates(vs, &self, layer, current, slots, cands);
-
-		/* Too few left nearby: look for neighbours the way an insert does */
-		if (ncands < slots / 2)
-			ncands = SearchRepairCandidates(vs, &self, layer, cands, ncands, room);
-
-		HnswSortCandidates(cands, ncands);
-		nselected = HnswSelectNeighbors(&vs->dist, cands, ncands, slots, selected);
-
-		/*
-		 * The heuristic alone leaves repaired lists sparser than built ones
-		 * (its picks among a neighbourhood thinned by deletions): top the
-		 * list up with the nearest remaining candidates to the number of
-		 * links it had, so repeated vacuums do not wear the graph down.
-		 */
-		for (int i = 0; i < ncands && nselected < Min(before, slots); i++)
-		{
-			bool		taken = cands[i]->deleted;
-
-			for (int j = 0; j < nselected && !taken; j++)
-				taken = selected[j] == cands[i];
-			if (!taken)
-				selected[nselected++] = cands[i];
-		}
-		for (int i = 0; i < slots; i++)
-		{
-			if (i < nselected)
-				updated[i] = selected[i]->tid;
-			else
-				ItemPointerSetInvalid(&updated[i]);
-		}
-		HnswWriteLayer(vs->index, &self.neighbortid, layer, m, current, updated, false);
-
-		/* New neighbours link back, so the element stays reachable */
-		for (int i = 0; i < nselected; i++)
-		{
-			bool		old = false;
-
-			for (int j = 0; j < slots && !old; j++)
-				old = ItemPointerEquals(&current[j], &selected[i]->tid);
-			if (!old)
-				HnswAddBackLink(vs->index, &vs->dist, selected[i], layer, m, &self.tid,
-								self.vec, false);
-		}
+		repaired |= outcome == REPAIR_DONE;
 	}
 	return repaired;
 }
@@ -932,6 +969,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.repaired = NULL;
 	vs.nrepaired = 0;
 	vs.repairedSize = 0;
+	vs.raced = 0;
 	vs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
 									  ALLOCSET_DEFAULT_SIZES);
 
@@ -943,6 +981,10 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		ReconnectGraph(&vs);
 		FindabilityPass(&vs);
 		FreeDeleted(&vs);
+		if (vs.raced > 0)
+			ereport(DEBUG1,
+					(errmsg_internal("hnsw index \"%s\": redid %lld repairs that raced an insert",
+									 RelationGetRelationName(vs.index), (long long) vs.raced)));
 	}
 	else
 		PointInsertsAtFreeSlots(&vs);	/* slots left by an interrupted vacuum */

@@ -31,7 +31,15 @@
 #	    rows, vacuum frees their elements and inserts rewrite the freed
 #	    slots, never fail, always return their 10 rows, and leave an index
 #	    that hnsw_index_check finds nothing wrong with; for vectors stored as
-#	    float4 and as bytes (integer values), which the peek reads apart.
+#	    float4 and as bytes (integer values), which the peek reads apart;
+#	(g) the branch that drops an element found changed between its peek and
+#	    its read under the lock, forced with hnsw.debug_stale_peeks (builds
+#	    with assertions; release builds refuse a non-zero value with 0A000):
+#	    with every such element dropped, scans change their answers (so the
+#	    branch ran) and still return their rows in distance order;
+#	    inserts and scans with every 3rd dropped fail nowhere, and afterwards
+#	    the index passes hnsw_index_check and scans without the setting
+#	    return 10 rows at recall >= 0.9.
 #
 # Why: these are the behaviours a user meets first and that recall tests do
 # not see: a LIMIT that silently returns fewer rows, a filter that makes the
@@ -503,15 +511,21 @@ $node->safe_psql('postgres',
 # graph: pgbench then reports an aborted client and a non-zero exit.
 
 {
+	# a random vector; the row forms refer to the row's g, or PostgreSQL
+	# would evaluate the uncorrelated sub-select once for all rows
 	my $rand_f32 = "(SELECT array_agg(random() * 2 - 1) FROM generate_series(1, $dims))::vector";
 	my $rand_u8 = "(SELECT array_agg(floor(random() * 256)) FROM generate_series(1, $dims))::vector";
+	my $row_f32 = "(SELECT array_agg(random() * 2 - 1) FROM generate_series(1, $dims) WHERE g > 0)::vector";
+	my $row_u8 = "(SELECT array_agg(floor(random() * 256)) FROM generate_series(1, $dims) WHERE g > 0)::vector";
 	$node->safe_psql(
 		'postgres', "
 		CREATE TABLE race (id bigserial PRIMARY KEY, f32 vector($dims) NOT NULL,
 			u8 vector($dims) NOT NULL) WITH (autovacuum_enabled = off);
-		INSERT INTO race (f32, u8) SELECT $rand_f32, $rand_u8 FROM generate_series(1, 3000) g;
+		INSERT INTO race (f32, u8) SELECT $row_f32, $row_u8 FROM generate_series(1, 3000) g;
 		CREATE INDEX race_f32_idx ON race USING hnsw (f32 vector_l2_ops);
 		CREATE INDEX race_u8_idx ON race USING hnsw (u8 vector_l2_ops);");
+	is($node->safe_psql('postgres', 'SELECT count(DISTINCT f32) FROM race'), '3000',
+		'race: the 3,000 rows have 3,000 different vectors');
 	my ($f32_size, $u8_size) = split /\|/, $node->safe_psql('postgres',
 		"SELECT pg_relation_size('race_f32_idx'), pg_relation_size('race_u8_idx')");
 	note("race: built indexes of $f32_size (float4) and $u8_size bytes (bytes)");
@@ -532,7 +546,7 @@ $node->safe_psql('postgres',
 		'pgbench: scans and inserts race deletes, VACUUM and slot reuse',
 		{
 			'023_race_churn@3' => "DELETE FROM race WHERE id IN (SELECT id FROM race ORDER BY random() LIMIT 20);\n"
-			  . "INSERT INTO race (f32, u8) SELECT $rand_f32, $rand_u8 FROM generate_series(1, 20) g;\n",
+			  . "INSERT INTO race (f32, u8) SELECT $row_f32, $row_u8 FROM generate_series(1, 20) g;\n",
 			'023_race_vacuum@1' => "VACUUM race;\n",
 			'023_race_scan_f32@3' => $scan->('f32', $rand_f32),
 			'023_race_scan_u8@3' => $scan->('u8', $rand_u8),
@@ -543,6 +557,70 @@ $node->safe_psql('postgres',
 	{
 		is($node->safe_psql('postgres', "SELECT * FROM hnsw_index_check('$idx', true)"),
 			'', "race: $idx passes hnsw_index_check(heapallindexed)");
+	}
+}
+
+# ---------------------------------------------------------------------------
+# (g) An element changed between its peek and its locked read, forced
+# ---------------------------------------------------------------------------
+#
+# The real race (vacuum frees an element and an insert reuses its slot
+# between the peek and the read under the lock) cannot be timed from a test,
+# so hnsw.debug_stale_peeks takes every Nth such read as changed.
+
+{
+	# vectorpg's own build, not the server's (debug_assertions), decides
+	my ($ret, $out, $err) = $node->psql('postgres', 'SET hnsw.debug_stale_peeks = 1; SELECT 1');
+	if ($ret != 0)
+	{
+		like($err, qr/ERROR:  hnsw.debug_stale_peeks is supported only in builds with assertions/,
+			'stale: a release build refuses the setting');
+	}
+	else
+	{
+		pass('stale: a build with assertions takes the setting');
+		my $rand = "(SELECT array_agg(random() * 2 - 1) FROM generate_series(1, $dims) WHERE g > 0)::vector";
+		$node->safe_psql(
+			'postgres', "
+			SELECT setseed(0.23);
+			CREATE TABLE stale (id bigserial PRIMARY KEY, v vector($dims) NOT NULL);
+			INSERT INTO stale (v) SELECT $rand FROM generate_series(1, 2000) g;
+			CREATE INDEX stale_idx ON stale USING hnsw (v vector_l2_ops) WITH (m = 8);
+			CREATE TABLE stale_q AS SELECT g AS qid, $rand AS q FROM generate_series(1, 20) g;");
+		# each query's ids (nearest first) and whether the distances are in order
+		my $answers = sub {
+			my ($settings) = @_;
+			return query(
+				"SET enable_seqscan = off; SET hnsw.ef_search = 40; $settings",
+				"SELECT qid, string_agg(id::text, ',' ORDER BY rn),
+					bool_and(d >= coalesce(prev, 0)), count(*)
+				 FROM (SELECT q.qid, r.id, r.d, r.rn, lag(r.d) OVER (PARTITION BY q.qid ORDER BY r.rn) AS prev
+					   FROM stale_q q CROSS JOIN LATERAL (
+						 SELECT s.id, s.v <-> q.q AS d, row_number() OVER () AS rn
+						 FROM (SELECT id, v FROM stale ORDER BY v <-> q.q LIMIT 10) s) r) x
+				 GROUP BY qid ORDER BY qid");
+		};
+		my $base = $answers->('');
+		my $forced = $answers->('SET hnsw.debug_stale_peeks = 1;');
+		isnt($forced, $base, 'stale: with every peeked entrant dropped, the answers change (the branch ran)');
+		unlike($forced, qr/\|f\|/, 'stale: the rows still come in distance order');
+
+		# inserts, deletes and vacuum with every 3rd read dropped
+		query('SET hnsw.debug_stale_peeks = 3;', "
+			INSERT INTO stale (v) SELECT $rand FROM generate_series(1, 1000) g;
+			DELETE FROM stale WHERE id % 7 = 0;
+			VACUUM stale;
+			INSERT INTO stale (v) SELECT $rand FROM generate_series(1, 500) g;");
+		is($node->safe_psql('postgres', "SELECT * FROM hnsw_index_check('stale_idx', true)"),
+			'', 'stale: the index passes hnsw_index_check(heapallindexed) after writes with dropped reads');
+		my ($rows, $recall) = split /\|/, query(
+			'SET enable_seqscan = off; SET hnsw.ef_search = 100;',
+			"SELECT min(n), avg(hit)::numeric(4,3) FROM (
+				SELECT q.qid, count(*) OVER (PARTITION BY q.qid) AS n,
+					(a.id IN (SELECT e.id FROM (SELECT id FROM stale ORDER BY (v <-> q.q) + 0 LIMIT 10) e))::int AS hit
+				FROM stale_q q CROSS JOIN LATERAL (SELECT id FROM stale ORDER BY v <-> q.q LIMIT 10) a) x");
+		is($rows, 10, 'stale: scans afterwards return 10 rows each');
+		cmp_ok($recall, '>=', 0.9, "stale: at recall >= 0.9 ($recall)");
 	}
 }
 
