@@ -663,19 +663,22 @@ BEGIN
 			-- a percent of searches for its own elements, one worn down by
 			-- churn before vacuum's pass 2c 12 % (doc/hnsw.md, Vacuum)
 			check_name := 'index_findability';
-			SELECT f.searched, f.not_found INTO nsearched, nmissed
-			FROM @extschema@.hnsw_index_findability(idx, 1000) f;
 			IF c.metric = 'ip' THEN
-				-- under inner product a vector need not be its own nearest
+				-- under inner product a vector need not be its own nearest:
+				-- the sample is not searched
 				status := 'ok';
 				detail := format('Not measured for %s: under inner product a vector need not be its own nearest.', idx);
-			ELSIF nmissed > 0.02 * nsearched THEN
-				status := 'warning';
-				detail := format('A search for its own vector missed %s of %s sampled elements of %s: REINDEX (CONCURRENTLY) rebuilds the graph.', nmissed, nsearched, idx);
-			ELSIF nsearched = 0 THEN
-				status := 'ok'; detail := format('%s has no element to search for.', idx);
 			ELSE
-				status := 'ok'; detail := format('A search for its own vector missed %s of %s sampled elements of %s.', nmissed, nsearched, idx);
+				SELECT f.searched, f.not_found INTO nsearched, nmissed
+				FROM @extschema@.hnsw_index_findability(idx, 1000) f;
+				IF nmissed > 0.02 * nsearched THEN
+					status := 'warning';
+					detail := format('A search for its own vector missed %s of %s sampled elements of %s: REINDEX (CONCURRENTLY) rebuilds the graph.', nmissed, nsearched, idx);
+				ELSIF nsearched = 0 THEN
+					status := 'ok'; detail := format('%s has no element to search for.', idx);
+				ELSE
+					status := 'ok'; detail := format('A search for its own vector missed %s of %s sampled elements of %s.', nmissed, nsearched, idx);
+				END IF;
 			END IF;
 			RETURN NEXT;
 		END IF;
