@@ -83,6 +83,13 @@
 /* Largest vector the index holds: an element tuple must fit on a page */
 #define HNSW_MAX_DIM				2000
 
+/*
+ * Walks of the in-memory graph by which a build links back the nodes layer
+ * 0 does not connect to the entry point (hnswbuild.c, LinkUnreachable):
+ * one nearly always suffices; a forced link can cut off another node
+ */
+#define HNSW_BUILD_RELINK_ROUNDS	8
+
 /* Identical vectors share an element, up to this many heap TIDs */
 #define HNSW_HEAPTIDS				10
 
@@ -260,6 +267,7 @@ typedef enum HnswMetric
 	HNSW_METRIC_IP,				/* negative inner product */
 	HNSW_METRIC_COSINE,
 	HNSW_METRIC_L1,
+	HNSW_METRIC_IP_LINK,		/* inner product's link distance (HnswInitLinkDistance) */
 	HNSW_METRIC_OTHER			/* support function 1 through fmgr */
 } HnswMetric;
 
@@ -379,6 +387,7 @@ extern const char *HnswFormatName(uint8 format);
 
 /* hnswutils.c */
 extern void HnswInitDistance(Relation index, HnswDistance *dist);
+extern void HnswInitLinkDistance(Relation index, HnswDistance *dist);
 extern double HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec);
 extern double HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b);
 extern Buffer HnswPinBlock(Relation index, BlockNumber blkno);

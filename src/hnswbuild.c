@@ -8,10 +8,12 @@
  * in backend memory: nodes refer to each other by array index, the visited
  * set is an epoch-stamped array, and candidate heaps hold (distance, index)
  * pairs, so an insert does no buffer access and no allocation beyond the
- * node itself.  When the graph is complete it is laid out on pages in insert
- * order, each element next to its neighbour tuple, in two passes: the first
- * assigns every element and neighbour tuple its TID, the second writes the
- * pages with the links translated to TIDs.  Nothing is WAL-logged while
+ * node itself.  When the graph is complete, every node that layer 0 does
+ * not connect to the entry point is linked back in (LinkUnreachable), and
+ * the graph is laid out on pages in insert order, each element next to its
+ * neighbour tuple, in two passes: the first assigns every element and
+ * neighbour tuple its TID, the second writes the pages with the links
+ * translated to TIDs.  Nothing is WAL-logged while
  * building; the whole index is logged once at the end.
  *
  * When the graph outgrows maintenance_work_mem, the build says so in a
@@ -747,6 +749,247 @@ InsertInMemory(HnswBuildState *bs, Vector *value, ItemPointer heaptid)
 }
 
 /* ------------------------------------------------------------------------
+ * Reaching every node
+ * ------------------------------------------------------------------------
+ */
+
+/* Mark every node layer 0 connects `start` to, breadth first */
+static void
+ReachFromNode(HnswBuildState *bs, int32 start, bool *reached, int32 *queue)
+{
+	int64		head = 0;
+	int64		tail = 0;
+
+	if (reached[start])
+		return;
+	reached[start] = true;
+	queue[tail++] = start;
+	while (head < tail)
+	{
+		BuildNode  *node = GetNode(bs, queue[head++]);
+
+		for (int i = 0; i < node->counts[0]; i++)
+		{
+			int32		nb = node->links0[i];
+
+			if (!reached[nb])
+			{
+				reached[nb] = true;
+				queue[tail++] = nb;
+			}
+		}
+	}
+}
+
+/* Whether node `from` links to node `to` on layer 0 */
+static bool
+HasLink0(HnswBuildState *bs, int32 from, int32 to)
+{
+	BuildNode  *node = GetNode(bs, from);
+
+	for (int i = 0; i < node->counts[0]; i++)
+		if (node->links0[i] == to)
+			return true;
+	return false;
+}
+
+/*
+ * Replace the farthest of node c's layer-0 links whose target has another
+ * link in (any link, when `anyway`) by a link to u; false if there is none
+ */
+static bool
+ReplaceFarthestLink(HnswBuildState *bs, int32 c, int32 u, int32 *indegree, bool anyway)
+{
+	BuildNode  *node = GetNode(bs, c);
+	Vector	   *vec = NodeVector(bs, c);
+	int			far = -1;
+	double		fardist = -1;
+
+	for (int i = 0; i < node->counts[0]; i++)
+	{
+		double		d;
+
+		if (!anyway && indegree[node->links0[i]] < 2)
+			continue;
+		d = NodeDistance(bs, vec, node->links0[i]);
+		if (d > fardist)
+		{
+			far = i;
+			fardist = d;
+		}
+	}
+	if (far < 0)
+		return false;
+	indegree[node->links0[far]]--;
+	node->links0[far] = u;
+	indegree[u]++;
+	return true;
+}
+
+/* Link node c to node u on layer 0 if c has a free slot and no such link */
+static bool
+AddFreeLink(HnswBuildState *bs, int32 c, int32 u, int32 *indegree)
+{
+	BuildNode  *node = GetNode(bs, c);
+
+	if (node->counts[0] >= HnswLayerSlots(0, bs->m) || HasLink0(bs, c, u))
+		return false;
+	node->links0[node->counts[0]++] = u;
+	indegree[u]++;
+	return true;
+}
+
+/*
+ * Link node u, which layer 0 does not connect to the entry point, from the
+ * nearest reached nodes that a search for its vector finds: from each of
+ * the nearest m that has a free slot; failing that, from the nearest with
+ * a free slot among all the search found; failing that, in place of the
+ * farthest link of the nearest one whose target has another link in;
+ * failing that (small m), from any reached node with a free slot, the
+ * next after *freeCursor; failing that, in place of the nearest one's farthest link (which can cut
+ * that target off: the caller walks again).  The selection heuristic is
+ * not asked, since its pruning would cut off others.  u in turn links to
+ * the nearest.  False if the search met no reached node.
+ */
+static bool
+LinkNodeBack(HnswBuildState *bs, int32 u, int32 entry, int entryLevel, const bool *reached,
+			 int32 *indegree, int32 *freeCursor)
+{
+	Vector	   *value = NodeVector(bs, u);
+	int32	   *near = NULL;
+	int			nnear = 0;
+	bool		linked = false;
+	int			n = 0;
+
+	bs->res.count = 0;
+	PairPush(&bs->res, NodeDistance(bs, value, entry), entry);
+	for (int layer = entryLevel; layer >= 0; layer--)
+		n = SearchLayerInMemory(bs, value, layer > 0 ? 1 : bs->efc, layer);
+	/*
+	 * The descent can end in a region layer 0 does not connect to the entry
+	 * point; a layer-0 search from the entry point meets only reached nodes
+	 */
+	for (int attempt = 0; attempt < 2 && nnear == 0; attempt++)
+	{
+		if (attempt == 1)
+		{
+			bs->res.count = 0;
+			PairPush(&bs->res, NodeDistance(bs, value, entry), entry);
+			n = SearchLayerInMemory(bs, value, bs->efc, 0);
+		}
+		near = palloc(sizeof(int32) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			int32		c = bs->scratch[i].id;
+
+			if (c != u && reached[c] && GetNode(bs, c)->nheaptids > 0)
+				near[nnear++] = c;
+		}
+		if (nnear == 0)
+			pfree(near);
+	}
+	if (nnear == 0)
+		return false;
+
+	for (int i = 0; i < Min(nnear, bs->m); i++)
+		linked |= AddFreeLink(bs, near[i], u, indegree);
+	for (int i = bs->m; i < nnear && !linked; i++)
+		linked = AddFreeLink(bs, near[i], u, indegree);
+	for (int i = 0; i < nnear && !linked; i++)
+		linked = ReplaceFarthestLink(bs, near[i], u, indegree, false);
+	/* Small m: any reached node with room, however far */
+	for (; *freeCursor < bs->nnodes && !linked; (*freeCursor)++)
+	{
+		if (reached[*freeCursor] && *freeCursor != u && GetNode(bs, *freeCursor)->nheaptids > 0)
+			linked = AddFreeLink(bs, *freeCursor, u, indegree);
+	}
+	if (!linked)
+		ReplaceFarthestLink(bs, near[0], u, indegree, true);
+
+	if (!HasLink0(bs, u, near[0]))
+	{
+		BuildNode  *node = GetNode(bs, u);
+
+		if (node->counts[0] < HnswLayerSlots(0, bs->m))
+			node->links0[node->counts[0]++] = near[0];
+		else
+			ReplaceFarthestLink(bs, u, near[0], indegree, false);
+	}
+	pfree(near);
+	return true;
+}
+
+/*
+ * Before the graph is written out, link back every node that layer 0 does
+ * not connect to the entry point.  Why: an element no path reaches can
+ * never be returned, at any ef_search and by any iterative scan, so a
+ * filtered query can come back short although enough rows match.  Pruning
+ * leaves such nodes behind whenever every list that held a node's last
+ * link back chose others: rare on low-dimensional data, but 0.4 % of a
+ * 128-dimension Gaussian's nodes under L2 and 1 % under inner product's
+ * link distance (doc/hnsw.md, "Every element reachable").  Each region
+ * cut off costs one search from the entry point; a forced link can cut
+ * off another node, so the walk is redone, a few times at most.
+ */
+static void
+LinkUnreachable(HnswBuildState *bs)
+{
+	int32		entry;
+	int			entryLevel;
+	bool	   *reached;
+	int32	   *queue;
+	int32	   *indegree;
+	int32		freeCursor;
+	int64		linked = 0;
+	int64		missing = 0;
+
+	GetEntry(bs, &entry, &entryLevel);
+	if (entry < 0 || bs->nnodes < 2)
+		return;
+	reached = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * bs->nnodes);
+	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * bs->nnodes);
+	indegree = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * bs->nnodes);
+	for (int round = 0;; round++)
+	{
+		memset(reached, 0, sizeof(bool) * bs->nnodes);
+		ReachFromNode(bs, entry, reached, queue);
+		missing = 0;
+		memset(indegree, 0, sizeof(int32) * bs->nnodes);
+		for (int32 id = 0; id < bs->nnodes; id++)
+		{
+			BuildNode  *node = GetNode(bs, id);
+
+			for (int i = 0; i < node->counts[0]; i++)
+				indegree[node->links0[i]]++;
+			if (!reached[id] && node->nheaptids > 0)
+				missing++;
+		}
+		if (missing == 0 || round == HNSW_BUILD_RELINK_ROUNDS)
+			break;
+		freeCursor = 0;
+		for (int32 id = 0; id < bs->nnodes; id++)
+		{
+			if (reached[id] || GetNode(bs, id)->nheaptids == 0)
+				continue;
+			CHECK_FOR_INTERRUPTS();
+			if (LinkNodeBack(bs, id, entry, entryLevel, reached, indegree, &freeCursor))
+			{
+				ReachFromNode(bs, id, reached, queue);
+				linked++;
+			}
+		}
+	}
+	pfree(reached);
+	pfree(queue);
+	pfree(indegree);
+	if (linked > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw index \"%s\": linked %lld unreachable nodes back into the graph, %lld left",
+								 RelationGetRelationName(bs->index), (long long) linked,
+								 (long long) missing)));
+}
+
+/* ------------------------------------------------------------------------
  * Writing the graph out
  * ------------------------------------------------------------------------
  */
@@ -842,6 +1085,7 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 	int32		entry;
 	int			entryLevel;
 
+	LinkUnreachable(bs);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs->nnodes);
 	lastblk = PlaceTuples(bs);
@@ -1055,7 +1299,7 @@ InitBuildState(HnswBuildState *bs, Relation heap, Relation index, IndexInfo *ind
 	bs->index = index;
 	bs->indexInfo = indexInfo;
 	CheckBuildParameters(index, &bs->dim, &bs->m, &bs->efc);
-	HnswInitDistance(index, &bs->dist);
+	HnswInitLinkDistance(index, &bs->dist);
 	bs->memLimit = (Size) maintenance_work_mem * 1024;
 	bs->entry = -1;
 	bs->entryLevel = -1;

@@ -501,7 +501,7 @@ hnsw_index_findability(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(index))));
 	HnswReadMeta(index, &meta);
-	HnswInitDistance(index, &dist);
+	HnswInitLinkDistance(index, &dist);
 
 	/* The live elements, in page order */
 	live = palloc(sizeof(ItemPointerData) * size);

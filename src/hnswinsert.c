@@ -793,7 +793,7 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	old = MemoryContextSwitchTo(tmp);
 	PG_TRY();
 	{
-		HnswInitDistance(index, &dist);
+		HnswInitLinkDistance(index, &dist);
 		if (HnswPrepareValue(&dist, values[0], &value) &&
 			!(indexUnchanged && InsertUnchanged(index, &dist, value, heap_tid)))
 			HnswInsertOnDisk(index, &dist, value, heap_tid, false);

@@ -959,7 +959,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 	vs.index = info->index;
 	vs.strategy = info->strategy;
-	HnswInitDistance(info->index, &vs.dist);
+	HnswInitLinkDistance(info->index, &vs.dist);
 	HnswReadMeta(info->index, &vs.meta);
 	HnswVisitedInit(&vs.deleted, 1024);
 	vs.standinKeys = NULL;

@@ -647,12 +647,7 @@ BEGIN
 			END IF;
 			RETURN NEXT;
 			check_name := 'index_reachability';
-			IF nunreachable > 0 AND c.metric = 'ip' THEN
-				-- not wear: the graph of inner product on vectors without
-				-- negative components is built so (doc/hnsw.md, Known limits)
-				status := 'warning';
-				detail := format('%s elements of %s cannot be returned by any search: under inner product, vectors without negative components leave elements unlinked, and REINDEX does not help; for normalized embeddings use the cosine metric.', nunreachable, idx);
-			ELSIF nunreachable > 0 THEN
+			IF nunreachable > 0 THEN
 				status := 'warning';
 				detail := format('%s elements of %s cannot be returned by any search: VACUUM links them back once it removes rows; REINDEX rebuilds the graph.', nunreachable, idx);
 			ELSE
@@ -663,22 +658,17 @@ BEGIN
 			-- a percent of searches for its own elements, one worn down by
 			-- churn before vacuum's pass 2c 12 % (doc/hnsw.md, Vacuum)
 			check_name := 'index_findability';
-			IF c.metric = 'ip' THEN
-				-- under inner product a vector need not be its own nearest:
-				-- the sample is not searched
-				status := 'ok';
-				detail := format('Not measured for %s: under inner product a vector need not be its own nearest.', idx);
+			-- (under ip, the search is by the distance the graph is linked
+			-- by, in which a vector is its own nearest: doc/hnsw.md)
+			SELECT f.searched, f.not_found INTO nsearched, nmissed
+			FROM @extschema@.hnsw_index_findability(idx, 1000) f;
+			IF nmissed > 0.02 * nsearched THEN
+				status := 'warning';
+				detail := format('A search for its own vector missed %s of %s sampled elements of %s: REINDEX (CONCURRENTLY) rebuilds the graph.', nmissed, nsearched, idx);
+			ELSIF nsearched = 0 THEN
+				status := 'ok'; detail := format('%s has no element to search for.', idx);
 			ELSE
-				SELECT f.searched, f.not_found INTO nsearched, nmissed
-				FROM @extschema@.hnsw_index_findability(idx, 1000) f;
-				IF nmissed > 0.02 * nsearched THEN
-					status := 'warning';
-					detail := format('A search for its own vector missed %s of %s sampled elements of %s: REINDEX (CONCURRENTLY) rebuilds the graph.', nmissed, nsearched, idx);
-				ELSIF nsearched = 0 THEN
-					status := 'ok'; detail := format('%s has no element to search for.', idx);
-				ELSE
-					status := 'ok'; detail := format('A search for its own vector missed %s of %s sampled elements of %s.', nmissed, nsearched, idx);
-				END IF;
+				status := 'ok'; detail := format('A search for its own vector missed %s of %s sampled elements of %s.', nmissed, nsearched, idx);
 			END IF;
 			RETURN NEXT;
 		END IF;

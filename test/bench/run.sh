@@ -13,6 +13,8 @@
 #                                                       at 768 dims, WRITE_ARGS=...)
 #   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
 #   BATCH_ARGS="--quick"                                options for batch_bench.py
+#   VPG_BENCH=ip, IP_ARGS="--quick"                     inner product: reachability, recall
+#                                                       and QPS against hnswlib (ip_bench.py)
 #   VPG_BENCH=mirror, MIRROR_ARGS="--quick"             mirroring: backfill rows/s, capture
 #                                                       overhead, lag (mirror_bench.py)
 #   VPG_HUGE_PAGES=auto|on|off (default auto)           2 MB pages for the clusters' shared
@@ -107,6 +109,12 @@ if [ "$BENCH" = all ] || [ "$BENCH" = hnsw ]; then
 	vpg_as_tester "$PY" "$WORK/py/hnsw_bench.py" --host "$WORK" \
 		--cache-dir "$WORK/cache" --out-dir "$WORK/out" \
 		--command "$command_line${HNSW_ARGS:+ (HNSW_ARGS=$HNSW_ARGS)}" ${HNSW_ARGS:-} || status=$?
+fi
+if [ "$BENCH" = all ] || [ "$BENCH" = ip ]; then
+	vpg_log "running ip_bench.py (progress on stderr, report on stdout)" >&2
+	# shellcheck disable=SC2086
+	vpg_as_tester "$PY" "$WORK/py/ip_bench.py" --host "$WORK" \
+		--cache-dir "$WORK/cache" --out-dir "$WORK/out" ${IP_ARGS:-} || status=$?
 fi
 if [ "$BENCH" = all ] || [ "$BENCH" = fdw ]; then
 	vpg_log "running fdw_bench.py (progress on stderr, report on stdout)" >&2
