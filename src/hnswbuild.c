@@ -840,54 +840,59 @@ AddFreeLink(HnswBuildState *bs, int32 c, int32 u, int32 *indegree)
 }
 
 /*
- * Link node u, which layer 0 does not connect to the entry point, from the
- * nearest reached nodes that a search for its vector finds: from each of
- * the nearest m that has a free slot; failing that, from the nearest with
- * a free slot among all the search found; failing that, in place of the
- * farthest link of the nearest one whose target has another link in;
- * failing that (small m), from any reached node with a free slot, the
- * next after *freeCursor; failing that, in place of the nearest one's farthest link (which can cut
- * that target off: the caller walks again).  The selection heuristic is
- * not asked, since its pruning would cut off others.  u in turn links to
- * the nearest.  False if the search met no reached node.
+ * Search for node u's vector, from the entry point down to layer 0, and
+ * put the reached nodes among the results (nearest first) into near, which
+ * has room for ef_construction; returns their count.  The descent can end
+ * in a region that layer 0 does not connect to the entry point; then a
+ * layer-0 search from the entry point, which meets only reached nodes,
+ * is made instead.
  */
-static bool
-LinkNodeBack(HnswBuildState *bs, int32 u, int32 entry, int entryLevel, const bool *reached,
-			 int32 *indegree, int32 *freeCursor)
+static int
+NearestReached(HnswBuildState *bs, int32 u, int32 entry, int entryLevel, const bool *reached,
+			   int32 *near)
 {
 	Vector	   *value = NodeVector(bs, u);
-	int32	   *near = NULL;
 	int			nnear = 0;
-	bool		linked = false;
-	int			n = 0;
 
-	bs->res.count = 0;
-	PairPush(&bs->res, NodeDistance(bs, value, entry), entry);
-	for (int layer = entryLevel; layer >= 0; layer--)
-		n = SearchLayerInMemory(bs, value, layer > 0 ? 1 : bs->efc, layer);
-	/*
-	 * The descent can end in a region layer 0 does not connect to the entry
-	 * point; a layer-0 search from the entry point meets only reached nodes
-	 */
 	for (int attempt = 0; attempt < 2 && nnear == 0; attempt++)
 	{
-		if (attempt == 1)
-		{
-			bs->res.count = 0;
-			PairPush(&bs->res, NodeDistance(bs, value, entry), entry);
-			n = SearchLayerInMemory(bs, value, bs->efc, 0);
-		}
-		near = palloc(sizeof(int32) * Max(n, 1));
-		for (int i = 0; i < n; i++)
+		int			n = 0;
+
+		bs->res.count = 0;
+		PairPush(&bs->res, NodeDistance(bs, value, entry), entry);
+		for (int layer = attempt == 0 ? entryLevel : 0; layer >= 0; layer--)
+			n = SearchLayerInMemory(bs, value, layer > 0 ? 1 : bs->efc, layer);
+		for (int i = 0; i < n && nnear < bs->efc; i++)
 		{
 			int32		c = bs->scratch[i].id;
 
 			if (c != u && reached[c] && GetNode(bs, c)->nheaptids > 0)
 				near[nnear++] = c;
 		}
-		if (nnear == 0)
-			pfree(near);
 	}
+	return nnear;
+}
+
+/*
+ * Link node u, which layer 0 does not connect to the entry point, from the
+ * nearest reached nodes (NearestReached): from each of the nearest m that
+ * has a free slot; failing that, from the nearest with a free slot among
+ * all the search found; failing that, in place of the farthest link of the
+ * nearest one whose target has another link in; failing that (small m),
+ * from any reached node with a free slot, the next after *freeCursor;
+ * failing that, in place of the nearest one's farthest link (which can cut
+ * that target off: the caller walks again).  The selection heuristic is
+ * not asked, since its pruning would cut off others.  u in turn links to
+ * the nearest.  False if the search met no reached node.  near is scratch
+ * space for ef_construction node numbers.
+ */
+static bool
+LinkNodeBack(HnswBuildState *bs, int32 u, int32 entry, int entryLevel, const bool *reached,
+			 int32 *indegree, int32 *freeCursor, int32 *near)
+{
+	int			nnear = NearestReached(bs, u, entry, entryLevel, reached, near);
+	bool		linked = false;
+
 	if (nnear == 0)
 		return false;
 
@@ -915,7 +920,6 @@ LinkNodeBack(HnswBuildState *bs, int32 u, int32 entry, int entryLevel, const boo
 		else
 			ReplaceFarthestLink(bs, u, near[0], indegree, false);
 	}
-	pfree(near);
 	return true;
 }
 
@@ -926,8 +930,9 @@ LinkNodeBack(HnswBuildState *bs, int32 u, int32 entry, int entryLevel, const boo
  * filtered query can come back short although enough rows match.  Pruning
  * leaves such nodes behind whenever every list that held a node's last
  * link back chose others: rare on low-dimensional data, but 0.4 % of a
- * 128-dimension Gaussian's nodes under L2 and 1 % under inner product's
- * link distance (doc/hnsw.md, "Every element reachable").  Each region
+ * 64-dimension Gaussian's nodes under L2, 1 % of a 128-dimension one under
+ * inner product's link distance, and 4 % at m = 4 on 16 dimensions
+ * (doc/hnsw.md, "Every element reachable").  Each region
  * cut off costs one search from the entry point; a forced link can cut
  * off another node, so the walk is redone, a few times at most.
  */
@@ -939,6 +944,7 @@ LinkUnreachable(HnswBuildState *bs)
 	bool	   *reached;
 	int32	   *queue;
 	int32	   *indegree;
+	int32	   *near;
 	int32		freeCursor;
 	int64		linked = 0;
 	int64		missing = 0;
@@ -949,6 +955,7 @@ LinkUnreachable(HnswBuildState *bs)
 	reached = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(bool) * bs->nnodes);
 	queue = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * bs->nnodes);
 	indegree = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * bs->nnodes);
+	near = palloc(sizeof(int32) * bs->efc);
 	for (int round = 0;; round++)
 	{
 		memset(reached, 0, sizeof(bool) * bs->nnodes);
@@ -972,7 +979,7 @@ LinkUnreachable(HnswBuildState *bs)
 			if (reached[id] || GetNode(bs, id)->nheaptids == 0)
 				continue;
 			CHECK_FOR_INTERRUPTS();
-			if (LinkNodeBack(bs, id, entry, entryLevel, reached, indegree, &freeCursor))
+			if (LinkNodeBack(bs, id, entry, entryLevel, reached, indegree, &freeCursor, near))
 			{
 				ReachFromNode(bs, id, reached, queue);
 				linked++;
@@ -982,6 +989,7 @@ LinkUnreachable(HnswBuildState *bs)
 	pfree(reached);
 	pfree(queue);
 	pfree(indegree);
+	pfree(near);
 	if (linked > 0)
 		ereport(DEBUG1,
 				(errmsg_internal("hnsw index \"%s\": linked %lld unreachable nodes back into the graph, %lld left",

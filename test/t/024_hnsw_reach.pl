@@ -67,6 +67,18 @@ sub build
 	return $err =~ /using \d+ parallel workers/ ? 1 : 0;
 }
 
+# SQL for a fresh random vector of $dims components, each drawn by the SQL
+# expression $component; $outer names a column of the enclosing query, so
+# that each row gets its own vector
+sub random_vector
+{
+	my ($dims, $component, $outer) = @_;
+	return "(SELECT array_agg($component) FROM generate_series(1, $dims) WHERE $outer > 0)::vector";
+}
+
+my $pixel = 'floor(random() * 256)';
+my $gauss = 'sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random())';
+
 # ---------------------------------------------------------------------------
 # 1. Inner product on vectors without negative components
 # ---------------------------------------------------------------------------
@@ -76,11 +88,9 @@ $node->safe_psql(
 	SELECT setseed(0.24);
 	CREATE TABLE pix (id int PRIMARY KEY, embedding vector(24) NOT NULL)
 		WITH (parallel_workers = 2);
-	INSERT INTO pix SELECT i, (SELECT array_agg(floor(random() * 256)) FROM generate_series(1, 24)
-		WHERE i > 0)::vector FROM generate_series(1, 4000) i;
+	INSERT INTO pix SELECT i, @{[random_vector(24, $pixel, 'i')]} FROM generate_series(1, 4000) i;
 	CREATE TABLE q (qid int PRIMARY KEY, v vector(24) NOT NULL);
-	INSERT INTO q SELECT i, (SELECT array_agg(floor(random() * 256)) FROM generate_series(1, 24)
-		WHERE i > 0)::vector FROM generate_series(1, 50) i;
+	INSERT INTO q SELECT i, @{[random_vector(24, $pixel, 'i')]} FROM generate_series(1, 50) i;
 	ANALYZE pix, q;");
 
 # recall@10 of the index against the exact order (ties counted by value)
@@ -136,8 +146,7 @@ $node->safe_psql(
 	SELECT setseed(0.25);
 	DO \$\$ BEGIN
 		FOR i IN 4001..5000 LOOP
-			INSERT INTO pix SELECT i, (SELECT array_agg(floor(random() * 256))
-				FROM generate_series(1, 24) WHERE i > 0)::vector;
+			INSERT INTO pix SELECT i, @{[random_vector(24, $pixel, 'i')]};
 		END LOOP;
 	END \$\$;");
 is(unreachable('pix_idx'), 0, 'ip: every element reachable after 1,000 single-row inserts');
@@ -152,8 +161,7 @@ $node->safe_psql(
 	SELECT setseed(0.26);
 	CREATE TABLE g (id int PRIMARY KEY, embedding vector(16) NOT NULL)
 		WITH (parallel_workers = 2);
-	INSERT INTO g SELECT i, (SELECT array_agg(sqrt(-2 * ln(1 - random())) * cos(2 * pi() * random()))
-		FROM generate_series(1, 16) WHERE i > 0)::vector FROM generate_series(1, 3000) i;
+	INSERT INTO g SELECT i, @{[random_vector(16, $gauss, 'i')]} FROM generate_series(1, 3000) i;
 	ANALYZE g;");
 for my $workers (0, 2)
 {
