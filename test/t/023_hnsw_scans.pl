@@ -156,11 +156,19 @@ foreach my $table (qw(dups dups_ins))
 				$sql),
 			'20|20',
 			"$table, $opclass ($how): ef_search = 2, iterative off returns two elements, all 20 copies");
+
+		# Inner product is no metric: at ef_search = 1 the greedy search can
+		# stop at a local maximum, an ordinary row (4 runs in 300 since ip
+		# links by inverted L2, each time one row, at -2.9 where the copies
+		# are at -32).  relaxed_order returns that row first and then both
+		# elements of copies, so under ip all 20 must be in the first 25.
+		my $limit = $opclass eq 'ip' ? 25 : 20;
+		(my $relaxed = $sql) =~ s/LIMIT 20/LIMIT $limit/;
 		is( query(
 				'SET enable_seqscan = off; SET hnsw.ef_search = 1;'
 				  . ' SET hnsw.iterative_scan = relaxed_order;',
-				$sql),
-			'20|20',
+				$relaxed),
+			"$limit|20",
 			"$table, $opclass ($how): ef_search = 1, relaxed_order returns all 20 copies");
 	}
 	foreach my $opclass (qw(l2 ip cosine l1))
