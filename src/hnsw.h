@@ -170,7 +170,10 @@ typedef struct HnswMetaPageData
 	int16		entryLevel;		/* -1 when the graph is empty */
 	BlockNumber insertPage;		/* last data page, where appends go */
 	BlockNumber freeHint;		/* first page that may hold a free slot */
-	uint32		unused[4];		/* reserved for later versions, zero */
+	BlockNumber walkedBlocks;	/* index size when vacuum last walked layer 0
+								 * (0: never); vacuum walks again once the
+								 * index has grown past it */
+	uint32		unused[3];		/* reserved for later versions, zero */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -441,6 +444,8 @@ extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candida
 extern void HnswReachInit(HnswReach *r, BlockNumber nblocks);
 extern void HnswReachFree(HnswReach *r);
 extern bool HnswReachTest(HnswReach *r, ItemPointer tid);
+extern int	HnswReadLiveLinks(Relation index, ItemPointer tid, int layer, int m,
+							  ItemPointerData *out);
 extern int64 HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m);
 extern bool HnswSearchFinds(Relation index, const HnswDistance *dist,
 							const HnswMetaPageData *meta, HnswCandidate *self,

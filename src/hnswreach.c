@@ -106,8 +106,8 @@ ReachMark(HnswReach *r, ItemPointer tid)
  * of that level.  The neighbour tuple is read under the element's page
  * lock when it shares the page, as it nearly always does.
  */
-static int
-ReadLiveLinks(Relation index, ItemPointer tid, int layer, int m, ItemPointerData *out)
+int
+HnswReadLiveLinks(Relation index, ItemPointer tid, int layer, int m, ItemPointerData *out)
 {
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
 	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
@@ -214,7 +214,7 @@ HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m)
 			int			n;
 
 			CHECK_FOR_INTERRUPTS();
-			n = ReadLiveLinks(index, &tid, layer, m, links);
+			n = HnswReadLiveLinks(index, &tid, layer, m, links);
 			if (n < 0)
 				continue;
 			if (nseeds == size)
@@ -245,7 +245,7 @@ HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m)
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = ReadLiveLinks(index, &tid, 0, m, links);
+		n = HnswReadLiveLinks(index, &tid, 0, m, links);
 		if (n < 0)
 			continue;
 		reached++;

@@ -20,6 +20,17 @@
  *	3. Free: deleted elements and their neighbour tuples become free tuples,
  *	   which later inserts reuse.
  *
+ * A vacuum that finds nothing to delete still walks layer 0 (pass 2b alone)
+ * when the index has grown since the last walk.  Inserts can cut elements
+ * off, too: linking a new element to a full neighbour prunes that
+ * neighbour's list, and the link it drops may have been an element's only
+ * way in.  At the default m = 16 that is rare (1 of 20,000 16-dimension
+ * vectors inserted one by one), at m = 4 it is not (227 of 5,000).  A build
+ * links back everything it cut off (hnswbuild.c); for rows inserted later,
+ * this is when.  The metapage's walkedBlocks keeps the walk from repeating
+ * on an index that has not grown: the vacuum of an unchanged table reads
+ * nothing.
+ *
  * Keeping the graph navigable.  On clustered data the elements inserted
  * first hold nearly all the links between clusters: later ones find their
  * whole neighbourhood inside their own cluster.  Deleting those first
@@ -108,6 +119,7 @@ typedef struct VacuumState
 	int64		nrepaired;
 	int64		repairedSize;
 	int64		raced;			/* repairs redone after an insert's write */
+	BlockNumber walked;			/* index size when pass 2b began, or 0 */
 	MemoryContext tmpCtx;		/* reset per repaired element */
 } VacuumState;
 
@@ -673,28 +685,109 @@ RepairGraph(VacuumState *vs)
 }
 
 /*
- * Give an element links from the nearest m live elements of a search's
- * results (nearest first): into a free slot where they have one, otherwise
- * as the selection heuristic decides, as for any back link.  The element
- * in turn gets a link to the nearest, so that a search that lands in its
- * region can leave it.
+ * Give `n` a link on layer 0 to the element at newtid without taking any
+ * element's way in: into a free slot, or else in place of a redundant
+ * link, one to an element that another live neighbour of n links to as
+ * well.  That element stays reachable through the other neighbour, which n
+ * still reaches; of several, the farthest from n is replaced.  A back link
+ * otherwise goes through the selection heuristic, which drops whichever
+ * link spreads worst, and that may be some element's only way in: linking
+ * back the elements inserts had cut off (227 of 5,000 at m = 4), pass 2b
+ * cut off 15 others.  False if n had no room of either kind, or its list
+ * changed meanwhile.
+ */
+static bool
+LinkKeepingPaths(VacuumState *vs, HnswCandidate *n, ItemPointer newtid)
+{
+	int			m = vs->meta.m;
+	int			slots = HnswLayerSlots(0, m);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * slots);
+	ItemPointerData *updated = palloc(sizeof(ItemPointerData) * slots);
+	ItemPointerData *theirs = palloc(sizeof(ItemPointerData) * slots);
+	bool	   *redundant;
+	int			slot = -1;
+	double		farthest = -1;
+
+	if (HnswReadLayer(vs->index, &n->neighbortid, 0, m, current) != slots)
+		return false;
+	for (int i = 0; i < slots; i++)
+	{
+		if (ItemPointerEquals(&current[i], newtid))
+			return true;		/* linked already */
+		if (!ItemPointerIsValid(&current[i]) && slot < 0)
+			slot = i;
+	}
+	if (slot < 0)
+	{
+		/* Which of n's links another of its live neighbours has too */
+		redundant = palloc0(sizeof(bool) * slots);
+		for (int w = 0; w < slots; w++)
+		{
+			int			ntheirs;
+
+			if (!ItemPointerIsValid(&current[w]) || IsDeleted(vs, &current[w]))
+				continue;
+			ntheirs = HnswReadLiveLinks(vs->index, &current[w], 0, m, theirs);
+			for (int t = 0; t < ntheirs; t++)
+			{
+				for (int v = 0; v < slots; v++)
+				{
+					if (v != w && ItemPointerIsValid(&theirs[t]) &&
+						ItemPointerEquals(&theirs[t], &current[v]))
+						redundant[v] = true;
+				}
+			}
+		}
+		for (int v = 0; v < slots; v++)
+		{
+			HnswCandidate c;
+
+			if (redundant[v] &&
+				HnswLoadCandidate(vs->index, &vs->dist, n->vec, &current[v], false, &c) &&
+				c.distance > farthest)
+			{
+				farthest = c.distance;
+				slot = v;
+			}
+		}
+		if (slot < 0)
+			return false;
+	}
+
+	memcpy(updated, current, sizeof(ItemPointerData) * slots);
+	updated[slot] = *newtid;
+	return HnswWriteLayer(vs->index, &n->neighbortid, 0, m, current, updated, false);
+}
+
+/*
+ * Give an element links from the nearest live elements of a search's
+ * results (nearest first): each of the nearest m links to it if it has
+ * room (LinkKeepingPaths), and if none has, the first beyond them that
+ * does.  The element in turn gets a link to the nearest if it has room, so
+ * that a search that lands in its region can leave it: pass 2c links
+ * elements that are reachable, and pruning their own lists by the
+ * heuristic cut others off (1 of 3,334 in t/024).
  */
 static void
 LinkFromNearest(VacuumState *vs, HnswCandidate *self, HnswCandidate **sorted, int nsorted)
 {
 	int			m = vs->meta.m;
 	int			linked = 0;
+	bool		out = false;
 
-	for (int i = 0; i < nsorted && linked < m; i++)
+	for (int i = 0; i < nsorted && linked < m && (i < m || linked == 0); i++)
 	{
 		HnswCandidate *c = sorted[i];
 
 		if (c->deleted || IsDeleted(vs, &c->tid) || ItemPointerEquals(&c->tid, &self->tid))
 			continue;
-		if (linked == 0)
-			HnswAddBackLink(vs->index, &vs->dist, self, 0, m, &c->tid, c->vec, false);
-		HnswAddBackLink(vs->index, &vs->dist, c, 0, m, &self->tid, self->vec, false);
-		linked++;
+		if (!out)
+		{
+			LinkKeepingPaths(vs, self, &c->tid);
+			out = true;
+		}
+		if (LinkKeepingPaths(vs, c, &self->tid))
+			linked++;
 	}
 }
 
@@ -702,11 +795,8 @@ LinkFromNearest(VacuumState *vs, HnswCandidate *self, HnswCandidate **sorted, in
  * Link one live element that layer 0 no longer connects to the entry point
  * back to it: a layer-0 search from the entry point, which only ever meets
  * elements connected to it, finds the nearest of those to the element, and
- * the nearest m of them get a link to the element (into a free slot where
- * they have one; otherwise the selection heuristic decides, as for any back
- * link).  The element in turn gets a link to the nearest, so that a search
- * that lands in its region can leave it.  Returns false if tid no longer
- * holds a live element.
+ * they link to it (LinkFromNearest).  Returns false if tid no longer holds
+ * a live element.
  */
 static bool
 ReconnectElement(VacuumState *vs, ItemPointer tid, ItemPointer entrytid)
@@ -756,6 +846,7 @@ ReconnectGraph(VacuumState *vs)
 		return;
 	nblocks = RelationGetNumberOfBlocks(vs->index);
 	HnswReachInit(&reach, nblocks);
+	vs->walked = nblocks;
 	ItemPointerSet(&entry, vs->meta.entryBlkno, vs->meta.entryOffno);
 	HnswReachFrom(vs->index, &reach, &entry, 0, vs->meta.m);
 
@@ -787,10 +878,9 @@ ReconnectGraph(VacuumState *vs)
 		pfree(live);
 	}
 	HnswReachFree(&reach);
-	if (reconnected > 0)
-		ereport(DEBUG1,
-				(errmsg_internal("hnsw index \"%s\": linked %lld cut-off regions back into the graph",
-								 RelationGetRelationName(vs->index), (long long) reconnected)));
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw index \"%s\": walked layer 0 of %u blocks, linked %lld cut-off regions back into the graph",
+							 RelationGetRelationName(vs->index), nblocks, (long long) reconnected)));
 }
 
 /*
@@ -947,6 +1037,70 @@ PointInsertsAtFreeSlots(VacuumState *vs)
 	}
 }
 
+/*
+ * Set up the state of one vacuum of the index, in the caller's memory
+ * context; the caller deletes tmpCtx when done.
+ */
+static void
+VacuumStateInit(VacuumState *vs, IndexVacuumInfo *info)
+{
+	vs->index = info->index;
+	vs->strategy = info->strategy;
+	HnswInitLinkDistance(info->index, &vs->dist);
+	HnswReadMeta(info->index, &vs->meta);
+	HnswVisitedInit(&vs->deleted, 1024);
+	vs->standinKeys = NULL;
+	vs->standins = NULL;
+	vs->firstFree = InvalidBlockNumber;
+	ItemPointerSetInvalid(&vs->anyLive);
+	vs->repaired = NULL;
+	vs->nrepaired = 0;
+	vs->repairedSize = 0;
+	vs->raced = 0;
+	vs->walked = 0;
+	vs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
+									   ALLOCSET_DEFAULT_SIZES);
+}
+
+/*
+ * Note in the metapage how large the index was when pass 2b walked it, so
+ * that a vacuum with nothing to delete walks again only once it has grown
+ */
+static void
+RecordWalk(VacuumState *vs)
+{
+	Buffer		mbuf;
+	HnswEdit	edit;
+	HnswMetaPage meta;
+
+	if (vs->walked == 0)
+		return;
+	mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	HnswEditStart(&edit, vs->index, false);
+	meta = HnswPageGetMeta(HnswEditPage(&edit, mbuf, false));
+	if (meta->walkedBlocks != vs->walked)
+	{
+		meta->walkedBlocks = vs->walked;
+		HnswEditFinish(&edit);
+	}
+	else
+		HnswEditAbort(&edit);
+	UnlockReleaseBuffer(mbuf);
+}
+
+/*
+ * A vacuum with nothing to delete: pass 2b alone, if the index has grown
+ * since it was last walked (inserts may have cut elements off; see the
+ * file header)
+ */
+static void
+ReconnectIfGrown(VacuumState *vs)
+{
+	if (RelationGetNumberOfBlocks(vs->index) > vs->meta.walkedBlocks)
+		ReconnectGraph(vs);
+}
+
 /* ambulkdelete: the three passes (see the file header) */
 IndexBulkDeleteResult *
 hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -957,22 +1111,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	if (stats == NULL)
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 
-	vs.index = info->index;
-	vs.strategy = info->strategy;
-	HnswInitLinkDistance(info->index, &vs.dist);
-	HnswReadMeta(info->index, &vs.meta);
-	HnswVisitedInit(&vs.deleted, 1024);
-	vs.standinKeys = NULL;
-	vs.standins = NULL;
-	vs.firstFree = InvalidBlockNumber;
-	ItemPointerSetInvalid(&vs.anyLive);
-	vs.repaired = NULL;
-	vs.nrepaired = 0;
-	vs.repairedSize = 0;
-	vs.raced = 0;
-	vs.tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
-									  ALLOCSET_DEFAULT_SIZES);
-
+	VacuumStateInit(&vs, info);
 	stats->num_index_tuples = 0;
 	RemoveHeapTids(&vs, stats, callback, callback_state);
 	if (vs.deleted.count > 0)
@@ -987,14 +1126,22 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 									 RelationGetRelationName(vs.index), (long long) vs.raced)));
 	}
 	else
+	{
 		PointInsertsAtFreeSlots(&vs);	/* slots left by an interrupted vacuum */
+		ReconnectIfGrown(&vs);
+	}
+	RecordWalk(&vs);
 
 	MemoryContextDelete(vs.tmpCtx);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
 	return stats;
 }
 
-/* amvacuumcleanup: report sizes; bulkdelete did the work, if any */
+/*
+ * amvacuumcleanup: report sizes.  bulkdelete did the work if it ran;
+ * otherwise (no dead rows) the walk for elements inserts cut off is made
+ * here.
+ */
 IndexBulkDeleteResult *
 hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -1002,6 +1149,13 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		return stats;
 	if (stats == NULL)
 	{
+		VacuumState vs;
+
+		VacuumStateInit(&vs, info);
+		ReconnectIfGrown(&vs);
+		RecordWalk(&vs);
+		MemoryContextDelete(vs.tmpCtx);
+
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 		stats->num_index_tuples = info->num_heap_tuples;
 		stats->estimated_count = true;

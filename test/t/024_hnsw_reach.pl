@@ -16,6 +16,11 @@
 #	   queries still return 10 rows.
 #	2. L2 with m = 4 on 3,000 vectors of a 16-dimension standard Gaussian,
 #	   built serially and in parallel: no element unreachable.
+#	3. The same data inserted one by one after a build of 500: the inserts
+#	   cut some elements off (about 230 of 5,000); a VACUUM with nothing to
+#	   delete walks the grown index and links them back, a second one does
+#	   not walk it again, and a VACUUM after deleting a third leaves every
+#	   element reachable and the index sound.
 #
 # Why: an element that no path from the entry point reaches can never be
 # returned, at any ef_search and by any iterative scan, so a filtered query
@@ -27,7 +32,9 @@
 # from the metric, pruning leaves some nodes without a link in at small m
 # or high dimension: the data of part 2 had about 4 % of its elements
 # unreachable before builds linked them back ("Every element reachable").
-# Both are properties of the built graph that no result-format test sees.
+# Inserts cut elements off too: linking a new element into a full list
+# prunes it, and the link dropped may have been an element's only way in.
+# Both are properties of the graph that no result-format test sees.
 
 use strict;
 use warnings;
@@ -171,5 +178,42 @@ for my $workers (0, 2)
 	is($launched, $workers ? 1 : 0, "l2 m=4 $how build: workers as asked");
 	is(unreachable('g_idx'), 0, "l2 m=4 $how build: every element reachable");
 }
+
+# ---------------------------------------------------------------------------
+# 3. Inserts after the build: vacuum links back what they cut off
+# ---------------------------------------------------------------------------
+
+# VACUUM at DEBUG1; returns its messages
+sub vacuum_messages
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', "SET client_min_messages = debug1; $sql");
+	die "vacuum failed: $err" if $ret != 0;
+	return $err;
+}
+
+$node->safe_psql(
+	'postgres', "
+	SELECT setseed(0.27);
+	CREATE TABLE gi (id int PRIMARY KEY, embedding vector(16) NOT NULL);
+	INSERT INTO gi SELECT i, @{[random_vector(16, $gauss, 'i')]} FROM generate_series(1, 500) i;
+	CREATE INDEX gi_idx ON gi USING hnsw (embedding vector_l2_ops)
+		WITH (m = 4, ef_construction = 16);
+	INSERT INTO gi SELECT i, @{[random_vector(16, $gauss, 'i')]}
+		FROM generate_series(501, 5000) i;");
+my $cut = unreachable('gi_idx');
+cmp_ok($cut, '>', 0, "l2 m=4: rows inserted after the build cut elements off ($cut of 5,000)");
+like(
+	vacuum_messages('VACUUM gi'),
+	qr/"gi_idx": walked layer 0 of \d+ blocks, linked [1-9]\d* cut-off regions back/,
+	'VACUUM with nothing to delete walks the grown index and links regions back');
+is(unreachable('gi_idx'), 0, 'l2 m=4: every element reachable after that VACUUM');
+unlike(vacuum_messages('VACUUM gi'),
+	qr/walked layer 0/, 'a second VACUUM does not walk the index, which has not grown');
+
+vacuum_messages('DELETE FROM gi WHERE id % 3 = 0; VACUUM gi');
+is(unreachable('gi_idx'), 0, 'l2 m=4: every element reachable after deleting a third and VACUUM');
+is($node->safe_psql('postgres', "SELECT count(*) FROM hnsw_index_check('gi_idx', true)"),
+	'0', 'l2 m=4: hnsw_index_check finds nothing wrong after it');
 
 done_testing();
