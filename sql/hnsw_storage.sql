@@ -110,6 +110,36 @@ BEGIN
 		RAISE EXCEPTION 'the avx2 kernels disagree';
 	END IF;
 END $$;
+DROP INDEX storage_l2;
+-- Cosine and the links of inner product traverse with one float4 kernel
+-- of three sums (cosine_parts_f32): built and searched with the scalar
+-- kernels, then with AVX2 where the CPU has it, the answers are as good
+SET vectorpg.kernel = 'scalar';
+CREATE INDEX storage_cos ON storage_kinds USING hnsw (embedding vector_cosine_ops);
+SELECT * FROM storage_check('<=>') AS scalar_cosine;
+DROP INDEX storage_cos;
+CREATE INDEX storage_ip ON storage_kinds USING hnsw (embedding vector_ip_ops);
+SELECT * FROM storage_check('<#>') AS scalar_ip;
+DROP INDEX storage_ip;
+RESET vectorpg.kernel;
+DO $$
+BEGIN
+	BEGIN
+		SET LOCAL vectorpg.kernel = 'avx2';
+	EXCEPTION WHEN OTHERS THEN
+		RETURN;
+	END;
+	CREATE INDEX storage_cos ON storage_kinds USING hnsw (embedding vector_cosine_ops);
+	IF EXISTS (SELECT FROM storage_check('<=>') WHERE misordered > 0 OR NOT recall_over_80) THEN
+		RAISE EXCEPTION 'the avx2 kernels disagree under cosine';
+	END IF;
+	DROP INDEX storage_cos;
+	CREATE INDEX storage_ip ON storage_kinds USING hnsw (embedding vector_ip_ops);
+	IF EXISTS (SELECT FROM storage_check('<#>') WHERE misordered > 0 OR NOT recall_over_80) THEN
+		RAISE EXCEPTION 'the avx2 kernels disagree under inner product';
+	END IF;
+	DROP INDEX storage_ip;
+END $$;
 
 -- A compact index is smaller: the same rows as uint8, as float2 (x + 0.5)
 -- and as float4 (x + 0.001); 200 dimensions, so the vector dominates

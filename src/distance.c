@@ -150,6 +150,26 @@ ScalarL1F32(const float *a, const float *b, int n)
 	return sum;
 }
 
+/* Dot product and squared norms in float4, for graph traversal */
+static void
+ScalarCosinePartsF32(const float *a, const float *b, int n,
+					 float *dot, float *norm_a, float *norm_b)
+{
+	float		d = 0.0f;
+	float		na = 0.0f;
+	float		nb = 0.0f;
+
+	for (int i = 0; i < n; i++)
+	{
+		d += a[i] * b[i];
+		na += a[i] * a[i];
+		nb += b[i] * b[i];
+	}
+	*dot = d;
+	*norm_a = na;
+	*norm_b = nb;
+}
+
 /* Bytes to float4 */
 void
 VectorWidenU8(float *out, const uint8 *in, int n)
@@ -256,6 +276,7 @@ static const VectorKernels scalar_kernels = {
 	ScalarL2SquaredF32,
 	ScalarInnerProductF32,
 	ScalarL1F32,
+	ScalarCosinePartsF32,
 	VectorWidenU8,
 	VectorWidenI8,
 	VectorWidenF16,

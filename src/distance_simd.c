@@ -333,6 +333,60 @@ Avx2L1F32(const float *a, const float *b, int n)
 	return sum;
 }
 
+/* Dot product and squared norms in float4, AVX2 */
+static AVX2_TARGET void
+Avx2CosinePartsF32(const float *a, const float *b, int n,
+				   float *dot, float *norm_a, float *norm_b)
+{
+	__m256		d0 = _mm256_setzero_ps();
+	__m256		d1 = _mm256_setzero_ps();
+	__m256		a0 = _mm256_setzero_ps();
+	__m256		a1 = _mm256_setzero_ps();
+	__m256		b0 = _mm256_setzero_ps();
+	__m256		b1 = _mm256_setzero_ps();
+	float		d,
+				na,
+				nb;
+	int			i = 0;
+
+	/* Two chains per sum hide the FMA latency */
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256		x0 = _mm256_loadu_ps(a + i);
+		__m256		y0 = _mm256_loadu_ps(b + i);
+		__m256		x1 = _mm256_loadu_ps(a + i + 8);
+		__m256		y1 = _mm256_loadu_ps(b + i + 8);
+
+		d0 = _mm256_fmadd_ps(x0, y0, d0);
+		a0 = _mm256_fmadd_ps(x0, x0, a0);
+		b0 = _mm256_fmadd_ps(y0, y0, b0);
+		d1 = _mm256_fmadd_ps(x1, y1, d1);
+		a1 = _mm256_fmadd_ps(x1, x1, a1);
+		b1 = _mm256_fmadd_ps(y1, y1, b1);
+	}
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		x0 = _mm256_loadu_ps(a + i);
+		__m256		y0 = _mm256_loadu_ps(b + i);
+
+		d0 = _mm256_fmadd_ps(x0, y0, d0);
+		a0 = _mm256_fmadd_ps(x0, x0, a0);
+		b0 = _mm256_fmadd_ps(y0, y0, b0);
+	}
+	d = Avx2SumPs(_mm256_add_ps(d0, d1));
+	na = Avx2SumPs(_mm256_add_ps(a0, a1));
+	nb = Avx2SumPs(_mm256_add_ps(b0, b1));
+	for (; i < n; i++)
+	{
+		d += a[i] * b[i];
+		na += a[i] * a[i];
+		nb += b[i] * b[i];
+	}
+	*dot = d;
+	*norm_a = na;
+	*norm_b = nb;
+}
+
 /* Bytes to float4, AVX2 */
 static AVX2_TARGET void
 Avx2WidenU8(float *out, const uint8 *in, int n)
@@ -444,6 +498,7 @@ static const VectorKernels avx2_kernels = {
 	Avx2L2SquaredF32,
 	Avx2InnerProductF32,
 	Avx2L1F32,
+	Avx2CosinePartsF32,
 	Avx2WidenU8,
 	Avx2WidenI8,
 	Avx2WidenF16,
@@ -693,6 +748,58 @@ Avx512L1F32(const float *a, const float *b, int n)
 	return _mm512_reduce_add_ps(s0);
 }
 
+/* Dot product and squared norms in float4, AVX-512 */
+static AVX512_TARGET void
+Avx512CosinePartsF32(const float *a, const float *b, int n,
+					 float *dot, float *norm_a, float *norm_b)
+{
+	__m512		d0 = _mm512_setzero_ps();
+	__m512		d1 = _mm512_setzero_ps();
+	__m512		a0 = _mm512_setzero_ps();
+	__m512		a1 = _mm512_setzero_ps();
+	__m512		b0 = _mm512_setzero_ps();
+	__m512		b1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	/* Two chains per sum hide the FMA latency */
+	for (; i + 32 <= n; i += 32)
+	{
+		__m512		x0 = _mm512_loadu_ps(a + i);
+		__m512		y0 = _mm512_loadu_ps(b + i);
+		__m512		x1 = _mm512_loadu_ps(a + i + 16);
+		__m512		y1 = _mm512_loadu_ps(b + i + 16);
+
+		d0 = _mm512_fmadd_ps(x0, y0, d0);
+		a0 = _mm512_fmadd_ps(x0, x0, a0);
+		b0 = _mm512_fmadd_ps(y0, y0, b0);
+		d1 = _mm512_fmadd_ps(x1, y1, d1);
+		a1 = _mm512_fmadd_ps(x1, x1, a1);
+		b1 = _mm512_fmadd_ps(y1, y1, b1);
+	}
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		x0 = _mm512_loadu_ps(a + i);
+		__m512		y0 = _mm512_loadu_ps(b + i);
+
+		d0 = _mm512_fmadd_ps(x0, y0, d0);
+		a0 = _mm512_fmadd_ps(x0, x0, a0);
+		b0 = _mm512_fmadd_ps(y0, y0, b0);
+	}
+	if (i < n)
+	{
+		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
+		__m512		x0 = _mm512_maskz_loadu_ps(m, a + i);
+		__m512		y0 = _mm512_maskz_loadu_ps(m, b + i);
+
+		d1 = _mm512_fmadd_ps(x0, y0, d1);
+		a1 = _mm512_fmadd_ps(x0, x0, a1);
+		b1 = _mm512_fmadd_ps(y0, y0, b1);
+	}
+	*dot = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+	*norm_a = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+	*norm_b = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+}
+
 /* Bytes to float4, AVX-512 */
 static AVX512_TARGET void
 Avx512WidenU8(float *out, const uint8 *in, int n)
@@ -810,6 +917,7 @@ static const VectorKernels avx512_kernels = {
 	Avx512L2SquaredF32,
 	Avx512InnerProductF32,
 	Avx512L1F32,
+	Avx512CosinePartsF32,
 	Avx512WidenU8,
 	Avx512WidenI8,
 	Avx512WidenF16,

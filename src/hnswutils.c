@@ -88,6 +88,19 @@ HnswInitLinkDistance(Relation index, HnswDistance *dist)
 }
 
 /*
+ * Squared L2 between a / |a|^2 and b / |b|^2 from a.b, |a|^2 and |b|^2
+ * (both non-zero)
+ */
+static inline double
+InverseL2FromParts(double ab, double aa, double bb)
+{
+	double		d = 1.0 / aa + 1.0 / bb - 2.0 * ab / (aa * bb);
+
+	/* Rounding can take equal vectors a little below zero */
+	return d > 0.0 ? d : 0.0;
+}
+
+/*
  * The link distance of inner product: squared L2 between a / |a|^2 and
  * b / |b|^2, from one pass over both vectors.  Inversion in the unit sphere
  * turns the order of inner products into one of distances (Zhou et al.,
@@ -103,15 +116,12 @@ InnerProductLinkDistance(const float *a, const float *b, int dim)
 {
 	double		ab,
 				aa,
-				bb,
-				d;
+				bb;
 
 	vector_kernels->cosine_parts(a, b, dim, &ab, &aa, &bb);
 	if (aa == 0.0 || bb == 0.0)
 		return aa == bb ? 0.0 : DBL_MAX;
-	d = 1.0 / aa + 1.0 / bb - 2.0 * ab / (aa * bb);
-	/* Rounding can take equal vectors a little below zero */
-	return d > 0.0 ? d : 0.0;
+	return InverseL2FromParts(ab, aa, bb);
 }
 
 /*
@@ -162,6 +172,27 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 		case HNSW_METRIC_L1:
 			d = vector_kernels->l1_f32(a->x, b->x, a->dim);
 			break;
+		case HNSW_METRIC_COSINE:
+		case HNSW_METRIC_IP_LINK:
+			{
+				float		ab,
+							aa,
+							bb;
+				double		sim;
+
+				vector_kernels->cosine_parts_f32(a->x, b->x, a->dim, &ab, &aa, &bb);
+
+				/*
+				 * A norm that is zero (or underflowed), or sums that
+				 * overflowed: the exact kernel decides
+				 */
+				if (!(aa > 0.0f && bb > 0.0f && isfinite(aa) && isfinite(bb) && isfinite(ab)))
+					return HnswDistanceTo(dist, a, b);
+				if (dist->metric == HNSW_METRIC_IP_LINK)
+					return InverseL2FromParts(ab, aa, bb);
+				sim = (double) ab / sqrt((double) aa * (double) bb);
+				return 1.0 - Max(Min(sim, 1.0), -1.0);
+			}
 		default:
 			return HnswDistanceTo(dist, a, b);
 	}

@@ -125,6 +125,9 @@ typedef struct VectorKernels
 	float		(*l2_squared_f32) (const float *a, const float *b, int n);
 	float		(*inner_product_f32) (const float *a, const float *b, int n);
 	float		(*l1_f32) (const float *a, const float *b, int n);
+	/* dot product and both squared norms, for cosine and inner product */
+	void		(*cosine_parts_f32) (const float *a, const float *b, int n,
+									 float *dot, float *norm_a, float *norm_b);
 
 	/*
 	 * Widening kernels: expand n narrow elements to float4, exactly.  The
