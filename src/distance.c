@@ -266,6 +266,28 @@ ScalarInnerProductU8F32(const float *a, const uint8 *b, int n)
 	return sum;
 }
 
+/* Dot product and squared norms with a byte vector in float4, for traversal */
+static void
+ScalarCosinePartsU8F32(const float *a, const uint8 *b, int n,
+					   float *dot, float *norm_a, float *norm_b)
+{
+	float		d = 0.0f;
+	float		na = 0.0f;
+	float		nb = 0.0f;
+
+	for (int i = 0; i < n; i++)
+	{
+		float		y = (float) b[i];
+
+		d += a[i] * y;
+		na += a[i] * a[i];
+		nb += y * y;
+	}
+	*dot = d;
+	*norm_a = na;
+	*norm_b = nb;
+}
+
 static const VectorKernels scalar_kernels = {
 	"scalar",
 	ScalarL2Squared,
@@ -282,7 +304,8 @@ static const VectorKernels scalar_kernels = {
 	VectorWidenF16,
 	VectorWidenBF16,
 	ScalarL2SquaredU8F32,
-	ScalarInnerProductU8F32
+	ScalarInnerProductU8F32,
+	ScalarCosinePartsU8F32
 };
 
 /*

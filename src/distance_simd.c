@@ -488,6 +488,44 @@ Avx2InnerProductU8F32(const float *a, const uint8 *b, int n)
 	return sum;
 }
 
+/* Dot product and squared norms with a byte vector in float4, AVX2 */
+static AVX2_TARGET void
+Avx2CosinePartsU8F32(const float *a, const uint8 *b, int n,
+					 float *dot, float *norm_a, float *norm_b)
+{
+	__m256		sd = _mm256_setzero_ps();
+	__m256		sa = _mm256_setzero_ps();
+	__m256		sb = _mm256_setzero_ps();
+	float		d,
+				na,
+				nb;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		x = _mm256_loadu_ps(a + i);
+		__m256		y = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i))));
+
+		sd = _mm256_fmadd_ps(x, y, sd);
+		sa = _mm256_fmadd_ps(x, x, sa);
+		sb = _mm256_fmadd_ps(y, y, sb);
+	}
+	d = Avx2SumPs(sd);
+	na = Avx2SumPs(sa);
+	nb = Avx2SumPs(sb);
+	for (; i < n; i++)
+	{
+		float		y = (float) b[i];
+
+		d += a[i] * y;
+		na += a[i] * a[i];
+		nb += y * y;
+	}
+	*dot = d;
+	*norm_a = na;
+	*norm_b = nb;
+}
+
 static const VectorKernels avx2_kernels = {
 	"avx2",
 	Avx2L2Squared,
@@ -504,7 +542,8 @@ static const VectorKernels avx2_kernels = {
 	Avx2WidenF16,
 	Avx2WidenBF16,
 	Avx2L2SquaredU8F32,
-	Avx2InnerProductU8F32
+	Avx2InnerProductU8F32,
+	Avx2CosinePartsU8F32
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -907,6 +946,44 @@ Avx512InnerProductU8F32(const float *a, const uint8 *b, int n)
 	return _mm512_reduce_add_ps(s0);
 }
 
+/* Dot product and squared norms with a byte vector in float4, AVX-512 */
+static AVX512_TARGET void
+Avx512CosinePartsU8F32(const float *a, const uint8 *b, int n,
+					   float *dot, float *norm_a, float *norm_b)
+{
+	__m512		sd = _mm512_setzero_ps();
+	__m512		sa = _mm512_setzero_ps();
+	__m512		sb = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m512		x = _mm512_loadu_ps(a + i);
+		__m512		y = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i))));
+
+		sd = _mm512_fmadd_ps(x, y, sd);
+		sa = _mm512_fmadd_ps(x, x, sa);
+		sb = _mm512_fmadd_ps(y, y, sb);
+	}
+	if (i < n)
+	{
+		uint8		tb[16] = {0};
+		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
+		__m512		x;
+		__m512		y;
+
+		memcpy(tb, b + i, n - i);
+		x = _mm512_maskz_loadu_ps(m, a + i);
+		y = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) tb)));
+		sd = _mm512_fmadd_ps(x, y, sd);
+		sa = _mm512_fmadd_ps(x, x, sa);
+		sb = _mm512_fmadd_ps(y, y, sb);
+	}
+	*dot = _mm512_reduce_add_ps(sd);
+	*norm_a = _mm512_reduce_add_ps(sa);
+	*norm_b = _mm512_reduce_add_ps(sb);
+}
+
 static const VectorKernels avx512_kernels = {
 	"avx512",
 	Avx512L2Squared,
@@ -923,7 +1000,8 @@ static const VectorKernels avx512_kernels = {
 	Avx512WidenF16,
 	Avx512WidenBF16,
 	Avx512L2SquaredU8F32,
-	Avx512InnerProductU8F32
+	Avx512InnerProductU8F32,
+	Avx512CosinePartsU8F32
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

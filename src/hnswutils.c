@@ -152,6 +152,28 @@ HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec)
 }
 
 /*
+ * Cosine distance, or the link distance of inner product, from the float4
+ * sums a.b, |a|^2 and |b|^2 of a traversal kernel; false when a norm is zero
+ * (or underflowed) or a sum overflowed, and the exact kernel must decide
+ */
+static inline bool
+DistanceFromParts(const HnswDistance *dist, float ab, float aa, float bb, double *out)
+{
+	double		sim;
+
+	if (!(aa > 0.0f && bb > 0.0f && isfinite(aa) && isfinite(bb) && isfinite(ab)))
+		return false;
+	if (dist->metric == HNSW_METRIC_IP_LINK)
+	{
+		*out = InverseL2FromParts(ab, aa, bb);
+		return true;
+	}
+	sim = (double) ab / sqrt((double) aa * (double) bb);
+	*out = 1.0 - Max(Min(sim, 1.0), -1.0);
+	return true;
+}
+
+/*
  * Distance for finding the way through the graph: the fast float4 kernels
  * where the metric has them, else the exact distance.  Never returned to
  * the executor.
@@ -178,20 +200,12 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 				float		ab,
 							aa,
 							bb;
-				double		sim;
+				double		out;
 
 				vector_kernels->cosine_parts_f32(a->x, b->x, a->dim, &ab, &aa, &bb);
-
-				/*
-				 * A norm that is zero (or underflowed), or sums that
-				 * overflowed: the exact kernel decides
-				 */
-				if (!(aa > 0.0f && bb > 0.0f && isfinite(aa) && isfinite(bb) && isfinite(ab)))
-					return HnswDistanceTo(dist, a, b);
-				if (dist->metric == HNSW_METRIC_IP_LINK)
-					return InverseL2FromParts(ab, aa, bb);
-				sim = (double) ab / sqrt((double) aa * (double) bb);
-				return 1.0 - Max(Min(sim, 1.0), -1.0);
+				if (DistanceFromParts(dist, ab, aa, bb, &out))
+					return out;
+				return HnswDistanceTo(dist, a, b);
 			}
 		default:
 			return HnswDistanceTo(dist, a, b);
@@ -205,7 +219,7 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 
 /*
  * The traversal distance from the query straight to a stored vector, when
- * a kernel reads its format directly (L2 and inner product on bytes), so
+ * a kernel reads its format directly (bytes, under every metric but L1), so
  * that a scan need not widen every vector it passes; false otherwise.
  */
 static bool
@@ -220,6 +234,16 @@ StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vec
 		d = vector_kernels->l2_squared_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
 	else if (dist->metric == HNSW_METRIC_IP)
 		d = -vector_kernels->inner_product_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
+	else if (dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK)
+	{
+		float		ab,
+					aa,
+					bb;
+
+		vector_kernels->cosine_parts_u8_f32(query->x, (const uint8 *) stored->x, query->dim,
+											&ab, &aa, &bb);
+		return DistanceFromParts(dist, ab, aa, bb, out);
+	}
 	else
 		return false;
 	if (unlikely(!isfinite(d)))

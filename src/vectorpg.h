@@ -145,6 +145,8 @@ typedef struct VectorKernels
 	 */
 	float		(*l2_squared_u8_f32) (const float *a, const uint8 *b, int n);
 	float		(*inner_product_u8_f32) (const float *a, const uint8 *b, int n);
+	void		(*cosine_parts_u8_f32) (const float *a, const uint8 *b, int n,
+										float *dot, float *norm_a, float *norm_b);
 } VectorKernels;
 
 /* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */

@@ -649,7 +649,7 @@ BEGIN
 			check_name := 'index_reachability';
 			IF nunreachable > 0 THEN
 				status := 'warning';
-				detail := format('%s elements of %s cannot be returned by any search: VACUUM links them back once it removes rows; REINDEX rebuilds the graph.', nunreachable, idx);
+				detail := format('%s elements of %s cannot be returned by any search: VACUUM links them back (once the index has grown since its last walk, or when it removes rows); REINDEX rebuilds the graph.', nunreachable, idx);
 			ELSE
 				status := 'ok'; detail := format('Every element of %s is reachable by a search.', idx);
 			END IF;

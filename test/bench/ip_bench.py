@@ -1,6 +1,8 @@
 #!/usr/bin/python3
-"""Inner product: how the hnsw graph for vector_ip_ops reaches its elements
-and finds the top k, against hnswlib's inner-product index and the exact scan.
+"""Inner product (or cosine): how the hnsw graph for vector_ip_ops reaches its
+elements and finds the top k, against hnswlib's inner-product index and the
+exact scan.  --metric cosine measures vector_cosine_ops the same way, against
+hnswlib's cosine space.
 
 An hnsw index for <#> links its elements by a distance between stored
 vectors (doc/hnsw.md, "Inner product links"), and searches by inner product.
@@ -19,9 +21,10 @@ ef_construction, which links by inner product) at the same ef values, and the
 exact scan.  Recall counts ties (datasets.recall).
 
     /usr/bin/python3 test/bench/ip_bench.py --host /path/to/socket [--quick]
+        [--metric ip|cosine]
 
-test/bench/run.sh runs it with VPG_BENCH=ip; it writes ip.json and ip.md to
---out-dir.
+test/bench/run.sh runs it with VPG_BENCH=ip (IP_ARGS="--metric cosine" for
+cosine); it writes ip.json and ip.md (cosine.json, cosine.md) to --out-dir.
 """
 
 import argparse
@@ -39,6 +42,12 @@ from datasets import log, table_md  # noqa: E402
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 
+# metric: (operator class, ordering operator, hnswlib space, report title)
+METRICS = {
+    "ip": ("vector_ip_ops", "<#>", "ip", "Inner product (`vector_ip_ops`)"),
+    "cosine": ("vector_cosine_ops", "<=>", "cosine", "Cosine (`vector_cosine_ops`)"),
+}
+
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -54,6 +63,7 @@ def parse_args():
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--m", type=int, default=16)
     p.add_argument("--ef-construction", type=int, default=64)
+    p.add_argument("--metric", choices=sorted(METRICS), default="ip")
     p.add_argument("--skip-hnswlib", action="store_true")
     p.add_argument("--cache-dir", default=datasets.DEFAULT_CACHE_DIR)
     p.add_argument("--out-dir", default=os.path.join(BENCH_DIR, "out"))
@@ -90,9 +100,8 @@ def timed_queries(fn, items):
     return found, len(items) / (time.perf_counter() - t0)
 
 
-def mean_recall(found, ds, truth, k, queries=None):
-    qs = ds.test if queries is None else queries
-    return float(np.mean([datasets.recall(f, ds.train, qs[i], truth[i], k, metric="ip")
+def mean_recall(found, ds, truth, k, metric):
+    return float(np.mean([datasets.recall(f, ds.train, ds.test[i], truth[i], k, metric=metric)
                           for i, f in enumerate(found)]))
 
 
@@ -100,6 +109,8 @@ def run_dataset(conn, ds, args, hnswlib):
     """Every measurement of one data set; returns a dict for the report."""
     cur = conn.cursor()
     k = args.k
+    opclass, op, space, _ = METRICS[args.metric]
+    metric = args.metric
     R = {"name": ds.name, "description": ds.description, "base": int(ds.train.shape[0]),
          "dim": ds.dim, "queries": int(ds.test.shape[0]), "generated": ds.generated}
     cur.execute("DROP TABLE IF EXISTS ipb")
@@ -110,16 +121,16 @@ def run_dataset(conn, ds, args, hnswlib):
     cur.execute("VACUUM ANALYZE ipb")
     cur.execute("SET maintenance_work_mem = '2GB'")
     t0 = time.perf_counter()
-    cur.execute("CREATE INDEX ipb_idx ON ipb USING hnsw (embedding vector_ip_ops) "
-                "WITH (m = %d, ef_construction = %d)" % (args.m, args.ef_construction))
+    cur.execute("CREATE INDEX ipb_idx ON ipb USING hnsw (embedding %s) "
+                "WITH (m = %d, ef_construction = %d)" % (opclass, args.m, args.ef_construction))
     R["build_s"] = time.perf_counter() - t0
     cur.execute("SELECT count(*) FROM hnsw_index_check('ipb_idx', false, true)")
     R["unreachable"] = cur.fetchone()[0]
     log("%s: built in %.1f s, %d unreachable" % (ds.name, R["build_s"], R["unreachable"]))
 
-    truth_ids, truth = datasets.exact_knn(ds.train, ds.test, k, "ip")
+    truth_ids, truth = datasets.exact_knn(ds.train, ds.test, k, metric)
     lits = [datasets.vector_literal(q) for q in ds.test]
-    cur.execute("PREPARE q(vector) AS SELECT id FROM ipb ORDER BY embedding <#> $1 LIMIT %d" % k)
+    cur.execute("PREPARE q(vector) AS SELECT id FROM ipb ORDER BY embedding %s $1 LIMIT %d" % (op, k))
 
     def one(lit):
         cur.execute("EXECUTE q(%s)", (lit,))
@@ -129,16 +140,16 @@ def run_dataset(conn, ds, args, hnswlib):
     for ef in args.ef:
         cur.execute("SET hnsw.ef_search = %d" % ef)
         found, qps = timed_queries(one, lits)
-        R["ours"].append({"ef": ef, "recall": mean_recall(found, ds, truth, k), "qps": qps})
+        R["ours"].append({"ef": ef, "recall": mean_recall(found, ds, truth, k, metric), "qps": qps})
         log("  vectorpg ef %d: recall %.3f, %.0f QPS" % (ef, R["ours"][-1]["recall"], qps))
 
     # The filtered query: 1 % of the rows match, and each query must get k
     cur.execute("SET hnsw.ef_search = 40")
     cur.execute("SET hnsw.iterative_scan = relaxed_order")
     mask = (np.arange(ds.train.shape[0]) % 100) == 0
-    _, ftruth = datasets.exact_knn(ds.train, ds.test, k, "ip", mask=mask)
+    _, ftruth = datasets.exact_knn(ds.train, ds.test, k, metric, mask=mask)
     cur.execute("PREPARE f(vector) AS SELECT id FROM ipb WHERE id %% 100 = 0 "
-                "ORDER BY embedding <#> $1 LIMIT %d" % k)
+                "ORDER BY embedding %s $1 LIMIT %d" % (op, k))
 
     def filtered(lit):
         cur.execute("EXECUTE f(%s)", (lit,))
@@ -146,7 +157,7 @@ def run_dataset(conn, ds, args, hnswlib):
 
     found, qps = timed_queries(filtered, lits)
     rows = np.array([len(f) for f in found])
-    R["filtered"] = {"qps": qps, "recall": mean_recall(found, ds, ftruth, k),
+    R["filtered"] = {"qps": qps, "recall": mean_recall(found, ds, ftruth, k, metric),
                      "rows_avg": float(rows.mean()), "short": int((rows < k).sum())}
     cur.execute("RESET hnsw.iterative_scan")
     log("  filtered: %.1f rows on average, %d queries short, recall %.3f"
@@ -158,16 +169,18 @@ def run_dataset(conn, ds, args, hnswlib):
     cur.execute("SET enable_indexscan = off")
 
     def exact(lit):
-        cur.execute("SELECT id FROM ipb ORDER BY embedding <#> %%s LIMIT %d" % k, (lit,))
+        cur.execute("SELECT id FROM ipb ORDER BY embedding %s %%s LIMIT %d" % (op, k), (lit,))
         return [r[0] for r in cur.fetchall()]
 
     found, R["exact_qps"] = timed_queries(exact, lits[:50])
-    R["exact_recall"] = mean_recall(found, ds, truth[:50], k)
+    R["exact_recall"] = float(np.mean([datasets.recall(f, ds.train, ds.test[i], truth[i], k,
+                                                       metric=metric)
+                                       for i, f in enumerate(found)]))
     cur.execute("RESET enable_indexscan")
 
     R["hnswlib"] = []
     if hnswlib is not None:
-        idx = hnswlib.Index(space="ip", dim=ds.dim)
+        idx = hnswlib.Index(space=space, dim=ds.dim)
         idx.init_index(max_elements=ds.train.shape[0], M=args.m,
                        ef_construction=args.ef_construction, random_seed=100)
         t0 = time.perf_counter()
@@ -178,14 +191,14 @@ def run_dataset(conn, ds, args, hnswlib):
             idx.set_ef(max(ef, k))
             found, qps = timed_queries(lambda q: idx.knn_query(q[None, :], k=k)[0][0],
                                        list(ds.test))
-            R["hnswlib"].append({"ef": ef, "recall": mean_recall(found, ds, truth, k),
+            R["hnswlib"].append({"ef": ef, "recall": mean_recall(found, ds, truth, k, metric),
                                  "qps": qps})
     cur.execute("DROP TABLE ipb")
     return R
 
 
 def report(results, args):
-    out = ["# Inner product (`vector_ip_ops`)", "",
+    out = ["# " + METRICS[args.metric][3], "",
            "m = %d, ef_construction = %d, k = %d; one client; hnswlib single-threaded "
            "(build and queries)." % (args.m, args.ef_construction, args.k), ""]
     for R in results:
@@ -226,10 +239,10 @@ def main():
     sets = [subset(fm, args.base, args.queries), gaussian(args.base, args.queries)]
     results = [run_dataset(conn, ds, args, hnswlib) for ds in sets]
     os.makedirs(args.out_dir, exist_ok=True)
-    with open(os.path.join(args.out_dir, "ip.json"), "w") as f:
+    with open(os.path.join(args.out_dir, args.metric + ".json"), "w") as f:
         json.dump({"args": vars(args), "results": results}, f, indent=1)
     md = report(results, args)
-    with open(os.path.join(args.out_dir, "ip.md"), "w") as f:
+    with open(os.path.join(args.out_dir, args.metric + ".md"), "w") as f:
         f.write(md + "\n")
     print(md)
 

@@ -14,7 +14,8 @@
 #   HNSW_ARGS="--quick"                                 options for hnsw_bench.py
 #   BATCH_ARGS="--quick"                                options for batch_bench.py
 #   VPG_BENCH=ip, IP_ARGS="--quick"                     inner product: reachability, recall
-#                                                       and QPS against hnswlib (ip_bench.py)
+#                                                       and QPS against hnswlib (ip_bench.py);
+#                                                       IP_ARGS="--metric cosine" for cosine
 #   VPG_BENCH=mirror, MIRROR_ARGS="--quick"             mirroring: backfill rows/s, capture
 #                                                       overhead, lag (mirror_bench.py)
 #   VPG_HUGE_PAGES=auto|on|off (default auto)           2 MB pages for the clusters' shared
