@@ -948,8 +948,6 @@ FindabilityPass(VacuumState *vs)
 								 (long long) ((vs->nrepaired + step - 1) / step))));
 }
 
-static void PointInsertsAtFreeSlots(VacuumState *vs);
-
 /* Pass 3: turn deleted elements and their neighbour tuples into free tuples */
 static void
 FreeDeleted(VacuumState *vs)
@@ -1009,32 +1007,45 @@ FreeDeleted(VacuumState *vs)
 			HnswEditFinish(&edit);
 		UnlockReleaseBuffer(buf);
 	}
-
-	PointInsertsAtFreeSlots(vs);
 }
 
-/* Lower the metapage's free-slot hint to the first page known to have one */
+/*
+ * Write what this vacuum learned into the metapage, in one edit: the
+ * free-slot hint lowered to the first page known to have a free slot (pass
+ * 3, or one an interrupted vacuum left), and the index's size at pass 2b's
+ * walk, so that a vacuum with nothing to delete walks again only once the
+ * index has grown
+ */
 static void
-PointInsertsAtFreeSlots(VacuumState *vs)
+UpdateMetaHints(VacuumState *vs)
 {
-	if (BlockNumberIsValid(vs->firstFree))
-	{
-		Buffer		mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
-		HnswEdit	edit;
-		HnswMetaPage meta;
+	Buffer		mbuf;
+	HnswEdit	edit;
+	HnswMetaPage meta;
+	bool		changed = false;
 
-		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
-		HnswEditStart(&edit, vs->index, false);
-		meta = HnswPageGetMeta(HnswEditPage(&edit, mbuf, false));
-		if (!BlockNumberIsValid(meta->freeHint) || vs->firstFree < meta->freeHint)
-		{
-			meta->freeHint = vs->firstFree;
-			HnswEditFinish(&edit);
-		}
-		else
-			HnswEditAbort(&edit);
-		UnlockReleaseBuffer(mbuf);
+	if (!BlockNumberIsValid(vs->firstFree) && vs->walked == 0)
+		return;
+	mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	HnswEditStart(&edit, vs->index, false);
+	meta = HnswPageGetMeta(HnswEditPage(&edit, mbuf, false));
+	if (BlockNumberIsValid(vs->firstFree) &&
+		(!BlockNumberIsValid(meta->freeHint) || vs->firstFree < meta->freeHint))
+	{
+		meta->freeHint = vs->firstFree;
+		changed = true;
 	}
+	if (vs->walked != 0 && meta->walkedBlocks != vs->walked)
+	{
+		meta->walkedBlocks = vs->walked;
+		changed = true;
+	}
+	if (changed)
+		HnswEditFinish(&edit);
+	else
+		HnswEditAbort(&edit);
+	UnlockReleaseBuffer(mbuf);
 }
 
 /*
@@ -1060,33 +1071,6 @@ VacuumStateInit(VacuumState *vs, IndexVacuumInfo *info)
 	vs->walked = 0;
 	vs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
 									   ALLOCSET_DEFAULT_SIZES);
-}
-
-/*
- * Note in the metapage how large the index was when pass 2b walked it, so
- * that a vacuum with nothing to delete walks again only once it has grown
- */
-static void
-RecordWalk(VacuumState *vs)
-{
-	Buffer		mbuf;
-	HnswEdit	edit;
-	HnswMetaPage meta;
-
-	if (vs->walked == 0)
-		return;
-	mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
-	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
-	HnswEditStart(&edit, vs->index, false);
-	meta = HnswPageGetMeta(HnswEditPage(&edit, mbuf, false));
-	if (meta->walkedBlocks != vs->walked)
-	{
-		meta->walkedBlocks = vs->walked;
-		HnswEditFinish(&edit);
-	}
-	else
-		HnswEditAbort(&edit);
-	UnlockReleaseBuffer(mbuf);
 }
 
 /*
@@ -1126,11 +1110,8 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 									 RelationGetRelationName(vs.index), (long long) vs.raced)));
 	}
 	else
-	{
-		PointInsertsAtFreeSlots(&vs);	/* slots left by an interrupted vacuum */
 		ReconnectIfGrown(&vs);
-	}
-	RecordWalk(&vs);
+	UpdateMetaHints(&vs);
 
 	MemoryContextDelete(vs.tmpCtx);
 	stats->num_pages = RelationGetNumberOfBlocks(info->index);
@@ -1153,7 +1134,7 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 		VacuumStateInit(&vs, info);
 		ReconnectIfGrown(&vs);
-		RecordWalk(&vs);
+		UpdateMetaHints(&vs);
 		MemoryContextDelete(vs.tmpCtx);
 
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
