@@ -48,6 +48,7 @@ REGRESS = \
 	fdw_plan \
 	batch_collections \
 	batch_writes \
+	batch_parallel \
 	batch_search \
 	batch_filter \
 	batch_doc \

@@ -120,6 +120,7 @@ HnswInit(void)
 							PGC_SUSET, GUC_NOT_IN_SAMPLE, CheckDebugStalePeeks, NULL, NULL);
 
 	MarkGUCPrefixReserved("hnsw");
+	HnswDeferInit();
 }
 
 /* Parse and validate the reloptions of an hnsw index */

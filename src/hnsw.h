@@ -460,6 +460,11 @@ extern void HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandid
 extern void HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 							 ItemPointer heaptid, bool building);
 
+/* hnswdefer.c */
+extern void HnswDeferInit(void);
+extern bool HnswDeferInsert(Relation index, Relation heap, Vector *value, ItemPointer heaptid);
+extern void HnswApplyDeferredFor(Relation index);
+
 /* hnswbuild.c: index tuples per page estimate for the cost model */
 extern double HnswTuplesPerPage(int dim, int m);
 

@@ -759,7 +759,8 @@ static bool InsertCxtBusy = false;
 #define HNSW_INSERT_CXT_BLOCK	(256 * 1024)
 
 /*
- * aminsert: index one new heap tuple.  Work happens in InsertCxt so
+ * aminsert: index one new heap tuple, or list it for a batch's parallel
+ * apply (hnswdefer.c).  Work happens in InsertCxt so
  * nothing accumulates across the rows of a statement; an insert nested in
  * another (through an opclass's SQL support function, say) gets a context
  * of its own instead.
@@ -794,8 +795,11 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	PG_TRY();
 	{
 		HnswInitLinkDistance(index, &dist);
-		if (HnswPrepareValue(&dist, values[0], &value) &&
-			!(indexUnchanged && InsertUnchanged(index, &dist, value, heap_tid)))
+		if (!HnswPrepareValue(&dist, values[0], &value))
+			 /* nothing to index */ ;
+		else if (indexUnchanged && InsertUnchanged(index, &dist, value, heap_tid))
+			 /* the element of the old version took the new TID */ ;
+		else if (!HnswDeferInsert(index, heap, value, heap_tid))
 			HnswInsertOnDisk(index, &dist, value, heap_tid, false);
 	}
 	PG_FINALLY();

@@ -80,6 +80,8 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
 	HnswScanOpaque so = palloc0(sizeof(HnswScanOpaqueData));
 
+	/* This backend's rows that a batch has not indexed yet go in first */
+	HnswApplyDeferredFor(index);
 	HnswInitDistance(index, &so->dist);
 
 	/* Small blocks, so that the memory measure follows actual use */

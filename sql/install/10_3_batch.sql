@@ -226,6 +226,23 @@ $$;
 
 COMMENT ON FUNCTION vectorpg._update_chunk(text, text, text[], @extschema@.vector[], jsonb[], text[], integer, integer, integer[], boolean) IS 'internal: one chunk of a batch update, unchanged vectors first';
 
+-- A chunk's hnsw inserts, handed over and then applied with parallel
+-- workers (src/hnswdefer.c): the graph work of a batch upsert or vector
+-- update runs on max_parallel_maintenance_workers + 1 cores, not one
+CREATE FUNCTION vectorpg._defer_index_inserts(relation regclass, items integer)
+	RETURNS void
+	AS 'MODULE_PATHNAME', 'vectorpg_defer_index_inserts'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION vectorpg._defer_index_inserts(regclass, integer) IS 'internal: list the hnsw inserts of the next items rows written to this table until vectorpg._apply_index_inserts(), when there are enough of them for parallel workers';
+
+CREATE FUNCTION vectorpg._apply_index_inserts()
+	RETURNS integer
+	AS 'MODULE_PATHNAME', 'vectorpg_apply_index_inserts'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION vectorpg._apply_index_inserts() IS 'internal: insert the listed hnsw entries with parallel workers, and stop listing';
+
 CREATE FUNCTION vectorpg._write(op text, c vectorpg.collections, ids text[], vecs @extschema@.vector[],
 	metas jsonb[], texts text[], err_pos integer[], err_code text[], err_msg text[],
 	merge boolean, atomic boolean, started timestamptz)
@@ -392,18 +409,22 @@ BEGIN
 		hi := least(n, lo + chunk - 1);
 		a := 0; b := 0; done := '{}';
 		IF atomic THEN
+			PERFORM vectorpg._defer_index_inserts(c.relation, hi - lo + 1);
 			IF op = 'upsert' THEN
 				EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad;
 			ELSE
 				done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge);
 			END IF;
+			PERFORM vectorpg._apply_index_inserts();
 		ELSE
 			BEGIN
+				PERFORM vectorpg._defer_index_inserts(c.relation, hi - lo + 1);
 				IF op = 'upsert' THEN
 					EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad;
 				ELSE
 					done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge);
 				END IF;
+				PERFORM vectorpg._apply_index_inserts();
 			EXCEPTION WHEN OTHERS THEN
 				-- unforeseen failure: this chunk again, item by item, each in
 				-- its own subtransaction

@@ -88,6 +88,8 @@ def parse_args():
     p.add_argument("--quick", action="store_true", help="fewer batches (development)")
     p.add_argument("--batches", type=int, help="1,000-item batches per write run (default 20; quick 5)")
     p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--big-batch", type=int, default=10000,
+                   help="items per call of the large-batch runs, workers off and on (0: skip them)")
     p.add_argument("--naive", type=int, help="rows per naive run (default 2000; quick 500)")
     p.add_argument("--queries", type=int, default=1000)
     p.add_argument("-k", type=int, default=10)
@@ -254,6 +256,10 @@ def fresh_naive_table(cur, name, dim, with_index):
 
 UPSERT = ("SELECT inserted, updated, failed FROM vectorpg.upsert(%s, %s::text[], %s::vector[], "
           "ARRAY(SELECT jsonb_array_elements(%s::jsonb)))")
+
+
+UPSERT_BIG = ("SELECT inserted, updated, failed FROM vectorpg.upsert(%s, %s::text[], %s::vector[], "
+              "ARRAY(SELECT jsonb_array_elements(%s::jsonb)), batch_size_limit => 100000)")
 
 
 def upsert_params(coll, vecs, first_id, bs, integral, labels, encode=None):
@@ -495,6 +501,24 @@ def bench_dataset(args, conn, key):
     log("    (2 sessions: %.0f /s over the wall time)" % r["per_s"])
     results.append(r)
 
+    # large batches: a chunk of 2,000 items or more hands its hnsw inserts
+    # to the end of the chunk, where parallel workers apply them
+    # (src/hnswdefer.c).  The same load into a fresh collection with the
+    # workers off (max_parallel_maintenance_workers = 0: inserted row by row,
+    # as always) and on, alternating, twice each
+    if args.big_batch:
+        big = args.big_batch
+        for rnd in (1, 2):
+            for workers in ("0", "DEFAULT"):
+                fresh_collection(cur, coll + "_big", dim, True)
+                cur.execute("SET max_parallel_maintenance_workers = %s" % workers)
+                params = upsert_params(coll + "_big", base, 0, big, integral, labels)
+                label = "large batches: upsert (insert), hnsw index, %s per call, workers %s (%d)" % (
+                    "{:,}".format(big), "off" if workers == "0" else "on", rnd)
+                results.append(summary(label, n, run_batches(cur, UPSERT_BIG, params)))
+                cur.execute("RESET max_parallel_maintenance_workers")
+        cur.execute("SELECT vectorpg.drop_collection(%s)", (coll + "_big",))
+
     # updates, on the hnsw collection.  The vector updates give each row a
     # vector the collection does not hold yet, so that each is a genuine
     # index insert (re-sending a row's own vector would let the index merely
@@ -716,6 +740,22 @@ def report(args, facts, all_res):
         out.append("#### Against the in-process reference (hnswlib %s, this run)" % ref.get("version", ""))
         out.append("")
         out.append(table_md(("work", "batch API", "hnswlib, 1 thread, no SQL", "batch / hnswlib"), rows))
+        out.append("")
+    # the large batches: the parallel apply against row-by-row inserts
+    rows = []
+    for res in all_res:
+        runs = [r for r in res["results"] if r["run"].startswith("large batches:")]
+        off = [r["per_s"] for r in runs if "workers off" in r["run"]]
+        on = [r["per_s"] for r in runs if "workers on" in r["run"]]
+        if off and on:
+            rows.append(("insert with hnsw, %d dims, %s items per call" % (res["dim"], "{:,}".format(args.big_batch)),
+                         " / ".join("%.0f/s" % x for x in off), " / ".join("%.0f/s" % x for x in on),
+                         "%.2f" % (max(on) / max(off))))
+    if rows:
+        out.append("#### Deferred hnsw inserts applied by parallel workers (large batches, this run)")
+        out.append("")
+        out.append(table_md(("work", "workers off (row by row)", "workers on (parallel apply)",
+                             "best on / best off"), rows))
         out.append("")
     return "\n".join(out)
 

@@ -20,6 +20,9 @@
 #	    sound after the crashes;
 #	(d) two sessions upserting the same ids concurrently, in different
 #	    orders, finish without errors (no deadlock) with one row per id;
+#	(d3) the same with chunks of 2,500, whose hnsw inserts parallel workers
+#	    apply at the end of each chunk, with VACUUM running beside: one
+#	    row per id, each indexed once with its own vector;
 #	(d2) an update re-sending a row's vector, racing a writer that changes
 #	    it, still sets its vector;
 #	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
@@ -280,6 +283,65 @@ foreach my $run (@runs)
 }
 is(sql("SELECT count(*), count(DISTINCT id) FROM d"), '300|300', '(d) one row per id');
 like(sql("SELECT DISTINCT metadata ->> 'round' FROM d"), qr/^25$/, '(d) every row holds a last-round value');
+
+# ---------------------------------------------------------------------------
+# (d3) the same race with chunks big enough for deferred, parallel inserts
+# ---------------------------------------------------------------------------
+# Chunks of 2,000 items or more hand their hnsw inserts to the end of the
+# chunk, where parallel workers apply them (src/hnswdefer.c).  Racing
+# upserts kill speculative insertions, whose TIDs a VACUUM running beside
+# them may free for other rows before the apply: the apply must skip
+# them.  Every row must end up indexed once, with its own vector.
+
+sql("SELECT vectorpg.create_collection('dp', 8, 'l2')");
+my @bigruns;
+foreach my $s (1, 2)
+{
+	my $file = "$tmp/bigsession$s.sql";
+	open my $fh, '>', $file or die "could not write $file: $!";
+	print $fh "SET client_min_messages = debug1;\n";
+	foreach my $round (1 .. 4)
+	{
+		my $order = $s == 1 ? 'i' : '-i';
+		print $fh "SELECT status FROM vectorpg.upsert('dp', (SELECT array_agg('id' || i ORDER BY $order) FROM generate_series(1, 2500) i),
+			(SELECT array_agg((SELECT array_agg(sin((i * 3 + $s * 100000 + $round * 10000) * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 8) j) ORDER BY $order) FROM generate_series(1, 2500) i),
+			(SELECT array_agg(jsonb_build_object('session', $s, 'round', $round) ORDER BY $order) FROM generate_series(1, 2500) i),
+			batch_size_limit => 2500);\n";
+	}
+	close $fh;
+	chmod 0644, $file;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$out, '2>', \$err);
+	push @bigruns, [ $h, \$out, \$err ];
+}
+my $vacuums = 0;
+while (grep { $_->[0]->pumpable } @bigruns)
+{
+	$node->psql('postgres', 'VACUUM dp');
+	$vacuums++;
+	$_->[0]->pump_nb foreach grep { $_->[0]->pumpable } @bigruns;
+}
+my $workers = 0;
+foreach my $run (@bigruns)
+{
+	my ($h, $out, $err) = @$run;
+	$h->finish;
+	is($h->result(0), 0, '(d3) a session finished without error') or diag($$err);
+	is(scalar(() = $$out =~ /success/g), 4, '(d3) its 4 batches of 2,500 succeeded');
+	$workers++ while $$err =~ /deferred inserts into "dp_embedding_idx" with [1-9][0-9]* parallel workers/g;
+}
+note("(d3) $vacuums vacuums ran beside the batches; $workers applies had workers");
+my $cpus = `getconf _NPROCESSORS_ONLN 2>/dev/null` || 1;
+SKIP:
+{
+	skip 'one core: the apply runs without workers', 1 if $cpus < 2;
+	cmp_ok($workers, '>', 0, '(d3) parallel workers applied deferred inserts');
+}
+is(sql("SELECT count(*), count(DISTINCT id) FROM dp"), '2500|2500', '(d3) one row per id');
+is(sql("SELECT count(*) FROM hnsw_index_check('dp_embedding_idx', true)"), '0',
+	'(d3) every row is indexed with its vector, and the index is sound');
 
 # ---------------------------------------------------------------------------
 # (d2) an update re-sending a row's vector races a writer that changes it

@@ -1,0 +1,141 @@
+-- Batch writes whose hnsw inserts are deferred and applied with parallel
+-- workers (src/hnswdefer.c): chunks of at least 2,000 items.  Whether
+-- workers start depends on the machine; what is checked does not: every
+-- row is indexed with its vector (hnsw_index_check with heapallindexed),
+-- a scan in the writing transaction sees the rows, and aborts, savepoints
+-- and commits without the apply lose nothing and index nothing dead.
+
+SELECT vectorpg.create_collection('pw', 8, 'l2');
+
+-- a vector of 8 dimensions from a seed, distinct for every seed used
+CREATE FUNCTION pw_vec(seed integer) RETURNS vector LANGUAGE sql IMMUTABLE AS $$
+	SELECT array_agg(sin(seed * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 8) j
+$$;
+
+-- upsert of 2,500 new items, then 2,500 replaced
+SELECT inserted, updated, failed, status
+FROM vectorpg.upsert('pw', (SELECT array_agg('p' || i ORDER BY i) FROM generate_series(1, 2500) i),
+	(SELECT array_agg(pw_vec(i) ORDER BY i) FROM generate_series(1, 2500) i), batch_size_limit => 5000);
+SELECT count(*) AS problems FROM hnsw_index_check('pw_embedding_idx', true);
+SELECT inserted, updated, failed, status
+FROM vectorpg.upsert('pw', (SELECT array_agg('p' || i ORDER BY i) FROM generate_series(1, 2500) i),
+	(SELECT array_agg(pw_vec(i + 5000) ORDER BY i) FROM generate_series(1, 2500) i), batch_size_limit => 5000);
+SELECT count(*) AS problems FROM hnsw_index_check('pw_embedding_idx', true);
+
+-- update of 2,500 vectors, non-atomic, 2 of them with unknown ids
+SELECT updated, failed, status, errors -> 0 ->> 'code' AS code
+FROM vectorpg.update('pw', (SELECT array_agg(CASE WHEN i % 1000 = 0 THEN 'nope' || i ELSE 'p' || i END ORDER BY i) FROM generate_series(1, 2500) i),
+	vectors => (SELECT array_agg(pw_vec(i + 9000) ORDER BY i) FROM generate_series(1, 2500) i),
+	atomic => false, batch_size_limit => 5000);
+SELECT count(*) AS problems FROM hnsw_index_check('pw_embedding_idx', true);
+SELECT count(*) FILTER (WHERE embedding = pw_vec(substr(id, 2)::integer + 9000)) AS new_vectors, count(*) FROM pw;
+
+-- a failure in the statement, after the rows were written and their
+-- inserts listed: an atomic batch leaves nothing behind, a non-atomic one
+-- drops the list with the chunk's subtransaction and retries item by item
+CREATE FUNCTION pw_refuse() RETURNS trigger LANGUAGE plpgsql SET search_path = public AS $$
+BEGIN
+	IF NEW.embedding = pw_vec(0) THEN
+		RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER pw_refuse BEFORE UPDATE ON pw FOR EACH ROW EXECUTE FUNCTION pw_refuse();
+SELECT vectorpg.update('pw', (SELECT array_agg('p' || i ORDER BY i) FROM generate_series(1, 2500) i),
+	vectors => (SELECT array_agg(CASE WHEN i = 2500 THEN pw_vec(0) ELSE pw_vec(i + 20000) END ORDER BY i) FROM generate_series(1, 2500) i),
+	batch_size_limit => 5000);
+SELECT count(*) FILTER (WHERE embedding = pw_vec(substr(id, 2)::integer + 9000)) AS new_vectors FROM pw;
+SELECT count(*) AS problems FROM hnsw_index_check('pw_embedding_idx', true);
+SELECT updated, failed, status, errors
+FROM vectorpg.update('pw', (SELECT array_agg('p' || i ORDER BY i) FROM generate_series(1, 2500) i),
+	vectors => (SELECT array_agg(CASE WHEN i = 2500 THEN pw_vec(0) ELSE pw_vec(i + 20000) END ORDER BY i) FROM generate_series(1, 2500) i),
+	atomic => false, batch_size_limit => 5000);
+SELECT count(*) FILTER (WHERE embedding = pw_vec(substr(id, 2)::integer + 20000)) AS newer_vectors FROM pw;
+SELECT count(*) AS problems FROM hnsw_index_check('pw_embedding_idx', true);
+
+-- the internals, directly
+CREATE TABLE pt (id integer PRIMARY KEY, v vector(8));
+CREATE INDEX pt_v ON pt USING hnsw (v vector_l2_ops);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(1, 100) i;
+
+-- too few items: nothing is deferred
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 1999);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(101, 200) i;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+
+-- a scan in the writing transaction inserts the deferred items first
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(201, 2200) i;
+INSERT INTO pt VALUES (0, '[9,9,9,9,9,9,9,9]');
+SET LOCAL enable_seqscan = off;
+SELECT id FROM pt ORDER BY v <-> '[9,9,9,9,9,9,9,9]' LIMIT 1;
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2201, 2300) i;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
+
+-- a commit without the apply inserts what is listed
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2301, 2400) i;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
+
+-- the abort of the subtransaction that deferred drops the list; the rows
+-- written after it are indexed at once
+BEGIN;
+SAVEPOINT s;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2401, 2500) i;
+ROLLBACK TO s;
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2501, 2510) i;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
+
+-- the abort of a deeper one keeps the list, and the apply skips its rows
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2601, 2700) i;
+SAVEPOINT s;
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2701, 2800) i;
+ROLLBACK TO s;
+SAVEPOINT t;
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2801, 2850) i;
+RELEASE t;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
+
+-- a row updated twice in the transaction: each version is indexed once
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+UPDATE pt SET v = pw_vec(id + 1) WHERE id BETWEEN 1 AND 50;
+UPDATE pt SET v = pw_vec(id + 2) WHERE id BETWEEN 1 AND 50;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
+
+-- a rolled-back transaction leaves nothing listed for the next one
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2901, 2950) i;
+ROLLBACK;
+SELECT vectorpg._apply_index_inserts() AS applied;
+
+-- temporary tables are not deferred (workers cannot read local buffers)
+CREATE TEMP TABLE ptt (id integer, v vector(8));
+CREATE INDEX ON ptt USING hnsw (v vector_l2_ops);
+BEGIN;
+SELECT vectorpg._defer_index_inserts('ptt', 2000);
+INSERT INTO ptt SELECT i, pw_vec(i) FROM generate_series(1, 100) i;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+
+SELECT count(*) FROM pt;
+SELECT vectorpg.drop_collection('pw', drop_table => true);
+DROP TABLE pt, ptt;
+DROP FUNCTION pw_vec(integer), pw_refuse();
