@@ -41,9 +41,11 @@ BEGIN
 	RETURN NEW;
 END $$;
 CREATE TRIGGER pw_refuse BEFORE UPDATE ON pw FOR EACH ROW EXECUTE FUNCTION pw_refuse();
+\set VERBOSITY terse
 SELECT vectorpg.update('pw', (SELECT array_agg('p' || i ORDER BY i) FROM generate_series(1, 2500) i),
 	vectors => (SELECT array_agg(CASE WHEN i = 2500 THEN pw_vec(0) ELSE pw_vec(i + 20000) END ORDER BY i) FROM generate_series(1, 2500) i),
 	batch_size_limit => 5000);
+\set VERBOSITY default
 SELECT count(*) FILTER (WHERE embedding = pw_vec(substr(id, 2)::integer + 9000)) AS new_vectors FROM pw;
 SELECT count(*) AS problems FROM hnsw_index_check('pw_embedding_idx', true);
 SELECT updated, failed, status, errors
