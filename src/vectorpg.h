@@ -182,7 +182,9 @@ extern const VectorKernels *DistanceAvx512Kernels(void);
  * keeps for reuse (glibc's trim threshold; the mmap threshold is half of
  * it, at most glibc's limit).  -1, the default, is "auto": a session's
  * first batch call carrying at least VECTORPG_AUTO_MALLOC_KEEP_BATCH kB of
- * vectors applies VECTORPG_AUTO_MALLOC_KEEP; 0 leaves malloc alone.
+ * vectors applies VECTORPG_AUTO_MALLOC_KEEP, or VECTORPG_AUTO_MALLOC_KEEP_FACTOR
+ * times the largest batch's vectors so far, up to
+ * VECTORPG_AUTO_MALLOC_KEEP_MAX; 0 leaves malloc alone.
  */
 #define VECTORPG_MIN_MALLOC_KEEP		(-1)
 #define VECTORPG_DEFAULT_MALLOC_KEEP	(-1)
@@ -190,6 +192,8 @@ extern const VectorKernels *DistanceAvx512Kernels(void);
 #define VECTORPG_MAX_MMAP_THRESHOLD		(32 * 1024)
 #define VECTORPG_AUTO_MALLOC_KEEP		(32 * 1024)
 #define VECTORPG_AUTO_MALLOC_KEEP_BATCH	1024
+#define VECTORPG_AUTO_MALLOC_KEEP_FACTOR	8
+#define VECTORPG_AUTO_MALLOC_KEEP_MAX	(256 * 1024)
 extern void MallocTuningInit(void);
 
 #endif							/* VECTORPG_H */

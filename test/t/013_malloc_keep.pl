@@ -13,7 +13,10 @@
 # exactly the bound), then keeps a freed 12 MB block (below the 16 MB mmap
 # threshold of auto's 32 MB); a batch one byte short, or a session that SET
 # 0, changes nothing; RESET or a rolled-back SET back to auto gives auto's
-# value after a large batch and glibc's thresholds before one.  The backend
+# value after a large batch and glibc's thresholds before one.  A batch of
+# more than 4 MB raises auto's value to 8 times its vectors (80MB for 10 MB,
+# so that a freed 28 MB block stays, which goes back after a 1 MB batch),
+# a smaller batch after it does not lower it, and it stops at 256MB.  The backend
 # reads its own resident size from /proc/self/status.
 #
 # Why: the setting's whole effect is inside the C library, invisible to
@@ -96,10 +99,23 @@ is( applied(qq{SELECT vectorpg._batch_memory(1024 * 1024); SET vectorpg.malloc_k
 is( applied(qq{SET vectorpg.malloc_keep = 0; SELECT vectorpg._batch_memory(1024 * 1024);
 		RESET vectorpg.malloc_keep}),
 	32768, 'a large batch sent under 0 counts once back at auto');
+# larger batches: 8 times their vectors, growing only, at most 256MB
+is(applied(q{SELECT vectorpg._batch_memory(10 * 1024 * 1024)}), 81920, 'auto: a 10 MB batch applies 80MB');
+is( applied(q{SELECT vectorpg._batch_memory(10 * 1024 * 1024); SELECT vectorpg._batch_memory(2 * 1024 * 1024)}),
+	81920, 'auto: a smaller batch after it does not lower it');
+is( applied(q{SELECT vectorpg._batch_memory(10 * 1024 * 1024); SET vectorpg.malloc_keep = '64MB';
+		RESET vectorpg.malloc_keep}),
+	81920, 'RESET to auto after a 10 MB batch: its 80MB');
+is(applied(q{SELECT vectorpg._batch_memory(100 * 1024 * 1024)}), 262144, 'auto: at most 256MB');
+is(applied(q{SELECT vectorpg._batch_memory(3 * 1024 * 1024)}), 32768, 'auto: 32MB up to 4 MB of vectors');
 my $auto_none = kept_kb('', 12);
 cmp_ok($auto_none, '<', 8 * 1024, "auto, no batch: a freed 12 MB block goes back to the kernel ($auto_none kB kept)");
 my $auto_bound = kept_kb(q{SELECT vectorpg._batch_memory(1024 * 1024);}, 12);
 cmp_ok($auto_bound, '>', 10 * 1024, "auto, after a batch of exactly 1 MB: the freed block stays ($auto_bound kB kept)");
+my $auto_32 = kept_kb(q{SELECT vectorpg._batch_memory(1024 * 1024);}, 28);
+cmp_ok($auto_32, '<', 8 * 1024, "auto, after a 1 MB batch: a freed 28 MB block goes back ($auto_32 kB kept)");
+my $auto_big = kept_kb(q{SELECT vectorpg._batch_memory(10 * 1024 * 1024);}, 28);
+cmp_ok($auto_big, '>', 20 * 1024, "auto, after a 10 MB batch: the freed 28 MB block stays ($auto_big kB kept)");
 
 my $set = kept_kb("LOAD 'vectorpg'; SET vectorpg.malloc_keep = '64MB';");
 cmp_ok($set, '>', 15 * 1024, "SET after load: the freed block stays resident ($set kB kept)");
