@@ -128,6 +128,19 @@ INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(2901, 2950) i;
 ROLLBACK;
 SELECT vectorpg._apply_index_inserts() AS applied;
 
+-- two hnsw indexes on the table, and an expression index: each gets its
+-- own entries
+CREATE INDEX pt_v_cos ON pt USING hnsw (v vector_cosine_ops);
+CREATE INDEX pt_v_half ON pt USING hnsw (((v * '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]')::vector(8)) vector_l1_ops);
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pt', 2000);
+INSERT INTO pt SELECT i, pw_vec(i) FROM generate_series(3001, 3100) i;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v_cos', true);
+SELECT count(*) AS problems FROM hnsw_index_check('pt_v_half', true);
+
 -- temporary tables are not deferred (workers cannot read local buffers)
 CREATE TEMP TABLE ptt (id integer, v vector(8));
 CREATE INDEX ON ptt USING hnsw (v vector_l2_ops);
