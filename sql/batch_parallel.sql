@@ -141,6 +141,18 @@ SELECT count(*) AS problems FROM hnsw_index_check('pt_v', true);
 SELECT count(*) AS problems FROM hnsw_index_check('pt_v_cos', true);
 SELECT count(*) AS problems FROM hnsw_index_check('pt_v_half', true);
 
+-- a list that reaches maintenance_work_mem is inserted on the spot, and
+-- the rows after it are listed anew
+CREATE TABLE pwide (id integer PRIMARY KEY, v vector(2000));
+CREATE INDEX pwide_v ON pwide USING hnsw (v vector_l2_ops);
+BEGIN;
+SET LOCAL maintenance_work_mem = '1MB';
+SELECT vectorpg._defer_index_inserts('pwide', 2000);
+INSERT INTO pwide SELECT i, array_fill(i::real, ARRAY[2000])::vector FROM generate_series(1, 300) i;
+SELECT vectorpg._apply_index_inserts() BETWEEN 1 AND 299 AS the_rest_applied;
+COMMIT;
+SELECT count(*) AS problems FROM hnsw_index_check('pwide_v', true);
+
 -- temporary tables are not deferred (workers cannot read local buffers)
 CREATE TEMP TABLE ptt (id integer, v vector(8));
 CREATE INDEX ON ptt USING hnsw (v vector_l2_ops);
@@ -152,5 +164,5 @@ COMMIT;
 
 SELECT count(*) FROM pt;
 SELECT vectorpg.drop_collection('pw', drop_table => true);
-DROP TABLE pt, ptt;
+DROP TABLE pt, ptt, pwide;
 DROP FUNCTION pw_vec(integer), pw_refuse();

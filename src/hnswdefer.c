@@ -39,9 +39,9 @@
  *	  worker is raised in the backend and aborts the transaction.
  *
  * Deferring happens only for a heap table that is not temporary (workers
- * cannot read a backend's local buffers), outside parallel mode, and while
- * the list stays under maintenance_work_mem; otherwise hnswinsert inserts
- * at once, as always.
+ * cannot read a backend's local buffers) and outside parallel mode;
+ * otherwise hnswinsert inserts at once, as always.  A list that reaches
+ * maintenance_work_mem is inserted serially on the spot and started anew.
  *
  * Copyright (c) 2026, vectorpg developers
  *
@@ -130,6 +130,7 @@ typedef struct DeferredShared
 	((Vector *) ((char *) (s) + (s)->vectorsOffset + (Size) (i) * (s)->stride))
 
 PGDLLEXPORT void HnswParallelInsertMain(dsm_segment *seg, shm_toc *toc);
+static int	ApplyDeferred(Oid onlyIndex, bool parallel);
 
 /* Forget the list and stop deferring */
 static void
@@ -138,6 +139,17 @@ DeferReset(void)
 	if (defer.cxt != NULL)
 		MemoryContextDelete(defer.cxt);
 	memset(&defer, 0, sizeof(defer));
+}
+
+/* Empty the list, and keep deferring */
+static void
+DeferClearList(void)
+{
+	MemoryContextReset(defer.cxt);
+	defer.items = NULL;
+	defer.nitems = 0;
+	defer.capacity = 0;
+	defer.bytes = 0;
 }
 
 /*
@@ -155,7 +167,20 @@ HnswDeferInsert(Relation index, Relation heap, Vector *value, ItemPointer heapti
 		return false;
 	size = VECTOR_SIZE(value->dim);
 	if (defer.bytes + size + sizeof(DeferredItem) > (Size) maintenance_work_mem * 1024)
-		return false;
+	{
+		/*
+		 * The list is as large as it may grow: insert it now, serially
+		 * (parallel mode cannot start inside the running statement), and
+		 * list on.  Inserting this one row at once instead, with the list
+		 * left for later, could let a row of the list whose TID a VACUUM
+		 * freed and this row took be indexed with the wrong vector, which
+		 * the last-of-each-TID rule catches only within one list.
+		 */
+		if (defer.nitems == 0)
+			return false;
+		ApplyDeferred(InvalidOid, false);
+		DeferClearList();
+	}
 
 	if (defer.nitems == defer.capacity)
 	{
