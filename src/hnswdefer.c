@@ -62,6 +62,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/shm_toc.h"
 #include "utils/acl.h"
@@ -80,11 +81,14 @@
 #define HNSW_DEFER_MIN_ITEMS		(2 * HNSW_DEFER_ITEMS_PER_WORKER)
 
 /*
- * The most shared memory one round of the apply takes for its vectors: a
- * container's /dev/shm is often 64 MB, which a whole chunk (10,000 vectors
- * of 2,000 dimensions are 80 MB) would not fit.
+ * The most shared memory one round of the apply takes for its vectors.
+ * Each round starts its workers anew, so a round should hold a whole chunk
+ * where it can: 10,000 vectors of 784 dimensions are 31 MB.  With 8 MB
+ * rounds such a chunk took four, and the workers' starts ate the gain.  A
+ * container's /dev/shm is often only 64 MB, which 10,000 vectors of 2,000
+ * dimensions (80 MB) would not fit in one piece.
  */
-#define HNSW_DEFER_ROUND_BYTES		(8 * 1024 * 1024)
+#define HNSW_DEFER_ROUND_BYTES		(32 * 1024 * 1024)
 
 #define PARALLEL_KEY_HNSW_DEFERRED	UINT64CONST(0xA000000000000011)
 
@@ -261,15 +265,17 @@ TupleIsOurs(Relation heap, BlockNumber nblocks, ItemPointer tid, Buffer *buf)
 
 /*
  * Insert the claimed items one by one until none are left: the loop of
- * the backend and of every worker.
+ * the backend and of every worker.  Returns how many this process took.
  */
-static void
+static int
 InsertClaimed(Relation index, DeferredShared *shared)
 {
 	HnswDistance dist;
 	MemoryContext cxt;
 	MemoryContext old;
 	ItemPointerData *tids = DeferredSharedTids(shared);
+	int			done = 0;
+
 	HnswInitLinkDistance(index, &dist);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw deferred insert",
 								256 * 1024, 256 * 1024, 1024 * 1024);
@@ -284,8 +290,10 @@ InsertClaimed(Relation index, DeferredShared *shared)
 		HnswInsertOnDisk(index, &dist, DeferredSharedVector(shared, i), &tids[i], false);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(cxt);
+		done++;
 	}
 	MemoryContextDelete(cxt);
+	return done;
 }
 
 /* Entry point of a worker applying deferred inserts */
@@ -329,6 +337,9 @@ ApplyRound(Relation index, DeferredItem **items, int n, bool parallel)
 	Size		size;
 	ParallelContext *pcxt = NULL;
 	DeferredShared *shared;
+	instr_time	start;
+	instr_time	elapsed;
+	int			mine;
 
 	vectorsOffset = MAXALIGN(MAXALIGN(sizeof(DeferredShared)) + sizeof(ItemPointerData) * n);
 	size = vectorsOffset + stride * n;
@@ -371,12 +382,16 @@ ApplyRound(Relation index, DeferredItem **items, int n, bool parallel)
 		return;
 	}
 	shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_DEFERRED, shared);
+	INSTR_TIME_SET_CURRENT(start);
 	LaunchParallelWorkers(pcxt);
-	ereport(DEBUG1,
-			(errmsg_internal("hnsw: %d deferred inserts into \"%s\" with %d parallel workers",
-							 n, RelationGetRelationName(index), pcxt->nworkers_launched)));
-	InsertClaimed(index, shared);
+	mine = InsertClaimed(index, shared);
 	WaitForParallelWorkersToFinish(pcxt);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	ereport(DEBUG1,
+			(errmsg_internal("hnsw: %d deferred inserts into \"%s\" with %d parallel workers in %.1f ms, %d of them by the backend",
+							 n, RelationGetRelationName(index), pcxt->nworkers_launched,
+							 INSTR_TIME_GET_MILLISEC(elapsed), mine)));
 	DestroyParallelContext(pcxt);
 	ExitParallelMode();
 }
