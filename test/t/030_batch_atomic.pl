@@ -23,6 +23,8 @@
 #	(d3) the same with chunks of 2,500, whose hnsw inserts parallel workers
 #	    apply at the end of each chunk, with VACUUM running beside: one
 #	    row per id, each indexed once with its own vector;
+#	(d4) a crash while parallel workers apply a chunk leaves none of the
+#	    uncommitted batch and a sound index that takes more;
 #	(d2) an update re-sending a row's vector, racing a writer that changes
 #	    it, still sets its vector;
 #	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
@@ -342,6 +344,43 @@ SKIP:
 is(sql("SELECT count(*), count(DISTINCT id) FROM dp"), '2500|2500', '(d3) one row per id');
 is(sql("SELECT count(*) FROM hnsw_index_check('dp_embedding_idx', true)"), '0',
 	'(d3) every row is indexed with its vector, and the index is sound');
+
+# (d4) a crash while parallel workers apply a chunk's inserts: the batch
+# was never committed, so the table has none of it, and the index (whose
+# pages the workers were writing) is sound after recovery and takes more
+sql("SELECT vectorpg.create_collection('cp', 64, 'l2')");
+SKIP:
+{
+	skip 'one core: the apply runs without workers', 5 if $cpus < 2;
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	$session->query_until(qr/started/,
+		"\\echo started\nSELECT status FROM vectorpg.upsert('cp', (SELECT array_agg('c' || i) FROM generate_series(1, 20000) i),
+		(SELECT array_agg((SELECT array_agg(sin(i * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 64) j)) FROM generate_series(1, 20000) i), batch_size_limit => 20000);\n");
+	my $poller = $node->background_psql('postgres');
+	my $seen = 0;
+	my $deadline = time() + 120;
+	while (time() < $deadline)
+	{
+		$seen = $poller->query_safe(
+			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $pid");
+		last if $seen > 0;
+		usleep(5_000);
+	}
+	ok($seen > 0, '(d4) a parallel worker is applying the batch\'s inserts');
+	$node->stop('immediate');
+	eval { $session->quit };
+	eval { $poller->quit };
+	$node->start;
+	is(sql("SELECT count(*) FROM cp"), '0', '(d4) after the crash the table has nothing of the batch');
+	is(sql("SELECT count(*) FROM hnsw_index_check('cp_embedding_idx', true)"), '0',
+		'(d4) the index the workers were writing is sound after recovery');
+	is(sql("SELECT inserted FROM vectorpg.upsert('cp', (SELECT array_agg('c' || i) FROM generate_series(1, 2500) i),
+		(SELECT array_agg((SELECT array_agg(sin(i * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 64) j)) FROM generate_series(1, 2500) i), batch_size_limit => 2500)"),
+		'2500', '(d4) and takes a new batch');
+	is(sql("VACUUM cp; SELECT count(*) FROM hnsw_index_check('cp_embedding_idx', true)"), '0',
+		'(d4) sound after the new batch and a VACUUM');
+}
 
 # ---------------------------------------------------------------------------
 # (d2) an update re-sending a row's vector races a writer that changes it
