@@ -11,7 +11,9 @@
 # WAL record the index writes carries the page images it must produce, and
 # the replica compares each page after redo with them; neither log may
 # show "inconsistent page found", a PANIC or a FATAL.  At the end
-# hnsw_index_check(index, true) finds nothing wrong on either node.  An
+# hnsw_index_check(index, true) finds nothing wrong on either node.  A
+# batch of 2,000 rows whose hnsw inserts parallel workers applied
+# (src/hnswdefer.c) leaves the replica's index byte-equal too.  An
 # UNLOGGED table with an hnsw index then goes through a crash of the
 # primary: afterwards it is empty, its index is sound, and it takes inserts
 # and answers queries as an index built from scratch would.
@@ -342,6 +344,43 @@ foreach my $oc (@opclasses)
 	cmp_ok($compared{$name}, '>=', 31, "$name: $compared{$name} replica comparisons");
 	cmp_ok($rows_seen{$name}, '>', 31 * $n_queries, "$name: comparisons were not of empty answers");
 }
+
+# ---------------------------------------------------------------------------
+# Inserts that parallel workers applied for a batch (src/hnswdefer.c)
+# ---------------------------------------------------------------------------
+# A chunk of 2,000 rows or more has its hnsw inserts written by the backend
+# and parallel workers together; the workers' records must replay as the
+# primary wrote them.  A table of its own, 4 dimensions and m = 4, keeps
+# the WAL of the consistency checks small.
+
+$primary->safe_psql('postgres',
+	"CREATE TABLE pitems (id integer PRIMARY KEY, v vector(4) NOT NULL);
+	CREATE INDEX pitems_v ON pitems USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 16);");
+my ($ret, $out, $err) = $primary->psql('postgres',
+	"SET client_min_messages = debug1;
+	BEGIN;
+	SELECT vectorpg._defer_index_inserts('pitems', 2000);
+	SELECT setseed(0.42);
+	INSERT INTO pitems SELECT i, (SELECT array_agg(random() * 2 - 1) FROM generate_series(1, 4) WHERE i > 0)::vector(4)
+	FROM generate_series(1, 2000) i;
+	SELECT vectorpg._apply_index_inserts();
+	COMMIT;");
+is($ret, 0, 'a batch with deferred inserts committed on the primary');
+like($out, qr/^2000$/m, 'its 2,000 inserts were applied at the end');
+my $cpus = `getconf _NPROCESSORS_ONLN 2>/dev/null` || 1;
+SKIP:
+{
+	skip 'one core: the apply runs without workers', 1 if $cpus < 2;
+	like($err, qr/2000 deferred inserts into "pitems_v" with [1-9][0-9]* parallel workers/,
+		'parallel workers wrote some of them');
+}
+catchup('the parallel apply');
+my $pitems_pages = "SELECT md5(string_agg(md5(get_raw_page('pitems_v', b::integer)), '' ORDER BY b))
+	FROM generate_series(0, pg_relation_size('pitems_v') / 8192 - 1) AS b;";
+is(sql($standby, $pitems_pages), sql($primary, $pitems_pages),
+	'after the parallel apply every page of the replica\'s index equals the primary\'s');
+is($standby->safe_psql('postgres', "SELECT * FROM hnsw_index_check('pitems_v', true)"), '',
+	'pitems_v passes hnsw_index_check(heapallindexed) on the replica');
 
 # ---------------------------------------------------------------------------
 # Both nodes: sound indexes, and logs free of inconsistencies and crashes
