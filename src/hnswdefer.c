@@ -583,8 +583,7 @@ HnswDeferInit(void)
 	RegisterSubXactCallback(DeferSubXactCallback, NULL);
 }
 
-PG_FUNCTION_INFO_V1(vectorpg_defer_index_inserts);
-PG_FUNCTION_INFO_V1(vectorpg_apply_index_inserts);
+VECTORPG_FUNCTION(vectorpg_defer_index_inserts);
 
 /*
  * vectorpg._defer_index_inserts(relation, items): from now until the
@@ -628,6 +627,8 @@ vectorpg_defer_index_inserts(PG_FUNCTION_ARGS)
 									  ALLOCSET_DEFAULT_SIZES);
 	PG_RETURN_VOID();
 }
+
+VECTORPG_FUNCTION(vectorpg_apply_index_inserts);
 
 /*
  * vectorpg._apply_index_inserts(): insert what was deferred, with parallel
