@@ -163,6 +163,17 @@ SELECT vectorpg._apply_index_inserts() AS applied;
 COMMIT;
 
 SELECT count(*) FROM pt;
+
+-- arrays that do not count from 1 are renumbered: the error row's position
+-- and id are the item's, and the retry after a statement's failure (the
+-- trigger above) writes the right items
+SELECT inserted, updated, failed, errors
+FROM vectorpg.upsert('pw', '[0:2]={q1,q2,q1}'::text[],
+	'[0:2]={"[1,2,3,4,5,6,7,8]","[2,2,2,2,2,2,2,2]","[3,3,3,3,3,3,3,3]"}'::vector[], atomic => false);
+SELECT updated, failed, errors
+FROM vectorpg.update('pw', '[5:7]={q1,q2,p7}'::text[],
+	vectors => ARRAY[pw_vec(0), '[4,4,4,4,4,4,4,4]', '[5,5,5,5,5,5,5,5]']::vector[], atomic => false);
+SELECT id, embedding FROM pw WHERE id IN ('q1', 'q2', 'p7') ORDER BY id;
 SELECT vectorpg.drop_collection('pw', drop_table => true);
 DROP TABLE pt, ptt, pwide;
 DROP FUNCTION pw_vec(integer), pw_refuse();

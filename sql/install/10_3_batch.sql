@@ -205,9 +205,11 @@ COMMENT ON FUNCTION vectorpg._text_source(vectorpg.collections) IS 'internal: th
 -- the records parser); merge applies to update's metadata
 -- Run one chunk [lo, hi] of a batch update: first, when given, sqlsame
 -- for the items whose vector is absent or unchanged (it leaves the vector
--- column out), then sql for the rest.  Returns the positions updated.
+-- column out), then sql for the rest.  The arrays start at batch position
+-- base (1, or the item itself when an item is retried alone).  Returns the
+-- positions updated.
 CREATE FUNCTION vectorpg._update_chunk(sql text, sqlsame text, ids text[], vecs @extschema@.vector[],
-	metas jsonb[], texts text[], lo integer, hi integer, bad integer[], merge boolean)
+	metas jsonb[], texts text[], lo integer, hi integer, bad integer[], merge boolean, base integer)
 	RETURNS integer[]
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
@@ -217,14 +219,14 @@ DECLARE
 	rest integer[];
 BEGIN
 	IF sqlsame IS NOT NULL THEN
-		EXECUTE sqlsame INTO same USING ids, vecs, metas, texts, lo, hi, bad, merge;
+		EXECUTE sqlsame INTO same USING ids, vecs, metas, texts, lo, hi, bad, merge, base;
 	END IF;
-	EXECUTE sql INTO rest USING ids, vecs, metas, texts, lo, hi, bad || same, merge;
+	EXECUTE sql INTO rest USING ids, vecs, metas, texts, lo, hi, bad || same, merge, base;
 	RETURN same || rest;
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg._update_chunk(text, text, text[], @extschema@.vector[], jsonb[], text[], integer, integer, integer[], boolean) IS 'internal: one chunk of a batch update, unchanged vectors first';
+COMMENT ON FUNCTION vectorpg._update_chunk(text, text, text[], @extschema@.vector[], jsonb[], text[], integer, integer, integer[], boolean, integer) IS 'internal: one chunk of a batch update, unchanged vectors first';
 
 -- A chunk's hnsw inserts, handed over and then applied with parallel
 -- workers (src/hnswdefer.c): the graph work of a batch upsert or vector
@@ -268,9 +270,9 @@ DECLARE
 	-- A batch update's statement: relation, id column, SET list, id type,
 	-- extra condition
 	update_sql constant text :=
-		'WITH u AS (SELECT x.id::%4$s AS id, x.v, x.m, x.tx, x.n '
-		'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY x(id, v, m, tx, n) '
-		'WHERE x.n BETWEEN $5 AND $6 AND x.n <> ALL ($7) ORDER BY 1), '
+		'WITH u AS (SELECT x.id::%4$s AS id, x.v, x.m, x.tx, x.o + $9 - 1 AS n '
+		'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY x(id, v, m, tx, o) '
+		'WHERE x.o + $9 - 1 BETWEEN $5 AND $6 AND x.o + $9 - 1 <> ALL ($7) ORDER BY 1), '
 		'w AS (UPDATE %1$s AS t SET %3$s FROM u WHERE t.%2$I = u.id%5$s RETURNING u.n) '
 		'SELECT coalesce(array_agg(n), ''{}'') FROM w';
 	txt name := vectorpg._text_source(c);
@@ -317,6 +319,21 @@ BEGIN
 	IF txt IS NULL AND EXISTS (SELECT 1 FROM unnest(texts) t WHERE t IS NOT NULL) THEN
 		RAISE EXCEPTION 'collection "%" has no text column to write texts to', c.name
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- Items are numbered by unnest's positions, and the error rows and the
+	-- retries below take ids[i] and slices [i:i]: arrays that do not count
+	-- from 1 (or have more dimensions) are renumbered first
+	IF array_lower(ids, 1) <> 1 OR array_ndims(ids) > 1 THEN
+		ids := ARRAY(SELECT unnest(ids));
+	END IF;
+	IF array_lower(vecs, 1) <> 1 OR array_ndims(vecs) > 1 THEN
+		vecs := ARRAY(SELECT unnest(vecs));
+	END IF;
+	IF array_lower(metas, 1) <> 1 OR array_ndims(metas) > 1 THEN
+		metas := ARRAY(SELECT unnest(metas));
+	END IF;
+	IF array_lower(texts, 1) <> 1 OR array_ndims(texts) > 1 THEN
+		texts := ARRAY(SELECT unnest(texts));
 	END IF;
 
 	-- Ids that repeat an earlier item's, with that item's position: found
@@ -373,8 +390,8 @@ BEGIN
 		sql := format(
 			'WITH w AS (INSERT INTO %1$s AS t (%2$I, %3$I%4$s%5$s) '
 			'SELECT u.id::%6$s, u.v%7$s%8$s '
-			'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY u(id, v, m, tx, n) '
-			'WHERE u.n BETWEEN $5 AND $6 AND u.n <> ALL ($7) ORDER BY 1 '
+			'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY u(id, v, m, tx, o) '
+			'WHERE u.o + $9 - 1 BETWEEN $5 AND $6 AND u.o + $9 - 1 <> ALL ($7) ORDER BY 1 '
 			'ON CONFLICT (%2$I) DO UPDATE SET %3$I = excluded.%3$I%9$s%10$s '
 			'RETURNING (t.xmax = 0) AS ins) '
 			'SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w',
@@ -420,32 +437,34 @@ BEGIN
 		IF atomic THEN
 			PERFORM vectorpg._defer_index_inserts(c.relation, hi - lo + 1);
 			IF op = 'upsert' THEN
-				EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad;
+				EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad, NULL::boolean, 1;
 			ELSE
-				done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge);
+				done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge, 1);
 			END IF;
 			PERFORM vectorpg._apply_index_inserts();
 		ELSE
 			BEGIN
 				PERFORM vectorpg._defer_index_inserts(c.relation, hi - lo + 1);
 				IF op = 'upsert' THEN
-					EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad;
+					EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad, NULL::boolean, 1;
 				ELSE
-					done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge);
+					done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge, 1);
 				END IF;
 				PERFORM vectorpg._apply_index_inserts();
 			EXCEPTION WHEN OTHERS THEN
 				-- unforeseen failure: this chunk again, item by item, each in
-				-- its own subtransaction
+				-- its own subtransaction, with a one-item slice of the arrays
+				-- (whole ones made every retry copy the whole batch: 10,000
+				-- retries of 31 MB at 784 dimensions)
 				a := 0; b := 0; done := '{}';
 				FOR i IN lo .. hi LOOP
 					CONTINUE WHEN i = ANY (bad);
 					BEGIN
 						IF op = 'upsert' THEN
-							EXECUTE sql INTO x, y USING ids, vecs, metas, texts, i, i, bad;
+							EXECUTE sql INTO x, y USING ids[i:i], vecs[i:i], metas[i:i], texts[i:i], i, i, bad, NULL::boolean, i;
 							a := a + x; b := b + y;
 						ELSE
-							one := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, i, i, bad, merge);
+							one := vectorpg._update_chunk(sql, sqlsame, ids[i:i], vecs[i:i], metas[i:i], texts[i:i], i, i, bad, merge, i);
 							done := done || one;
 						END IF;
 					EXCEPTION WHEN OTHERS THEN
