@@ -187,3 +187,36 @@ SELECT vectorpg.drop_collection('s');
 SELECT vectorpg.drop_collection('notext');
 SELECT vectorpg.drop_collection('articles', drop_table => true);
 DROP FUNCTION batch_err(text);
+
+-- a statement that fails for one query only (row-level security whose
+-- policy raises on the row that query reaches first): non-atomic mode
+-- retries query by query, each with a one-query slice of the arrays, also
+-- when the arrays do not count from 1
+CREATE TABLE sr (id text PRIMARY KEY, embedding vector(2), metadata jsonb NOT NULL DEFAULT '{}');
+INSERT INTO sr VALUES ('a', '[1,0]'), ('b', '[0,1]'), ('boom', '[5,5]');
+SELECT vectorpg.register_collection('sr', 'sr', 'id', 'embedding', 'metadata', 'l2');
+CREATE INDEX ON sr USING hnsw (embedding vector_l2_ops);
+CREATE FUNCTION sr_ok(id text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	IF id = 'boom' THEN
+		RAISE EXCEPTION 'boom row read' USING ERRCODE = 'data_exception';
+	END IF;
+	RETURN true;
+END $$;
+CREATE ROLE regress_searcher;
+GRANT SELECT ON sr TO regress_searcher;
+GRANT USAGE ON SCHEMA vectorpg TO regress_searcher;
+GRANT SELECT ON vectorpg.collections TO regress_searcher;
+ALTER TABLE sr ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sr_p ON sr USING (sr_ok(id));
+SET enable_seqscan = off;
+SET ROLE regress_searcher;
+SELECT query, rank, id, error FROM vectorpg.search('sr', ARRAY['[1,0]', '[5,5]', '[0,1]']::vector[], k => 1, atomic => false);
+SELECT query, rank, id, error FROM vectorpg.search('sr', '[3:5]={"[1,0]","[5,5]","[0,1]"}'::vector[], k => 1, atomic => false);
+RESET ROLE;
+RESET enable_seqscan;
+SELECT vectorpg.drop_collection('sr', drop_table => true);
+REVOKE ALL ON vectorpg.collections FROM regress_searcher;
+REVOKE USAGE ON SCHEMA vectorpg FROM regress_searcher;
+DROP ROLE regress_searcher;
+DROP FUNCTION sr_ok(text);

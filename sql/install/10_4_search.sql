@@ -75,6 +75,23 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	cond := vectorpg.filter_sql(filter, 't.' || quote_ident(coalesce(c.metadata_column, 'metadata')), true);
+	-- queries are numbered by unnest's positions and retried as slices
+	-- [i:i] below: arrays that do not count from 1 are renumbered first
+	IF array_lower(qvecs, 1) <> 1 OR array_ndims(qvecs) > 1 THEN
+		qvecs := ARRAY(SELECT unnest(qvecs));
+	END IF;
+	IF array_lower(ks, 1) <> 1 OR array_ndims(ks) > 1 THEN
+		ks := ARRAY(SELECT unnest(ks));
+	END IF;
+	IF array_lower(offs, 1) <> 1 OR array_ndims(offs) > 1 THEN
+		offs := ARRAY(SELECT unnest(offs));
+	END IF;
+	IF array_lower(maxd, 1) <> 1 OR array_ndims(maxd) > 1 THEN
+		maxd := ARRAY(SELECT unnest(maxd));
+	END IF;
+	IF array_lower(mins, 1) <> 1 OR array_ndims(mins) > 1 THEN
+		mins := ARRAY(SELECT unnest(mins));
+	END IF;
 	IF ef_search IS NOT NULL THEN
 		PERFORM vectorpg._check_limit('ef_search', ef_search);
 	END IF;
@@ -123,9 +140,9 @@ BEGIN
 	-- an array first
 	SELECT coalesce(max(x.k + x.off), 0) + 1 INTO lim FROM unnest(ks, offs) x(k, off);
 	stream := format(
-		'WITH q AS (SELECT x.v, x.k, x.off, x.maxd, x.mins, x.n::integer AS n '
+		'WITH q AS (SELECT x.v, x.k, x.off, x.maxd, x.mins, (x.o + $9 - 1)::integer AS n '
 		'  FROM unnest($1::@extschema@.vector[], $2::integer[], $3::integer[], $4::float8[], $5::float8[]) '
-		'  WITH ORDINALITY x(v, k, off, maxd, mins, n) WHERE x.n <> ALL ($6) AND x.n BETWEEN $7 AND $8), '
+		'  WITH ORDINALITY x(v, k, off, maxd, mins, o) WHERE x.o + $9 - 1 <> ALL ($6) AND x.o + $9 - 1 BETWEEN $7 AND $8), '
 		'h AS (SELECT q.n, q.k, q.off, q.maxd, q.mins, h.id, h.d, h.meta, h.vec, '
 		'  row_number() OVER (PARTITION BY q.n ORDER BY h.d, h.id) AS rn '
 		'  FROM q CROSS JOIN LATERAL (SELECT t.%1$I::text AS id, t.%2$I %3$s q.v AS d, %4$s AS meta, %5$s AS vec '
@@ -154,16 +171,18 @@ BEGIN
 
 	IF atomic THEN
 		-- no error rows to merge: a bad query has raised above
-		RETURN QUERY EXECUTE stream USING qvecs, ks, offs, maxd, mins, bad, 1, n;
+		RETURN QUERY EXECUTE stream USING qvecs, ks, offs, maxd, mins, bad, 1, n, 1;
 	ELSE
 		BEGIN
-			EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n;
+			EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n, 1;
 		EXCEPTION WHEN OTHERS THEN
 			rows := '{}';
 			FOR i IN 1 .. n LOOP
 				CONTINUE WHEN i = ANY (bad);
 				BEGIN
-					EXECUTE sql INTO part USING qvecs, ks, offs, maxd, mins, bad, i, i;
+					-- a one-query slice: whole arrays made every retry copy
+					-- every query vector
+					EXECUTE sql INTO part USING qvecs[i:i], ks[i:i], offs[i:i], maxd[i:i], mins[i:i], bad, i, i, i;
 					rows := rows || coalesce(part, '{}');
 				EXCEPTION WHEN OTHERS THEN
 					GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
