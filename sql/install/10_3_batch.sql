@@ -200,9 +200,6 @@ $$;
 
 COMMENT ON FUNCTION vectorpg._text_source(vectorpg.collections) IS 'internal: the text column upserts write to, or null';
 
--- The core of upsert and update: validate, then apply chunk by chunk, then
--- report.  op is 'upsert' or 'update'; err_* are errors found earlier (by
--- the records parser); merge applies to update's metadata
 -- Run one chunk [lo, hi] of a batch update: first, when given, sqlsame
 -- for the items whose vector is absent or unchanged (it leaves the vector
 -- column out), then sql for the rest.  The arrays start at batch position
@@ -245,6 +242,9 @@ CREATE FUNCTION vectorpg._apply_index_inserts()
 
 COMMENT ON FUNCTION vectorpg._apply_index_inserts() IS 'internal: insert the listed hnsw entries with parallel workers, and stop listing';
 
+-- The core of upsert and update: validate, then apply chunk by chunk, then
+-- report.  op is 'upsert' or 'update'; err_* are errors found earlier (by
+-- the records parser); merge applies to update's metadata
 CREATE FUNCTION vectorpg._write(op text, c vectorpg.collections, ids text[], vecs @extschema@.vector[],
 	metas jsonb[], texts text[], err_pos integer[], err_code text[], err_msg text[],
 	merge boolean, atomic boolean, started timestamptz)
