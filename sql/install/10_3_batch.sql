@@ -28,6 +28,31 @@
 -- NOTICE after each ("upsert into collection "docs": 20000 of 50000 items"),
 -- which psql and most drivers show while the call runs.
 
+-- Batch items are numbered by unnest's positions, while error rows take
+-- ids[i] and retries take slices [i:i], which go by subscript: the two
+-- agree only for one-dimensional arrays that count from 1.  _from_one says
+-- whether an array does (null and empty ones do); the batch functions call
+-- it in one expression per call, which the planner inlines with the arrays
+-- as parameters, so the common case copies nothing, and only then renumber
+-- the arrays with _renumbered.
+CREATE FUNCTION vectorpg._from_one(a anyarray)
+	RETURNS boolean
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT coalesce(array_lower(a, 1) = 1 AND array_ndims(a) = 1, true)
+$$;
+
+COMMENT ON FUNCTION vectorpg._from_one(anyarray) IS 'internal: whether an array is one-dimensional and counts from 1 (or is null or empty)';
+
+CREATE FUNCTION vectorpg._renumbered(a anyarray)
+	RETURNS anyarray
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+	SELECT CASE WHEN vectorpg._from_one(a) THEN a ELSE ARRAY(SELECT unnest(a)) END
+$$;
+
+COMMENT ON FUNCTION vectorpg._renumbered(anyarray) IS 'internal: the array''s elements, one-dimensional and counting from 1';
+
 -- Check the batch size against batch_size_limit: 54000 above it
 CREATE FUNCTION vectorpg._check_batch_size(n bigint, batch_size_limit integer)
 	RETURNS void
@@ -320,20 +345,13 @@ BEGIN
 		RAISE EXCEPTION 'collection "%" has no text column to write texts to', c.name
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	-- Items are numbered by unnest's positions, and the error rows and the
-	-- retries below take ids[i] and slices [i:i]: arrays that do not count
-	-- from 1 (or have more dimensions) are renumbered first
-	IF array_lower(ids, 1) <> 1 OR array_ndims(ids) > 1 THEN
-		ids := ARRAY(SELECT unnest(ids));
-	END IF;
-	IF array_lower(vecs, 1) <> 1 OR array_ndims(vecs) > 1 THEN
-		vecs := ARRAY(SELECT unnest(vecs));
-	END IF;
-	IF array_lower(metas, 1) <> 1 OR array_ndims(metas) > 1 THEN
-		metas := ARRAY(SELECT unnest(metas));
-	END IF;
-	IF array_lower(texts, 1) <> 1 OR array_ndims(texts) > 1 THEN
-		texts := ARRAY(SELECT unnest(texts));
+	-- the error rows and the retries below index the arrays (_from_one)
+	IF NOT (vectorpg._from_one(ids) AND vectorpg._from_one(vecs) AND vectorpg._from_one(metas)
+			AND vectorpg._from_one(texts)) THEN
+		ids := vectorpg._renumbered(ids);
+		vecs := vectorpg._renumbered(vecs);
+		metas := vectorpg._renumbered(metas);
+		texts := vectorpg._renumbered(texts);
 	END IF;
 
 	-- Ids that repeat an earlier item's, with that item's position: found

@@ -75,22 +75,14 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	cond := vectorpg.filter_sql(filter, 't.' || quote_ident(coalesce(c.metadata_column, 'metadata')), true);
-	-- queries are numbered by unnest's positions and retried as slices
-	-- [i:i] below: arrays that do not count from 1 are renumbered first
-	IF array_lower(qvecs, 1) <> 1 OR array_ndims(qvecs) > 1 THEN
-		qvecs := ARRAY(SELECT unnest(qvecs));
-	END IF;
-	IF array_lower(ks, 1) <> 1 OR array_ndims(ks) > 1 THEN
-		ks := ARRAY(SELECT unnest(ks));
-	END IF;
-	IF array_lower(offs, 1) <> 1 OR array_ndims(offs) > 1 THEN
-		offs := ARRAY(SELECT unnest(offs));
-	END IF;
-	IF array_lower(maxd, 1) <> 1 OR array_ndims(maxd) > 1 THEN
-		maxd := ARRAY(SELECT unnest(maxd));
-	END IF;
-	IF array_lower(mins, 1) <> 1 OR array_ndims(mins) > 1 THEN
-		mins := ARRAY(SELECT unnest(mins));
+	-- the retries below take slices [i:i] of the arrays (_from_one)
+	IF NOT (vectorpg._from_one(qvecs) AND vectorpg._from_one(ks) AND vectorpg._from_one(offs)
+			AND vectorpg._from_one(maxd) AND vectorpg._from_one(mins)) THEN
+		qvecs := vectorpg._renumbered(qvecs);
+		ks := vectorpg._renumbered(ks);
+		offs := vectorpg._renumbered(offs);
+		maxd := vectorpg._renumbered(maxd);
+		mins := vectorpg._renumbered(mins);
 	END IF;
 	IF ef_search IS NOT NULL THEN
 		PERFORM vectorpg._check_limit('ef_search', ef_search);
