@@ -144,6 +144,8 @@ FROM vectorpg.upsert('wb', ARRAY['1', 'x', '2', '99999999999999999999'], ARRAY['
 SELECT batch_err($$SELECT * FROM vectorpg.upsert('wb', ARRAY['3', 'y'], ARRAY['[1,0]', '[0,1]']::vector[])$$);
 SELECT updated, failed, errors FROM vectorpg.update('wb', ARRAY['1', 'z'], vectors => ARRAY['[2,2]', '[1,1]']::vector[], atomic => false);
 SELECT deleted, failed, errors FROM vectorpg.delete('wb', ARRAY['2', 'q'], atomic => false);
+-- an ids array that starts at 0: its error rows count positions from 1
+SELECT deleted, failed, errors FROM vectorpg.delete('wb', '[0:2]={7,r,8}'::text[], atomic => false);
 SELECT * FROM wb ORDER BY id;
 
 -- a registered table with its own constraint: the unforeseen failure sends

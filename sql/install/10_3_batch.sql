@@ -336,6 +336,15 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	PERFORM vectorpg._batch_memory(coalesce(cardinality(vecs), 0)::bigint * c.dimension * 4);
+	-- the error rows and the retries of both kinds index the arrays by
+	-- position (_from_one)
+	IF NOT (vectorpg._from_one(ids) AND vectorpg._from_one(vecs) AND vectorpg._from_one(metas)
+			AND vectorpg._from_one(texts)) THEN
+		ids := vectorpg._renumbered(ids);
+		vecs := vectorpg._renumbered(vecs);
+		metas := vectorpg._renumbered(metas);
+		texts := vectorpg._renumbered(texts);
+	END IF;
 	-- the arguments are checked alike for both kinds; the rest differs
 	IF c.kind = 'remote' THEN
 		RETURN vectorpg._remote_write(op, c, ids, vecs, metas, texts, err_pos, err_code, err_msg,
@@ -344,14 +353,6 @@ BEGIN
 	IF txt IS NULL AND EXISTS (SELECT 1 FROM unnest(texts) t WHERE t IS NOT NULL) THEN
 		RAISE EXCEPTION 'collection "%" has no text column to write texts to', c.name
 			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	-- the error rows and the retries below index the arrays (_from_one)
-	IF NOT (vectorpg._from_one(ids) AND vectorpg._from_one(vecs) AND vectorpg._from_one(metas)
-			AND vectorpg._from_one(texts)) THEN
-		ids := vectorpg._renumbered(ids);
-		vecs := vectorpg._renumbered(vecs);
-		metas := vectorpg._renumbered(metas);
-		texts := vectorpg._renumbered(texts);
 	END IF;
 
 	-- Ids that repeat an earlier item's, with that item's position: found
@@ -657,6 +658,8 @@ DECLARE
 	res vectorpg.batch_result;
 BEGIN
 	PERFORM vectorpg._check_batch_size(n, batch_size_limit);
+	-- the error rows index ids by position
+	ids := vectorpg._renumbered(ids);
 	IF c.kind = 'remote' THEN
 		RETURN vectorpg._remote_delete(c, ids, atomic, started);
 	END IF;

@@ -62,6 +62,15 @@ DECLARE
 	first vectorpg.search_result;
 BEGIN
 	PERFORM vectorpg._batch_memory(n::bigint * c.dimension * 4);
+	-- the retries of both kinds take slices [i:i] of the arrays (_from_one)
+	IF NOT (vectorpg._from_one(qvecs) AND vectorpg._from_one(ks) AND vectorpg._from_one(offs)
+			AND vectorpg._from_one(maxd) AND vectorpg._from_one(mins)) THEN
+		qvecs := vectorpg._renumbered(qvecs);
+		ks := vectorpg._renumbered(ks);
+		offs := vectorpg._renumbered(offs);
+		maxd := vectorpg._renumbered(maxd);
+		mins := vectorpg._renumbered(mins);
+	END IF;
 	IF c.kind = 'remote' THEN
 		RETURN QUERY SELECT * FROM vectorpg._remote_search(c, qvecs, ks, offs, maxd, mins, err_pos,
 			err_code, err_msg, filter, include_vectors, atomic);
@@ -75,15 +84,6 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	cond := vectorpg.filter_sql(filter, 't.' || quote_ident(coalesce(c.metadata_column, 'metadata')), true);
-	-- the retries below take slices [i:i] of the arrays (_from_one)
-	IF NOT (vectorpg._from_one(qvecs) AND vectorpg._from_one(ks) AND vectorpg._from_one(offs)
-			AND vectorpg._from_one(maxd) AND vectorpg._from_one(mins)) THEN
-		qvecs := vectorpg._renumbered(qvecs);
-		ks := vectorpg._renumbered(ks);
-		offs := vectorpg._renumbered(offs);
-		maxd := vectorpg._renumbered(maxd);
-		mins := vectorpg._renumbered(mins);
-	END IF;
 	IF ef_search IS NOT NULL THEN
 		PERFORM vectorpg._check_limit('ef_search', ef_search);
 	END IF;

@@ -165,7 +165,6 @@ DECLARE
 	errs jsonb;
 	bad integer[];
 	idc record;
-	have_ids text[];
 	have_vecs @extschema@.vector[];
 	have_metas jsonb[];
 	sql text;
@@ -225,24 +224,23 @@ BEGIN
 		PERFORM vectorpg._raise_item_error(errs, n);
 	END IF;
 
-	-- The current records of the valid ids: one fetch by id (vectors and
-	-- metadata only when update merges into them)
-	EXECUTE format('WITH v AS (SELECT DISTINCT x.id::%1$s AS id FROM unnest($1::text[]) WITH ORDINALITY x(id, n) '
-				   'WHERE x.n <> ALL ($2)) '
-				   'SELECT array_agg(t.%2$I::text), array_agg(%3$s), array_agg(%4$s) FROM %5$s t '
-				   'WHERE t.%2$I = ANY (ARRAY(SELECT v.id FROM v))',
+	-- The current records of the valid ids, one fetch by id, lined up with
+	-- the items (vectors and metadata only when update merges into them):
+	-- a hash join in the id column's type ('007' is 7), so that neither
+	-- this nor the statement below compares every item with every record
+	-- (DISTINCT ON keeps the items lined up whatever the remote returns)
+	EXECUTE format('WITH x AS (SELECT x.n, CASE WHEN x.n <> ALL ($2) THEN x.id::%1$s END AS id '
+				   'FROM unnest($1::text[]) WITH ORDINALITY x(id, n)), '
+				   'h AS MATERIALIZED (SELECT DISTINCT ON (t.%2$I) t.%2$I AS id, %3$s AS v, %4$s AS m FROM %5$s t '
+				   'WHERE t.%2$I = ANY (ARRAY(SELECT DISTINCT x.id FROM x WHERE x.id IS NOT NULL))) '
+				   'SELECT array_agg(h.id IS NOT NULL ORDER BY x.n), array_agg(h.v ORDER BY x.n), '
+				   'array_agg(h.m ORDER BY x.n) FROM x LEFT JOIN h ON h.id = x.id',
 				   idtype, c.id_column,
 				   CASE WHEN op = 'update' THEN format('t.%I', c.vector_column) ELSE 'NULL::@extschema@.vector' END,
 				   CASE WHEN op = 'update' AND c.metadata_column IS NOT NULL THEN format('t.%I', c.metadata_column)
 						ELSE 'NULL::jsonb' END,
 				   c.relation)
-		INTO have_ids, have_vecs, have_metas USING ids, bad;
-	have_ids := coalesce(have_ids, '{}');
-	-- which ids exist, compared in the id column's type ('007' is 7)
-	EXECUTE format('SELECT array_agg(CASE WHEN x.n = ANY ($3) THEN false '
-				   'ELSE x.id::%1$s = ANY ($2::%1$s[]) END ORDER BY x.n) '
-				   'FROM unnest($1::text[]) WITH ORDINALITY x(id, n)', idtype)
-		INTO existed USING ids, have_ids, bad;
+		INTO existed, have_vecs, have_metas USING ids, bad;
 	IF op = 'update' THEN
 		SELECT bad || coalesce(array_agg(p.n ORDER BY p.n), '{}'),
 			   errs || coalesce(jsonb_agg(jsonb_build_object('position', p.n, 'id', ids[p.n], 'code', 'P0002',
@@ -255,35 +253,38 @@ BEGIN
 		END IF;
 	END IF;
 
-	-- The statement: one INSERT of positions [$7, $8] without the bad ones;
-	-- update's rows are the current records with the batch applied
+	-- The statement: one INSERT of positions [$6, $7] without the bad ones
+	-- ($8); the arrays start at batch position $9 (1, or the item itself
+	-- when an item is retried alone).  update's rows are the current
+	-- records with the batch applied
 	sql := format(
 		'INSERT INTO %1$s (%2$I, %3$I%4$s) '
-		'SELECT x.id::%5$s, coalesce(x.v, h.v)%6$s '
-		'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[]) WITH ORDINALITY x(id, v, m, n) '
-		'LEFT JOIN unnest($4::text[], $5::@extschema@.vector[], $6::jsonb[]) h(id, v, m) '
-		'  ON h.id = (x.id::%5$s)::text '
-		'WHERE x.n BETWEEN $7 AND $8 AND x.n <> ALL ($9) ORDER BY 1',
+		'SELECT x.id::%5$s, coalesce(x.v, x.hv)%6$s '
+		'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::@extschema@.vector[], $5::jsonb[]) '
+		'WITH ORDINALITY x(id, v, m, hv, hm, o) '
+		'WHERE x.o + $9 - 1 BETWEEN $6 AND $7 AND x.o + $9 - 1 <> ALL ($8) ORDER BY 1',
 		c.relation, c.id_column, c.vector_column,
 		CASE WHEN c.metadata_column IS NULL THEN '' ELSE format(', %I', c.metadata_column) END,
 		idtype,
 		CASE WHEN c.metadata_column IS NULL THEN ''
 			 WHEN op = 'upsert' THEN ', x.m'
-			 ELSE ', CASE WHEN x.m IS NULL THEN h.m WHEN $10 THEN vectorpg.merge_metadata(h.m, x.m) ELSE x.m END' END);
+			 ELSE ', CASE WHEN x.m IS NULL THEN x.hm WHEN $10 THEN vectorpg.merge_metadata(x.hm, x.m) ELSE x.m END' END);
 
 	IF atomic THEN
-		EXECUTE sql USING ids, vecs, metas, have_ids, have_vecs, have_metas, 1, n, bad, merge;
+		EXECUTE sql USING ids, vecs, metas, have_vecs, have_metas, 1, n, bad, 1, merge;
 	ELSE
 		BEGIN
-			EXECUTE sql USING ids, vecs, metas, have_ids, have_vecs, have_metas, 1, n, bad, merge;
+			EXECUTE sql USING ids, vecs, metas, have_vecs, have_metas, 1, n, bad, 1, merge;
 		EXCEPTION WHEN OTHERS THEN
 			-- unforeseen failure (an id the remote's rules reject, say):
 			-- item by item, each in its own subtransaction, whose rollback
-			-- also drops its buffered write
+			-- also drops its buffered write; each retry passes its item's
+			-- slices, not the whole arrays
 			FOR i IN 1 .. n LOOP
 				CONTINUE WHEN i = ANY (bad);
 				BEGIN
-					EXECUTE sql USING ids, vecs, metas, have_ids, have_vecs, have_metas, i, i, bad, merge;
+					EXECUTE sql USING ids[i:i], vecs[i:i], metas[i:i], have_vecs[i:i], have_metas[i:i],
+						i, i, '{}'::integer[], i, merge;
 				EXCEPTION WHEN OTHERS THEN
 					GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 					bad := bad || i;
@@ -431,9 +432,10 @@ BEGIN
 	END IF;
 
 	sql := format(
-		'WITH q AS (SELECT x.v, x.k, x.off, x.maxd, x.mins, x.n::integer AS n '
+		'WITH q AS (SELECT x.v, x.k, x.off, x.maxd, x.mins, (x.o + $11 - 1)::integer AS n '
 		'  FROM unnest($1::@extschema@.vector[], $2::integer[], $3::integer[], $4::float8[], $5::float8[]) '
-		'  WITH ORDINALITY x(v, k, off, maxd, mins, n) WHERE x.n <> ALL ($6) AND x.n BETWEEN $7 AND $8), '
+		'  WITH ORDINALITY x(v, k, off, maxd, mins, o) WHERE x.o + $11 - 1 <> ALL ($6) '
+		'  AND x.o + $11 - 1 BETWEEN $7 AND $8), '
 		'h AS (SELECT q.n, q.k, q.off, q.maxd, q.mins, r.id, r.distance AS d, %1$s AS meta, r.vector AS vec, '
 		'  row_number() OVER (PARTITION BY q.n ORDER BY r.distance, r.id) AS rn '
 		'  FROM q CROSS JOIN LATERAL vectorpg._remote_query(%2$L::regclass, q.v, q.off + q.k + 1, $9, $10) r), '
@@ -447,16 +449,19 @@ BEGIN
 		c.relation::oid::text, c.metric);
 
 	IF atomic THEN
-		EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n, filter, include_vectors;
+		EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n, filter, include_vectors, 1;
 	ELSE
 		BEGIN
-			EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n, filter, include_vectors;
+			EXECUTE sql INTO rows USING qvecs, ks, offs, maxd, mins, bad, 1, n, filter, include_vectors, 1;
 		EXCEPTION WHEN OTHERS THEN
+			-- query by query, each passing its own slices of the arrays,
+			-- which start at its position ($11)
 			rows := '{}';
 			FOR i IN 1 .. n LOOP
 				CONTINUE WHEN i = ANY (bad);
 				BEGIN
-					EXECUTE sql INTO part USING qvecs, ks, offs, maxd, mins, bad, i, i, filter, include_vectors;
+					EXECUTE sql INTO part USING qvecs[i:i], ks[i:i], offs[i:i], maxd[i:i], mins[i:i],
+						'{}'::integer[], i, i, filter, include_vectors, i;
 					rows := rows || coalesce(part, '{}');
 				EXCEPTION WHEN OTHERS THEN
 					GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;

@@ -540,6 +540,55 @@ for my $p (@collections)
 		SELECT string_agg(id || '=' || vector::text, ' ' ORDER BY id) FROM vectorpg.fetch('$col', ARRAY['$b', '98765'])});
 	is($r, "$b=[0,1,0,0]", "$name: fetch returns the stored items");
 
+	# An item the remote's rules refuse fails inside the statement, so a
+	# non-atomic batch redoes the items one by one, each with its own
+	# slices of the arrays; arrays that start at 0 keep their positions in
+	# the error rows, and so do update's missing ids and delete's bad ids
+	my ($n1, $n2, $n3) = $p->{provider} eq 'milvus' ? ('21', '22', '23') : ('r1', 'r2', 'r3');
+	my ($vbad, $mbad, $cbad) = $p->{provider} eq 'milvus'
+	  ? ('[1,1,0,0]', '{"$meta": 1}', '22023') : ('[0,0,0,0]', '{}', '22000');
+	$r = $node->safe_psql('postgres', qq{
+		SELECT inserted, failed, status, e->>'position', e->>'id', e->>'code'
+		FROM vectorpg.upsert('$col', '[0:2]={$n1,$n2,$n3}'::text[],
+			'[0:2]={"[1,0,0,1]","$vbad","[0,1,0,1]"}'::vector[],
+			ARRAY['{"k": 1}', '$mbad', '{"k": 3}']::jsonb[], atomic => false) u,
+		jsonb_array_elements(u.errors) e});
+	is($r, "2|1|partial|2|$n2|$cbad", "$name: a non-atomic upsert retries item by item and reports the refused one");
+	is_deeply([ grep { $_ eq $n1 || $_ eq $n2 || $_ eq $n3 } sort keys %{ remote_state($p) } ], [ $n1, $n3 ],
+		"$name: the items around the refused one reached the remote");
+	$r = $node->safe_psql('postgres', qq{
+		SELECT updated, failed, e->>'position', e->>'id', e->>'message'
+		FROM vectorpg.update('$col', '[0:1]={$n1,77}'::text[],
+			metadata => '[0:1]={"{\\"k\\": 5}",NULL}'::jsonb[], atomic => false) u,
+		jsonb_array_elements(u.errors) e});
+	is($r, "1|1|2|77|item has no vector, metadata or text to update",
+		"$name: update's error rows keep the positions of arrays that start at 0");
+	$r = $node->safe_psql('postgres', qq{
+		SELECT updated, failed, e->>'position', e->>'id', e->>'message'
+		FROM vectorpg.update('$col', '[0:1]={$n1,77}'::text[],
+			metadata => '[0:1]={"{\\"k\\": 5}","{}"}'::jsonb[], atomic => false) u,
+		jsonb_array_elements(u.errors) e});
+	is($r, '1|1|2|77|no item with id "77"', "$name: a missing id of an array from 0 is reported by position and id");
+	is($json->encode(remote_state($p)->{$n1}{metadata}), '{"k":5}', "$name: the update merged the metadata");
+	my $idbad = $p->{provider} eq 'milvus' ? 'x' : 'NULL';
+	$r = $node->safe_psql('postgres', qq{
+		SELECT deleted, failed, e->>'position', coalesce(e->>'id', 'null')
+		FROM vectorpg.delete('$col', '[0:2]={$n1,$idbad,$n3}'::text[], atomic => false) u,
+		jsonb_array_elements(u.errors) e});
+	is($r, "2|1|2|" . ($p->{provider} eq 'milvus' ? 'x' : 'null'),
+		"$name: delete's error rows keep the positions of arrays that start at 0");
+	is_deeply([ grep { $_ eq $n1 || $_ eq $n3 } keys %{ remote_state($p) } ], [], "$name: the delete reached the remote");
+
+	# A query the remote fails (a 400, twice: the batch and then the query
+	# alone) is reported in its row; the other query answers
+	my $qpath = $p->{provider} eq 'milvus' ? 'entities/search' : '/query';
+	$p->{fake}->fault(mode => 'status', status => 400, path => $qpath, count => 2);
+	$r = $node->safe_psql('postgres', qq{
+		SELECT string_agg(query || ':' || coalesce(id, error->>'code'), ' ' ORDER BY query, rank)
+		FROM vectorpg.search('$col', '[0:1]={"[1,0,0,0]","[0,1,0,0]"}'::vector[], k => 1, atomic => false)});
+	$p->{fake}->clear_faults;
+	is($r, "1:HV00L 2:$b", "$name: a non-atomic search retries query by query and reports the failed one");
+
 	# The same functions on a local collection holding the same records
 	# must answer the same: ids, ranks, distances and scores (rounded to
 	# float precision: the remote computes in float32), metadata
