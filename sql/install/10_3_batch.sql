@@ -225,30 +225,45 @@ $$;
 
 COMMENT ON FUNCTION vectorpg._text_source(vectorpg.collections) IS 'internal: the text column upserts write to, or null';
 
--- Run one chunk [lo, hi] of a batch update: first, when given, sqlsame
--- for the items whose vector is absent or unchanged (it leaves the vector
--- column out), then sql for the rest.  The arrays start at batch position
--- base (1, or the item itself when an item is retried alone).  Returns the
+-- Run one chunk [lo, hi] of a batch update.  With sqldiff and sqlsame
+-- (the batch has vectors), sqldiff first updates the items whose vector
+-- differs from the row's, which for a batch of new vectors is all of them;
+-- only when items remain does sqlsame update those whose vector is absent
+-- or unchanged (it leaves the vector column out), and then sql whatever a
+-- concurrent writer moved between the two (or ids that match no row, which
+-- it does not find either).  The arrays start at batch position base (1,
+-- or the item itself when an item is retried alone).  Returns the
 -- positions updated.
-CREATE FUNCTION vectorpg._update_chunk(sql text, sqlsame text, ids text[], vecs @extschema@.vector[],
+CREATE FUNCTION vectorpg._update_chunk(sql text, sqldiff text, sqlsame text, ids text[], vecs @extschema@.vector[],
 	metas jsonb[], texts text[], lo integer, hi integer, bad integer[], merge boolean, base integer)
 	RETURNS integer[]
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	same integer[] := '{}';
-	rest integer[];
+	done integer[];
+	more integer[];
+	todo integer;
 BEGIN
-	IF sqlsame IS NOT NULL THEN
-		EXECUTE sqlsame INTO same USING ids, vecs, metas, texts, lo, hi, bad, merge, base;
+	IF sqldiff IS NULL THEN
+		EXECUTE sql INTO done USING ids, vecs, metas, texts, lo, hi, bad, merge, base;
+		RETURN done;
 	END IF;
-	EXECUTE sql INTO rest USING ids, vecs, metas, texts, lo, hi, bad || same, merge, base;
-	RETURN same || rest;
+	EXECUTE sqldiff INTO done USING ids, vecs, metas, texts, lo, hi, bad, merge, base;
+	todo := hi - lo + 1 - (SELECT count(DISTINCT b) FROM unnest(bad) b WHERE b BETWEEN lo AND hi);
+	IF cardinality(done) < todo THEN
+		EXECUTE sqlsame INTO more USING ids, vecs, metas, texts, lo, hi, bad || done, merge, base;
+		done := done || more;
+	END IF;
+	IF cardinality(done) < todo THEN
+		EXECUTE sql INTO more USING ids, vecs, metas, texts, lo, hi, bad || done, merge, base;
+		done := done || more;
+	END IF;
+	RETURN done;
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg._update_chunk(text, text, text[], @extschema@.vector[], jsonb[], text[], integer, integer, integer[], boolean, integer) IS 'internal: one chunk of a batch update, unchanged vectors first';
+COMMENT ON FUNCTION vectorpg._update_chunk(text, text, text, text[], @extschema@.vector[], jsonb[], text[], integer, integer, integer[], boolean, integer) IS 'internal: one chunk of a batch update, changed vectors first';
 
 -- A chunk's hnsw inserts, handed over and then applied with parallel
 -- workers (src/hnswdefer.c): the graph work of a batch upsert or vector
@@ -290,6 +305,7 @@ DECLARE
 	i integer;
 	sql text;
 	sqlsame text;
+	sqldiff text;
 	others text;
 	idtype regtype := (vectorpg._column_type(c.relation, c.id_column)).typid;
 	-- A batch update's statement: relation, id column, SET list, id type,
@@ -433,15 +449,19 @@ BEGIN
 		-- An UPDATE that does not name the vector column lets the hnsw index
 		-- keep each row's element (aminsert's indexUnchanged): far cheaper
 		-- than inserting the vector anew.  So when the batch has vectors,
-		-- the items whose vector is absent or equal to the row's go first,
-		-- through a statement that leaves the column out (sqlsame); its
-		-- WHERE is rechecked on the newest row version, so an item whose row
-		-- a concurrent writer changed falls through to the second statement,
-		-- which names the column, with everything else
-		-- (vectorpg._update_chunk)
+		-- the items whose vector differs from the row's go through a
+		-- statement that names the column (sqldiff), those whose vector is
+		-- absent or equal through one that leaves it out (sqlsame), and
+		-- what neither took through sql.  Their WHEREs are rechecked on the
+		-- newest row version, so an item whose row a concurrent writer
+		-- changed falls through to the next (vectorpg._update_chunk)
 		IF EXISTS (SELECT FROM unnest(vecs) AS given(v) WHERE given.v IS NOT NULL) THEN
 			sqlsame := format(update_sql, c.relation, c.id_column, others, idtype,
 							  format(' AND (u.v IS NULL OR t.%1$I OPERATOR(@extschema@.=) u.v)', c.vector_column));
+			sqldiff := format(update_sql, c.relation, c.id_column,
+							  format('%1$I = u.v, ', c.vector_column) || others, idtype,
+							  format(' AND u.v IS NOT NULL AND (t.%1$I IS NULL OR NOT (t.%1$I OPERATOR(@extschema@.=) u.v))',
+									 c.vector_column));
 			sql := format(update_sql, c.relation, c.id_column,
 						  format('%1$I = coalesce(u.v, t.%1$I), ', c.vector_column) || others, idtype, '');
 		ELSE
@@ -458,7 +478,7 @@ BEGIN
 			IF op = 'upsert' THEN
 				EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad, NULL::boolean, 1;
 			ELSE
-				done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge, 1);
+				done := vectorpg._update_chunk(sql, sqldiff, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge, 1);
 			END IF;
 			PERFORM vectorpg._apply_index_inserts();
 		ELSE
@@ -467,7 +487,7 @@ BEGIN
 				IF op = 'upsert' THEN
 					EXECUTE sql INTO a, b USING ids, vecs, metas, texts, lo, hi, bad, NULL::boolean, 1;
 				ELSE
-					done := vectorpg._update_chunk(sql, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge, 1);
+					done := vectorpg._update_chunk(sql, sqldiff, sqlsame, ids, vecs, metas, texts, lo, hi, bad, merge, 1);
 				END IF;
 				PERFORM vectorpg._apply_index_inserts();
 			EXCEPTION WHEN OTHERS THEN
@@ -483,7 +503,7 @@ BEGIN
 							EXECUTE sql INTO x, y USING ids[i:i], vecs[i:i], metas[i:i], texts[i:i], i, i, bad, NULL::boolean, i;
 							a := a + x; b := b + y;
 						ELSE
-							one := vectorpg._update_chunk(sql, sqlsame, ids[i:i], vecs[i:i], metas[i:i], texts[i:i], i, i, bad, merge, i);
+							one := vectorpg._update_chunk(sql, sqldiff, sqlsame, ids[i:i], vecs[i:i], metas[i:i], texts[i:i], i, i, bad, merge, i);
 							done := done || one;
 						END IF;
 					EXCEPTION WHEN OTHERS THEN
