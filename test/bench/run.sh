@@ -44,7 +44,7 @@ BENCH_SETTINGS=("shared_buffers = 4GB" "maintenance_work_mem = 4GB" "fsync = off
 	"max_parallel_maintenance_workers = 1" "max_worker_processes = 8")
 # The batch benchmark compares batches with one durable commit per row, so
 # its cluster keeps PostgreSQL's default durability (fsync, synchronous_commit)
-BATCH_SETTINGS=("shared_buffers = 2GB" "max_wal_size = 8GB")
+BATCH_SETTINGS=("shared_buffers = 2GB" "max_wal_size = 8GB" "min_wal_size = 3GB")
 BENCH=${VPG_BENCH:-all}
 # Huge pages, as a production server with gigabytes of shared_buffers has
 # them; VPG_HUGE_PAGES=off measures 4 kB pages
