@@ -68,3 +68,19 @@ SELECT * FROM hnsw_index_findability('upd_hnsw', 0);
 SELECT * FROM hnsw_index_findability('upd_hnsw', 1000001);
 SELECT * FROM hnsw_index_findability('upd_n');
 SELECT * FROM hnsw_index_findability('upd');
+
+-- Updates that keep the vector fill the heap TID slots of its element.  A
+-- row updated a dozen times without a vacuum gets one more element for the
+-- versions that do not fit, not one per update: the search that stops at
+-- the first element holding the vector finds it full and searches again
+-- for a duplicate with room
+CREATE TABLE upd2 (id int PRIMARY KEY, n int, embedding vector(8));
+INSERT INTO upd2 SELECT i, 0, ARRAY[sin(i), cos(i), sin(2 * i), cos(2 * i), sin(3 * i), cos(3 * i), i % 7, i % 11]::vector
+FROM generate_series(1, 1000) i;
+CREATE INDEX upd2_hnsw ON upd2 USING hnsw (embedding vector_l2_ops);
+CREATE INDEX upd2_n ON upd2 (n);
+ALTER TABLE upd2 SET (autovacuum_enabled = off);
+SELECT live AS live_before FROM hnsw_index_findability('upd2_hnsw');
+DO $$ BEGIN FOR i IN 1 .. 24 LOOP UPDATE upd2 SET n = n + 1 WHERE id <= 20; END LOOP; END $$;
+SELECT live AS live_after_24_updates_of_20_rows FROM hnsw_index_findability('upd2_hnsw');
+SELECT count(*) AS problems_after_updates FROM hnsw_index_check('upd2_hnsw', true);

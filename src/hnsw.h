@@ -431,12 +431,12 @@ extern int	HnswLoadNeighbors(Relation index, HnswCandidate *c, int layer, int m,
 							  ItemPointerData *out);
 extern void HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 							HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
-							bool wantExact, HnswVisited *visited, HnswHeap *results, HnswHeap *discarded,
-							int64 *tuples_seen);
+							bool wantExact, bool untilQuery, HnswVisited *visited, HnswHeap *results,
+							HnswHeap *discarded, int64 *tuples_seen);
 extern HnswCandidate **HnswDescendLayer(Relation index, const HnswDistance *dist,
 										const Vector *query, HnswHeap *candidates,
 										HnswHeap *results, int ef, int layer, int m,
-										int expected, int *n);
+										bool untilQuery, int expected, int *n);
 extern int	HnswSelectNeighbors(const HnswDistance *dist, HnswCandidate **candidates,
 								int ncandidates, int keep, HnswCandidate **selected);
 

@@ -650,7 +650,7 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 			 * than the search's own use of it.
 			 */
 			sorted = HnswDescendLayer(index, dist, value, &candidates, &results, ef, layer, m,
-									  layer == 0 ? efc * 8 : 64, &nsorted);
+									  false, layer == 0 ? efc * 8 : 64, &nsorted);
 
 			for (int i = 0; layer == 0 && i < nsorted; i++)
 			{
@@ -696,7 +696,11 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
  * The old version's element is almost always there (vacuum has not removed
  * its TID yet), and a search for a vector that is in the graph finds it
  * with a small ef, so most such updates cost a fraction of an insert: no
- * back links, no neighbour pages written.
+ * back links, no neighbour pages written.  The search stops once it reaches
+ * an element holding the vector (untilQuery), about half the work of
+ * letting it settle; only if that element cannot take the TID (it has no
+ * free slot, say, after many updates without a vacuum) is the full narrow
+ * search made, which may find a duplicate that can.
  */
 static bool
 InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPointer heaptid)
@@ -708,6 +712,7 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 	ItemPointerData entrytid;
 	HnswElementTuple etup;
 	bool		done = false;
+	bool		matched = false;
 
 	LockPage(index, HNSW_UPDATE_LOCK, ShareLock);
 	HnswReadMeta(index, &meta);
@@ -723,10 +728,16 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 
 	HnswHeapInit(&candidates, HNSW_UNCHANGED_EF * 2, false);
 	HnswHeapInit(&results, HNSW_UNCHANGED_EF + 1, true);
-	entry = palloc(sizeof(HnswCandidate));
 	ItemPointerSet(&entrytid, meta.entryBlkno, meta.entryOffno);
-	if (HnswLoadCandidate(index, dist, value, &entrytid, true, entry))
+	for (int attempt = 0; attempt < 2 && !done && !(attempt > 0 && !matched); attempt++)
 	{
+		bool		untilQuery = attempt == 0;
+
+		candidates.count = 0;
+		results.count = 0;
+		entry = palloc(sizeof(HnswCandidate));
+		if (!HnswLoadCandidate(index, dist, value, &entrytid, true, entry))
+			break;
 		HnswHeapPush(&candidates, entry);
 		HnswHeapPush(&results, entry);
 		for (int layer = meta.entryLevel; layer >= 0 && !done; layer--)
@@ -735,10 +746,15 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 			HnswCandidate **sorted;
 
 			sorted = HnswDescendLayer(index, dist, value, &candidates, &results,
-									  layer > 0 ? 1 : HNSW_UNCHANGED_EF, layer, meta.m,
+									  layer > 0 ? 1 : HNSW_UNCHANGED_EF, layer, meta.m, untilQuery,
 									  layer == 0 ? HNSW_UNCHANGED_EF * 8 : 64, &nsorted);
 			for (int i = 0; layer == 0 && i < nsorted && !done; i++)
+			{
 				done = AddToDuplicate(index, sorted[i], value, &etup->data, heaptid, false);
+				matched |= sorted[i]->vec != NULL && !sorted[i]->deleted &&
+					VARSIZE(sorted[i]->vec) == VARSIZE(value) &&
+					memcmp(sorted[i]->vec->x, value->x, sizeof(float) * value->dim) == 0;
+			}
 		}
 	}
 	UnlockPage(index, HNSW_UPDATE_LOCK, ShareLock);

@@ -294,7 +294,7 @@ HnswSearchFinds(Relation index, const HnswDistance *dist, const HnswMetaPageData
 	HnswHeapPush(&results, entry);
 	for (int layer = entry->level; layer >= 0; layer--)
 		*sorted = HnswDescendLayer(index, dist, self->vec, &candidates, &results,
-								   layer > 0 ? 1 : ef, layer, meta->m, layer > 0 ? 64 : ef * 8, n);
+								   layer > 0 ? 1 : ef, layer, meta->m, false, layer > 0 ? 64 : ef * 8, n);
 	for (int i = 0; i < *n; i++)
 	{
 		if (ItemPointerEquals(&(*sorted)[i]->tid, &self->tid))

@@ -224,7 +224,7 @@ FirstRound(IndexScanDesc scan)
 		HnswVisitedInit(&v, 64);
 		HnswVisitedAdd(&v, &so->results.items[0].c->tid);
 		HnswSearchLayer(index, &so->dist, so->query, &so->candidates, 1, layer, m, false, false,
-						&v, &so->results, NULL, NULL);
+						false, &v, &so->results, NULL, NULL);
 		best = HnswHeapTop(&so->results);
 		best->flags = 0;
 		so->candidates.count = 0;
@@ -235,7 +235,7 @@ FirstRound(IndexScanDesc scan)
 	HnswVisitedAdd(&so->visited, &so->results.items[0].c->tid);
 	so->tuplesSeen = 1;
 	HnswSearchLayer(index, &so->dist, so->query, &so->candidates, hnsw_ef_search, 0, m, false,
-					true, &so->visited, &so->results, iterative ? &so->discarded : NULL,
+					true, false, &so->visited, &so->results, iterative ? &so->discarded : NULL,
 					&so->tuplesSeen);
 	if (iterative)
 		DiscardCandidates(so);
@@ -270,7 +270,7 @@ NextRound(IndexScanDesc scan)
 			HnswHeapPush(&so->results, c);
 	}
 	HnswSearchLayer(scan->indexRelation, &so->dist, so->query, &so->candidates,
-					hnsw_ef_search, 0, so->meta.m, false, true, &so->visited, &so->results,
+					hnsw_ef_search, 0, so->meta.m, false, true, false, &so->visited, &so->results,
 					&so->discarded, &so->tuplesSeen);
 	DiscardCandidates(so);
 	DrainResults(scan, true);

@@ -1118,11 +1118,17 @@ DebugStalePeek(void)
  * such elements are simply dropped.  An element already expanded is not
  * expanded again, so a resumed search never repeats work.  `tuples_seen`,
  * when given, counts the elements whose distance was taken.
+ *
+ * With untilQuery (and wantVectors), the search stops as soon as the nearest
+ * candidate is an element holding the query itself: an update that left the
+ * vector unchanged looks for its element only (InsertUnchanged), and the
+ * expansions that would confirm the rest of the neighbourhood, most of a
+ * search, are of no use to it.
  */
 void
 HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				HnswHeap *candidates, int ef, int layer, int m, bool wantVectors,
-				bool wantExact, HnswVisited *visited, HnswHeap *results,
+				bool wantExact, bool untilQuery, HnswVisited *visited, HnswHeap *results,
 				HnswHeap *discarded, int64 *tuples_seen)
 {
 	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * 2 * m);
@@ -1189,6 +1195,11 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				continue;
 			}
 		}
+
+		/* The query's own element, nearest of all: it stays in the results */
+		if (untilQuery && c->vec != NULL && !c->deleted && VARSIZE(c->vec) == VARSIZE(query) &&
+			memcmp(c->vec->x, query->x, sizeof(float) * query->dim) == 0)
+			break;
 
 		/* The unvisited neighbours, their line pointers on their way */
 		n = HnswLoadNeighbors(index, c, layer, m, neighbors);
@@ -1351,14 +1362,15 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 /*
  * One layer of a descent through the graph, as inserts and vacuum's repair
  * do it: a fresh visited set seeded with the current results, the layer
- * search, then the results drained nearest first into a new array, which
+ * search (with untilQuery, until the query's own element), then the results
+ * drained nearest first into a new array, which
  * also reseeds both heaps for the layer below.  Returns the array and sets
  * *n to its length.
  */
 HnswCandidate **
 HnswDescendLayer(Relation index, const HnswDistance *dist, const Vector *query,
 				 HnswHeap *candidates, HnswHeap *results, int ef, int layer, int m,
-				 int expected, int *n)
+				 bool untilQuery, int expected, int *n)
 {
 	HnswVisited visited;
 	HnswCandidate **sorted;
@@ -1366,7 +1378,7 @@ HnswDescendLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	HnswVisitedInit(&visited, expected);
 	for (int i = 0; i < results->count; i++)
 		HnswVisitedAdd(&visited, &results->items[i].c->tid);
-	HnswSearchLayer(index, dist, query, candidates, ef, layer, m, true, false,
+	HnswSearchLayer(index, dist, query, candidates, ef, layer, m, true, false, untilQuery,
 					&visited, results, NULL, NULL);
 
 	*n = results->count;

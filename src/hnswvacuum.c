@@ -413,7 +413,7 @@ SearchRepairCandidates(VacuumState *vs, HnswCandidate *self, int layer,
 	{
 		int			nsorted;
 		HnswCandidate **sorted = HnswDescendLayer(vs->index, &vs->dist, self->vec, &candidates,
-												  &results, l > layer ? 1 : ef, l, m,
+												  &results, l > layer ? 1 : ef, l, m, false,
 												  l == layer ? ef * m * 2 : 64, &nsorted);
 
 		if (l > layer)
@@ -820,7 +820,7 @@ ReconnectElement(VacuumState *vs, ItemPointer tid, ItemPointer entrytid)
 	HnswHeapPush(&candidates, entry);
 	HnswHeapPush(&results, entry);
 	sorted = HnswDescendLayer(vs->index, &vs->dist, self.vec, &candidates, &results, ef, 0, m,
-							  ef * m * 2, &nsorted);
+							  false, ef * m * 2, &nsorted);
 	LinkFromNearest(vs, &self, sorted, nsorted);
 	return true;
 }
