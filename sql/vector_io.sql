@@ -64,6 +64,27 @@ WHERE attrelid IN ('plain_t'::regclass, 'big_t'::regclass, 'free_t'::regclass,
 ORDER BY attrelid::regclass::text, attname;
 INSERT INTO plain_t SELECT 1, array_fill(7, ARRAY[784])::vector, array_fill(1, ARRAY[16])::vector, 'x';
 SELECT pg_column_compression(a) IS NULL AS uncompressed, pg_column_size(a) AS bytes FROM plain_t;
+-- and a toast_tuple_target that leaves the other columns the usual 2032
+-- bytes, so that a small jsonb beside a 3 kB vector stays in the row (it
+-- went to TOAST), while a large text still goes; set only for tables with
+-- plain vectors, never over one the CREATE TABLE gave, and for a
+-- partition (whose vectors are plain already) but not its parent
+SELECT c.relname, c.reloptions FROM pg_class c
+WHERE c.relname IN ('plain_t', 'big_t', 'free_t', 'optout_t', 'as_t') ORDER BY 1;
+CREATE TABLE meta_t (id int, v vector(784), m jsonb, body text);
+INSERT INTO meta_t SELECT 1, array_fill(7, ARRAY[784])::vector, '{"n": 1, "tag": "some words"}', 'short';
+SELECT pg_relation_size(reltoastrelid) AS toast_bytes_after_small_columns
+FROM pg_class WHERE oid = 'meta_t'::regclass;
+INSERT INTO meta_t SELECT 2, array_fill(7, ARRAY[784])::vector, '{"n": 2}',
+	(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 200) i);
+SELECT pg_relation_size(reltoastrelid) > 0 AS large_text_went_to_toast
+FROM pg_class WHERE oid = 'meta_t'::regclass;
+CREATE TABLE given_t (v vector(784)) WITH (toast_tuple_target = 4000);
+CREATE TABLE part_t (id int, v vector(784), m jsonb) PARTITION BY RANGE (id);
+CREATE TABLE part_1 PARTITION OF part_t FOR VALUES FROM (0) TO (100);
+SELECT c.relname, c.reloptions FROM pg_class c
+WHERE c.relname IN ('meta_t', 'given_t', 'part_t', 'part_1') ORDER BY 1;
+DROP TABLE meta_t, given_t, part_t;
 -- the trigger works with an empty search_path, as pg_restore runs
 SET search_path = '';
 CREATE TABLE public.sp_t (a public.vector(3));

@@ -373,7 +373,16 @@ COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';
 -- pixels).  So new tables get STORAGE plain on their vector(n) columns when
 -- the columns' declared sizes together leave room in the heap page: never
 -- compressed, never moved.  Larger or unconstrained columns keep main.
--- SET vectorpg.inline_storage = off before CREATE TABLE to opt out.
+--
+-- The rest of the row then keeps PostgreSQL's usual budget: the toaster
+-- moves extended columns out of line for as long as a row exceeds
+-- toast_tuple_target (2032 bytes by default), so beside a 784-dimension
+-- plain vector (3 kB) it moved even a 30-byte jsonb, and every read of that
+-- metadata became a TOAST fetch.  So such a table's toast_tuple_target
+-- grows by its plain vectors' size, unless the CREATE TABLE set one; a
+-- partition of a partitioned table, whose vectors are plain already, gets
+-- the same.  SET vectorpg.inline_storage = off before CREATE TABLE to opt
+-- out of both.
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION vectorpg_inline_storage() RETURNS event_trigger
@@ -387,6 +396,7 @@ DECLARE
 	col record;
 	vtype oid;
 	total bigint;
+	inline bigint;
 BEGIN
 	IF coalesce(current_setting('vectorpg.inline_storage', true), 'on') NOT IN ('on', 'true', '1', 'yes') THEN
 		RETURN;
@@ -403,19 +413,33 @@ BEGIN
 		FROM pg_attribute a
 		WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'm';
-		CONTINUE WHEN total = 0 OR total > 7200;
-		FOR col IN SELECT a.attname FROM pg_attribute a
-			WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
-			  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'm'
-		LOOP
-			EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE PLAIN',
-						   cmd.objid::regclass, col.attname);
-		END LOOP;
+		IF total > 0 AND total <= 7200 THEN
+			FOR col IN SELECT a.attname FROM pg_attribute a
+				WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
+				  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'm'
+			LOOP
+				EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STORAGE PLAIN',
+							   cmd.objid::regclass, col.attname);
+			END LOOP;
+		END IF;
+		-- the toaster's target: the plain vectors' size on top of the
+		-- default, for tables that store rows (not a partitioned parent)
+		SELECT coalesce(sum(8 + 4 * a.atttypmod), 0) INTO inline
+		FROM pg_attribute a
+		WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
+		  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'p';
+		IF inline > 0
+		   AND EXISTS (SELECT FROM pg_class c WHERE c.oid = cmd.objid AND c.relkind IN ('r', 'm'))
+		   AND NOT EXISTS (SELECT FROM pg_class c, unnest(c.reloptions) o
+						   WHERE c.oid = cmd.objid AND o LIKE 'toast\_tuple\_target=%') THEN
+			EXECUTE format('ALTER TABLE %s SET (toast_tuple_target = %s)',
+						   cmd.objid::regclass, least(8160, inline + 2032));
+		END IF;
 	END LOOP;
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg_inline_storage() IS 'event trigger: STORAGE plain for vector(n) columns of new tables that fit in a heap page';
+COMMENT ON FUNCTION vectorpg_inline_storage() IS 'event trigger: STORAGE plain for vector(n) columns of new tables that fit in a heap page, and a toast_tuple_target that leaves the rest of the row its usual budget';
 
 CREATE EVENT TRIGGER vectorpg_inline_storage ON ddl_command_end
 	WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
