@@ -93,6 +93,18 @@ ALTER TABLE products DROP COLUMN title;
 SELECT * FROM vectorpg.collection_health('products');
 SELECT count(*) AS checks FROM vectorpg.collection_health();
 
+-- A registered table whose rows exceed toast_tuple_target with the vector
+-- alone (made here without vectorpg_inline_storage, which would set the
+-- target): its metadata goes to TOAST, and the health check says what to do
+SET vectorpg.inline_storage = off;
+CREATE TABLE wide_t (id text PRIMARY KEY, embedding vector(784), metadata jsonb);
+RESET vectorpg.inline_storage;
+SELECT vectorpg.register_collection('wide', 'wide_t');
+SELECT status, detail FROM vectorpg.collection_health('wide') WHERE check_name = 'row_storage';
+ALTER TABLE wide_t SET (toast_tuple_target = 5200);
+SELECT status, detail FROM vectorpg.collection_health('wide') WHERE check_name = 'row_storage';
+SELECT vectorpg.drop_collection('wide', drop_table => true);
+
 -- errors of create and register
 SELECT batch_err($$SELECT vectorpg.create_collection('docs', 3)$$);
 SELECT batch_err($$SELECT vectorpg.create_collection('x', 0)$$);

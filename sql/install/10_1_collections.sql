@@ -526,6 +526,8 @@ DECLARE
 	nsearched bigint;
 	nmissed bigint;
 	ok boolean;
+	target integer;
+	vbytes integer;
 BEGIN
 	IF collection IS NOT NULL AND NOT EXISTS (SELECT 1 FROM vectorpg.collections x WHERE x.name = collection) THEN
 		RAISE EXCEPTION 'collection "%" does not exist', collection
@@ -622,6 +624,32 @@ BEGIN
 			RETURN NEXT;
 		END IF;
 
+		-- Metadata in the row: with the vector in the page (STORAGE plain or
+		-- main), a row over toast_tuple_target makes the toaster move the
+		-- metadata out of line however small it is, and every read of it a
+		-- TOAST fetch (tables created since vectorpg_inline_storage sets the
+		-- target are fine; registered ones may not be)
+		IF c.metadata_column IS NOT NULL THEN
+			check_name := 'row_storage';
+			SELECT coalesce((SELECT substr(o, length('toast_tuple_target=') + 1)::integer
+							 FROM unnest(r.reloptions) o WHERE o LIKE 'toast\_tuple\_target=%'), 2032)
+			INTO target FROM pg_class r WHERE r.oid = c.relation;
+			vbytes := 8 + 4 * c.dimension;
+			IF EXISTS (SELECT FROM pg_attribute v, pg_attribute m
+					   WHERE v.attrelid = c.relation AND v.attname = c.vector_column AND v.attstorage IN ('p', 'm')
+						 AND m.attrelid = c.relation AND m.attname = c.metadata_column AND m.attstorage IN ('x', 'e'))
+			   AND vbytes + 64 > target THEN
+				status := 'warning';
+				detail := format('Rows with a %s-dimension vector exceed toast_tuple_target (%s bytes), so column %I goes to TOAST and every read of it is a TOAST fetch: ALTER TABLE %s SET (toast_tuple_target = %s) keeps the rows written afterwards in the page.',
+								 c.dimension, target, c.metadata_column, c.relation, least(8160, vbytes + 2032));
+			ELSE
+				status := 'ok';
+				detail := format('Metadata of up to about %s bytes stays in the row (toast_tuple_target %s).',
+								 greatest(target - vbytes - 64, 0), target);
+			END IF;
+			RETURN NEXT;
+		END IF;
+
 		check_name := 'dead_rows';
 		SELECT s.n_live_tup, s.n_dead_tup INTO live, dead FROM pg_stat_all_tables s WHERE s.relid = c.relation;
 		IF coalesce(dead, 0) > 1000 AND dead > 0.2 * (coalesce(live, 0) + dead) THEN
@@ -676,7 +704,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION vectorpg.collection_health(text, boolean) IS 'health checks of one or every collection: table, columns, indexes, dead rows, and with deep the index structure (remote: table, columns, whether the remote answers)';
+COMMENT ON FUNCTION vectorpg.collection_health(text, boolean) IS 'health checks of one or every collection: table, columns, indexes, row storage, dead rows, and with deep the index structure (remote: table, columns, whether the remote answers)';
 
 -- Forget the collections whose table is dropped, so that the catalog never
 -- names a table that is gone
