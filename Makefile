@@ -19,9 +19,10 @@ MODULE_HEADERS = $(wildcard src/*.h)
 HEADERS = src/vectorpg.h src/hnsw.h
 
 # libcurl and cJSON (Debian: libcurl4-openssl-dev, libcjson-dev) for the
-# remote clients
+# remote clients.  libcurl is compiled against but not linked: the first
+# remote request loads it (src/remote_curl.h)
 PG_CPPFLAGS += -I/usr/include/cjson
-SHLIB_LINK += -lcurl -lcjson
+SHLIB_LINK += -lcjson
 
 
 # The install script is built from sql/vectorpg.sql (the type and the

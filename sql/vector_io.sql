@@ -137,3 +137,7 @@ SELECT '[1.5x]'::vector;
 SELECT '[1e]'::vector;
 SELECT '[1.2.3]'::vector;
 DROP TABLE fp_strings;
+
+-- vectorpg.so does not link libcurl: a session that never talks to a
+-- remote index does not load it (src/remote_curl.h)
+SELECT pg_read_file('/proc/self/maps') LIKE '%libcurl%' AS libcurl_loaded;

@@ -21,9 +21,10 @@
  *	  a new key, a new host) and no connection made under old settings is
  *	  reused.  Nothing is closed inside the callback itself: invalidation
  *	  can arrive while a request is being set up.
- *	- Handles are created lazily in a backend, never in the postmaster, and
- *	  curl_global_init runs once from _PG_init, as libcurl asks.  An
- *	  on_proc_exit callback closes every handle at backend exit.
+ *	- Handles are created lazily in a backend, never in the postmaster;
+ *	  libcurl itself is loaded, and curl_global_init run, on the first
+ *	  request (remote_curl.c).  An on_proc_exit callback closes every
+ *	  handle at backend exit.
  *	- A request that failed or was aborted mid-transfer leaves a handle that
  *	  libcurl itself has disconnected; RemoteConnectionDiscard exists for
  *	  the cases where the transport wants a clean slate anyway.
@@ -34,7 +35,6 @@
  */
 #include "postgres.h"
 
-#include <curl/curl.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_user_mapping.h"
@@ -49,6 +49,7 @@
 #include "utils/syscache.h"
 
 #include "remote.h"
+#include "remote_curl.h"
 
 /* One cached handle pair */
 typedef struct RemoteConnEntry
@@ -244,16 +245,13 @@ remote_connections(PG_FUNCTION_ARGS)
 }
 
 /*
- * Module initialisation, called once from _PG_init: libcurl's global
- * state, and the settings of the other transport modules.
+ * Module initialisation, called once from _PG_init: the settings of the
+ * other transport modules (libcurl's global state waits for the first
+ * request: remote_curl.c)
  */
 void
 RemoteConnectionInit(void)
 {
-	CURLcode	rc = curl_global_init(CURL_GLOBAL_ALL);
-
-	if (rc != CURLE_OK)
-		elog(ERROR, "curl_global_init failed: %s", curl_easy_strerror(rc));
 	RemoteRecordInit();
 	RemoteMetricsInit();
 }

@@ -66,7 +66,6 @@
  */
 #include "postgres.h"
 
-#include <curl/curl.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -83,6 +82,7 @@
 #include "utils/wait_event.h"
 
 #include "remote.h"
+#include "remote_curl.h"
 
 /* The failure of this backend's latest remote call (see remote.h) */
 RemoteFailure remote_last_failure = {false, 0, false, -1, 0};
