@@ -164,6 +164,47 @@ COMMIT;
 
 SELECT count(*) FROM pt;
 
+-- a partitioned table: the inserts into its partitions' indexes are
+-- deferred, each checked against its own partition; a row that moves to
+-- another partition is indexed there once; a partition of another table,
+-- written in the same window, is not deferred
+CREATE TABLE pp (id integer PRIMARY KEY, v vector(8)) PARTITION BY RANGE (id);
+CREATE TABLE pp_1 PARTITION OF pp FOR VALUES FROM (0) TO (1500);
+CREATE TABLE pp_2 PARTITION OF pp FOR VALUES FROM (1500) TO (100000);
+CREATE INDEX pp_v ON pp USING hnsw (v vector_l2_ops);
+CREATE TABLE po (id integer PRIMARY KEY, v vector(8)) PARTITION BY RANGE (id);
+CREATE TABLE po_1 PARTITION OF po FOR VALUES FROM (0) TO (100000);
+CREATE INDEX po_v ON po USING hnsw (v vector_l2_ops);
+BEGIN;
+SELECT vectorpg._defer_index_inserts('pp', 3000);
+INSERT INTO pp SELECT i, pw_vec(i) FROM generate_series(1, 3000) i;
+UPDATE pp SET id = id + 5000, v = pw_vec(id + 7000) WHERE id <= 10;
+INSERT INTO po SELECT i, pw_vec(i) FROM generate_series(1, 20) i;
+SELECT vectorpg._apply_index_inserts() AS applied;
+COMMIT;
+SELECT c.relname, count(p.problem) AS problems
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+LEFT JOIN LATERAL hnsw_index_check(c.oid::regclass, true) p ON true
+WHERE i.inhparent IN ('pp_v'::regclass, 'po_v'::regclass)
+GROUP BY c.relname ORDER BY 1;
+SELECT (SELECT count(*) FROM pp_1) AS in_pp_1, (SELECT count(*) FROM pp_2) AS in_pp_2;
+SET enable_seqscan = off;
+SELECT id FROM pp ORDER BY v <-> pw_vec(7005) LIMIT 1;
+RESET enable_seqscan;
+-- the same through the batch API, on the table registered as a collection:
+-- 2,500 upserts across both partitions, new rows and replaced ones
+SELECT vectorpg.register_collection('ppc', 'pp', vector_column => 'v', metadata_column => NULL);
+SELECT inserted, updated, failed, status
+FROM vectorpg.upsert('ppc', (SELECT array_agg((i * 2)::text ORDER BY i) FROM generate_series(1, 2500) i),
+	(SELECT array_agg(pw_vec(i + 30000) ORDER BY i) FROM generate_series(1, 2500) i), batch_size_limit => 5000);
+SELECT c.relname, count(p.problem) AS problems
+FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+LEFT JOIN LATERAL hnsw_index_check(c.oid::regclass, true) p ON true
+WHERE i.inhparent = 'pp_v'::regclass
+GROUP BY c.relname ORDER BY 1;
+SELECT count(*) FILTER (WHERE v = pw_vec(id / 2 + 30000)) AS upserted FROM pp;
+SELECT vectorpg.drop_collection('ppc');
+
 -- arrays that do not count from 1 are renumbered: the error row's position
 -- and id are the item's, and the retry after a statement's failure (the
 -- trigger above) writes the right items

@@ -39,8 +39,9 @@
  *	  worker is raised in the backend and aborts the transaction.
  *
  * Deferring happens only for a heap table that is not temporary (workers
- * cannot read a backend's local buffers) and outside parallel mode;
- * otherwise hnswinsert inserts at once, as always.  A list that reaches
+ * cannot read a backend's local buffers), or the partitions of such a
+ * partitioned table, and outside parallel mode; otherwise hnswinsert
+ * inserts at once, as always.  A list that reaches
  * maintenance_work_mem is inserted serially on the spot and started anew.
  *
  * Copyright (c) 2026, vectorpg developers
@@ -58,6 +59,8 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -101,16 +104,31 @@ typedef struct DeferredItem
 	Vector	   *value;
 } DeferredItem;
 
+/*
+ * Partitions of a partitioned table being deferred for, as hnswinsert met
+ * them: whether each may be deferred (a heap, not temporary)
+ */
+#define HNSW_DEFER_MAX_PARTITIONS	64
+
+typedef struct DeferPartition
+{
+	Oid			relid;
+	bool		eligible;
+} DeferPartition;
+
 /* What this backend is deferring, if anything */
 typedef struct DeferState
 {
 	Oid			heaprelid;		/* InvalidOid: not deferring */
+	bool		partitioned;	/* heaprelid is a partitioned table */
 	int			nestLevel;		/* the subtransaction that owns the list */
 	MemoryContext cxt;
 	DeferredItem *items;
 	int			nitems;
 	int			capacity;
 	Size		bytes;
+	DeferPartition partitions[HNSW_DEFER_MAX_PARTITIONS];
+	int			npartitions;
 } DeferState;
 
 static DeferState defer;
@@ -156,6 +174,44 @@ DeferClearList(void)
 	defer.bytes = 0;
 }
 
+/* Can a table be deferred for: a heap, not temporary */
+static bool
+HeapEligible(Relation heap)
+{
+	return heap->rd_tableam == GetHeapamTableAmRoutine() &&
+		heap->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
+}
+
+/*
+ * Is `heap` the table being deferred for, or, when that is partitioned, an
+ * eligible partition of it?  A partition's answer is looked up once and
+ * kept; past HNSW_DEFER_MAX_PARTITIONS partitions, the others insert at
+ * once.
+ */
+static bool
+DeferredHeap(Relation heap)
+{
+	Oid			relid = RelationGetRelid(heap);
+	DeferPartition *p;
+
+	if (relid == defer.heaprelid)
+		return !defer.partitioned;
+	if (!defer.partitioned || !heap->rd_rel->relispartition)
+		return false;
+	for (int i = 0; i < defer.npartitions; i++)
+	{
+		if (defer.partitions[i].relid == relid)
+			return defer.partitions[i].eligible;
+	}
+	if (defer.npartitions == HNSW_DEFER_MAX_PARTITIONS)
+		return false;
+	p = &defer.partitions[defer.npartitions++];
+	p->relid = relid;
+	p->eligible = HeapEligible(heap) &&
+		list_member_oid(get_partition_ancestors(relid), defer.heaprelid);
+	return p->eligible;
+}
+
 /*
  * hnswinsert's question: take this insert for later?  True if the item was
  * listed; false means insert now.
@@ -166,8 +222,8 @@ HnswDeferInsert(Relation index, Relation heap, Vector *value, ItemPointer heapti
 	DeferredItem *item;
 	Size		size;
 
-	if (!OidIsValid(defer.heaprelid) || heap == NULL ||
-		RelationGetRelid(heap) != defer.heaprelid || IsInParallelMode())
+	if (!OidIsValid(defer.heaprelid) || heap == NULL || IsInParallelMode() ||
+		!DeferredHeap(heap))
 		return false;
 	size = VECTOR_SIZE(value->dim);
 	if (defer.bytes + size + sizeof(DeferredItem) > (Size) maintenance_work_mem * 1024)
@@ -469,20 +525,34 @@ ApplyDeferred(Oid onlyIndex, bool parallel)
 		defer.capacity = 0;
 	}
 
+	/*
+	 * Of each index's items, those whose TID still holds a row this
+	 * transaction wrote, in the index's own table (a partition's, when the
+	 * deferred table is partitioned)
+	 */
 	qsort(items, n, sizeof(DeferredItem), CompareItems);
-	heap = table_open(defer.heaprelid, RowExclusiveLock);
-	nblocks = RelationGetNumberOfBlocks(heap);
 	keep = palloc(sizeof(DeferredItem *) * n);
-	for (int i = 0; i < n; i++)
+	for (int start = 0; start < n;)
 	{
-		bool		last = i + 1 == n || items[i + 1].indexrelid != items[i].indexrelid ||
-			!ItemPointerEquals(&items[i + 1].tid, &items[i].tid);
+		int			end = start;
 
-		if (last && TupleIsOurs(heap, nblocks, &items[i].tid, &buf))
-			keep[nkeep++] = &items[i];
+		while (end < n && items[end].indexrelid == items[start].indexrelid)
+			end++;
+		heap = table_open(IndexGetRelation(items[start].indexrelid, false), RowExclusiveLock);
+		nblocks = RelationGetNumberOfBlocks(heap);
+		for (int i = start; i < end; i++)
+		{
+			bool		last = i + 1 == end || !ItemPointerEquals(&items[i + 1].tid, &items[i].tid);
+
+			if (last && TupleIsOurs(heap, nblocks, &items[i].tid, &buf))
+				keep[nkeep++] = &items[i];
+		}
+		if (BufferIsValid(buf))
+			ReleaseBuffer(buf);
+		buf = InvalidBuffer;
+		table_close(heap, RowExclusiveLock);
+		start = end;
 	}
-	if (BufferIsValid(buf))
-		ReleaseBuffer(buf);
 	MemoryContextSwitchTo(old);
 
 	/* Index by index; within one, a vector of another dimension first */
@@ -513,7 +583,6 @@ ApplyDeferred(Oid onlyIndex, bool parallel)
 		index_close(index, RowExclusiveLock);
 		start = end;
 	}
-	table_close(heap, RowExclusiveLock);
 
 	if (items != defer.items)
 		pfree(items);
@@ -594,7 +663,8 @@ VECTORPG_FUNCTION(vectorpg_defer_index_inserts);
  * HNSW_DEFER_MIN_ITEMS items, without a second core, or with
  * max_parallel_maintenance_workers at 0; nor for a table that is temporary
  * or not a heap, or that the user may neither insert into nor update (the
- * lock below is not for them to take).
+ * lock below is not for them to take).  A partitioned table defers the
+ * inserts into its partitions' indexes (DeferredHeap).
  */
 Datum
 vectorpg_defer_index_inserts(PG_FUNCTION_ARGS)
@@ -603,6 +673,7 @@ vectorpg_defer_index_inserts(PG_FUNCTION_ARGS)
 	int32		nitems = PG_GETARG_INT32(1);
 	Relation	heap;
 	bool		eligible;
+	bool		partitioned;
 
 	if (OidIsValid(defer.heaprelid))
 	{
@@ -615,13 +686,14 @@ vectorpg_defer_index_inserts(PG_FUNCTION_ARGS)
 		PG_RETURN_VOID();
 
 	heap = table_open(relid, RowExclusiveLock);
-	eligible = heap->rd_tableam == GetHeapamTableAmRoutine() &&
-		heap->rd_rel->relpersistence != RELPERSISTENCE_TEMP;
+	partitioned = heap->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+	eligible = partitioned ? heap->rd_rel->relpersistence != RELPERSISTENCE_TEMP : HeapEligible(heap);
 	table_close(heap, NoLock);
 	if (!eligible)
 		PG_RETURN_VOID();
 
 	defer.heaprelid = relid;
+	defer.partitioned = partitioned;
 	defer.nestLevel = GetCurrentTransactionNestLevel();
 	defer.cxt = AllocSetContextCreate(TopMemoryContext, "hnsw deferred inserts",
 									  ALLOCSET_DEFAULT_SIZES);

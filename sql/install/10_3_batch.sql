@@ -420,7 +420,11 @@ BEGIN
 		PERFORM vectorpg._raise_item_error(errs, n);
 	END IF;
 
-	-- The statement: one chunk of positions [$5, $6], without the bad items
+	-- The statement: one chunk of positions [$5, $6], without the bad items.
+	-- A row the upsert inserted has xmax 0; a partitioned table cannot
+	-- return xmax, so there the rows that existed are counted first, in the
+	-- statement's snapshot (a row another session commits meanwhile and
+	-- the upsert then replaces is counted as inserted)
 	IF op = 'upsert' THEN
 		sql := format(
 			'WITH w AS (INSERT INTO %1$s AS t (%2$I, %3$I%4$s%5$s) '
@@ -428,8 +432,16 @@ BEGIN
 			'FROM unnest($1::text[], $2::@extschema@.vector[], $3::jsonb[], $4::text[]) WITH ORDINALITY u(id, v, m, tx, o) '
 			'WHERE u.o + $9 - 1 BETWEEN $5 AND $6 AND u.o + $9 - 1 <> ALL ($7) ORDER BY 1 '
 			'ON CONFLICT (%2$I) DO UPDATE SET %3$I = excluded.%3$I%9$s%10$s '
-			'RETURNING (t.xmax = 0) AS ins) '
-			'SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w',
+			|| CASE WHEN (SELECT r.relkind FROM pg_class r WHERE r.oid = c.relation) = 'p' THEN
+				'RETURNING NULL::boolean AS ins), '
+				'e AS (SELECT count(*) AS n FROM %1$s AS t WHERE t.%2$I = ANY (ARRAY('
+				'SELECT u.id::%6$s FROM unnest($1::text[]) WITH ORDINALITY u(id, o) '
+				'WHERE u.o + $9 - 1 BETWEEN $5 AND $6 AND u.o + $9 - 1 <> ALL ($7)))) '
+				'SELECT count(*) - (SELECT e.n FROM e), (SELECT e.n FROM e) FROM w'
+			ELSE
+				'RETURNING (t.xmax = 0) AS ins) '
+				'SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM w'
+			END,
 			c.relation, c.id_column, c.vector_column,
 			CASE WHEN c.metadata_column IS NULL THEN '' ELSE format(', %I', c.metadata_column) END,
 			CASE WHEN txt IS NULL THEN '' ELSE format(', %I', txt) END,
