@@ -22,7 +22,8 @@
 #	    orders, finish without errors (no deadlock) with one row per id;
 #	(d3) the same with chunks of 2,500, whose hnsw inserts parallel workers
 #	    apply at the end of each chunk, with VACUUM running beside: one
-#	    row per id, each indexed once with its own vector;
+#	    row per id, each indexed once with its own vector; and again on a
+#	    hash-partitioned collection, whose partitions' indexes are deferred;
 #	(d4) a crash while parallel workers apply a chunk leaves none of the
 #	    uncommitted batch and a sound index that takes more;
 #	(d2) an update re-sending a row's vector, racing a writer that changes
@@ -295,55 +296,75 @@ like(sql("SELECT DISTINCT metadata ->> 'round' FROM d"), qr/^25$/, '(d) every ro
 # them may free for other rows before the apply: the apply must skip
 # them.  Every row must end up indexed once, with its own vector.
 
+# The same on a partitioned collection (a registered table hash-partitioned
+# by id), whose chunks defer the inserts into each partition's index: with
+# 5,000 items a call, since each partition's index is applied on its own
+# and a worker is started for 2,000 items or more
 sql("SELECT vectorpg.create_collection('dp', 8, 'l2')");
-my @bigruns;
-foreach my $s (1, 2)
-{
-	my $file = "$tmp/bigsession$s.sql";
-	open my $fh, '>', $file or die "could not write $file: $!";
-	print $fh "SET client_min_messages = debug1;\n";
-	foreach my $round (1 .. 4)
-	{
-		my $order = $s == 1 ? 'i' : '-i';
-		print $fh "SELECT status FROM vectorpg.upsert('dp', (SELECT array_agg('id' || i ORDER BY $order) FROM generate_series(1, 2500) i),
-			(SELECT array_agg((SELECT array_agg(sin((i * 3 + $s * 100000 + $round * 10000) * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 8) j) ORDER BY $order) FROM generate_series(1, 2500) i),
-			(SELECT array_agg(jsonb_build_object('session', $s, 'round', $round) ORDER BY $order) FROM generate_series(1, 2500) i),
-			batch_size_limit => 2500);\n";
-	}
-	close $fh;
-	chmod 0644, $file;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out, '2>', \$err);
-	push @bigruns, [ $h, \$out, \$err ];
-}
-my $vacuums = 0;
-while (grep { $_->[0]->pumpable } @bigruns)
-{
-	$node->psql('postgres', 'VACUUM dp');
-	$vacuums++;
-	$_->[0]->pump_nb foreach grep { $_->[0]->pumpable } @bigruns;
-}
-my $workers = 0;
-foreach my $run (@bigruns)
-{
-	my ($h, $out, $err) = @$run;
-	$h->finish;
-	is($h->result(0), 0, '(d3) a session finished without error') or diag($$err);
-	is(scalar(() = $$out =~ /success/g), 4, '(d3) its 4 batches of 2,500 succeeded');
-	$workers++ while $$err =~ /deferred inserts into "dp_embedding_idx" with [1-9][0-9]* parallel workers/g;
-}
-note("(d3) $vacuums vacuums ran beside the batches; $workers applies had workers");
+sql("CREATE TABLE dq (id text PRIMARY KEY, embedding vector(8) NOT NULL, metadata jsonb NOT NULL DEFAULT '{}')
+	PARTITION BY HASH (id);
+	CREATE TABLE dq_0 PARTITION OF dq FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+	CREATE TABLE dq_1 PARTITION OF dq FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+	CREATE INDEX ON dq USING hnsw (embedding vector_l2_ops);
+	SELECT vectorpg.register_collection('dq', 'dq')");
 my $cpus = `getconf _NPROCESSORS_ONLN 2>/dev/null` || 1;
-SKIP:
+foreach my $coll ('dp', 'dq')
 {
-	skip 'one core: the apply runs without workers', 1 if $cpus < 2;
-	cmp_ok($workers, '>', 0, '(d3) parallel workers applied deferred inserts');
+	my $what = $coll eq 'dq' ? '(d3, partitioned)' : '(d3)';
+	my $n = $coll eq 'dq' ? 5000 : 2500;
+	my @bigruns;
+	foreach my $s (1, 2)
+	{
+		my $file = "$tmp/big${coll}session$s.sql";
+		open my $fh, '>', $file or die "could not write $file: $!";
+		print $fh "SET client_min_messages = debug1;\n";
+		foreach my $round (1 .. 4)
+		{
+			my $order = $s == 1 ? 'i' : '-i';
+			print $fh "SELECT status FROM vectorpg.upsert('$coll', (SELECT array_agg('id' || i ORDER BY $order) FROM generate_series(1, $n) i),
+				(SELECT array_agg((SELECT array_agg(sin((i * 3 + $s * 100000 + $round * 10000) * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 8) j) ORDER BY $order) FROM generate_series(1, $n) i),
+				(SELECT array_agg(jsonb_build_object('session', $s, 'round', $round) ORDER BY $order) FROM generate_series(1, $n) i),
+				batch_size_limit => $n);\n";
+		}
+		close $fh;
+		chmod 0644, $file;
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start(
+			[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+			'>', \$out, '2>', \$err);
+		push @bigruns, [ $h, \$out, \$err ];
+	}
+	my $vacuums = 0;
+	while (grep { $_->[0]->pumpable } @bigruns)
+	{
+		$node->psql('postgres', "VACUUM $coll");
+		$vacuums++;
+		$_->[0]->pump_nb foreach grep { $_->[0]->pumpable } @bigruns;
+	}
+	my $workers = 0;
+	foreach my $run (@bigruns)
+	{
+		my ($h, $out, $err) = @$run;
+		$h->finish;
+		is($h->result(0), 0, "$what a session finished without error") or diag($$err);
+		is(scalar(() = $$out =~ /success/g), 4, "$what its 4 batches of $n succeeded");
+		$workers++ while $$err =~ /deferred inserts into "${coll}_\w*" with [1-9][0-9]* parallel workers/g;
+	}
+	note("$what $vacuums vacuums ran beside the batches; $workers applies had workers");
+	SKIP:
+	{
+		skip 'one core: the apply runs without workers', 1 if $cpus < 2;
+		cmp_ok($workers, '>', 0, "$what parallel workers applied deferred inserts");
+	}
+	is(sql("SELECT count(*), count(DISTINCT id) FROM $coll"), "$n|$n", "$what one row per id");
+	# every hnsw index of the table or of its partitions
+	is(sql("SELECT count(p.*) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid AND ic.relkind = 'i'
+		JOIN pg_am a ON a.oid = ic.relam AND a.amname = 'hnsw'
+		CROSS JOIN LATERAL hnsw_index_check(i.indexrelid::regclass, true) p
+		WHERE i.indrelid = '$coll'::regclass
+		   OR i.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = '$coll'::regclass)"), '0',
+		"$what every row is indexed with its vector, and the index is sound");
 }
-is(sql("SELECT count(*), count(DISTINCT id) FROM dp"), '2500|2500', '(d3) one row per id');
-is(sql("SELECT count(*) FROM hnsw_index_check('dp_embedding_idx', true)"), '0',
-	'(d3) every row is indexed with its vector, and the index is sound');
 
 # (d4) a crash while parallel workers apply a chunk's inserts: the batch
 # was never committed, so the table has none of it, and the index (whose
