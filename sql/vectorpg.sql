@@ -385,6 +385,23 @@ COMMENT ON CAST (numeric[] AS vector) IS 'numeric[] to vector';
 -- out of both.
 -- ---------------------------------------------------------------------------
 
+-- The bytes a vector(dims) takes in a row: an 8-byte header, 4 a dimension
+CREATE FUNCTION vectorpg._vector_bytes(dims integer) RETURNS integer
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT 8 + 4 * dims $$;
+
+COMMENT ON FUNCTION vectorpg._vector_bytes(integer) IS 'internal: the bytes a vector of that many dimensions takes in a row';
+
+-- The toast_tuple_target that leaves the other columns of a row PostgreSQL's
+-- default budget (2032 bytes) beside vectors of vector_bytes stored in the
+-- row, at most the largest target there is; the event trigger below sets it
+-- and collection_health checks for it
+CREATE FUNCTION vectorpg._toast_target(vector_bytes bigint) RETURNS integer
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT least(8160, vector_bytes + 2032)::integer $$;
+
+COMMENT ON FUNCTION vectorpg._toast_target(bigint) IS 'internal: the toast_tuple_target that keeps small columns beside inline vectors in the row';
+
 CREATE FUNCTION vectorpg_inline_storage() RETURNS event_trigger
 LANGUAGE plpgsql
 -- Runs inside other people's DDL (and pg_restore, with an empty
@@ -409,7 +426,7 @@ BEGIN
 		WHERE object_type = 'table' AND command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
 	LOOP
 		-- 8-byte header plus 4 bytes a dimension, per constrained vector column
-		SELECT coalesce(sum(8 + 4 * a.atttypmod), 0) INTO total
+		SELECT coalesce(sum(vectorpg._vector_bytes(a.atttypmod)), 0) INTO total
 		FROM pg_attribute a
 		WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'm';
@@ -424,7 +441,7 @@ BEGIN
 		END IF;
 		-- the toaster's target: the plain vectors' size on top of the
 		-- default, for tables that store rows (not a partitioned parent)
-		SELECT coalesce(sum(8 + 4 * a.atttypmod), 0) INTO inline
+		SELECT coalesce(sum(vectorpg._vector_bytes(a.atttypmod)), 0) INTO inline
 		FROM pg_attribute a
 		WHERE a.attrelid = cmd.objid AND a.attnum > 0 AND NOT a.attisdropped
 		  AND a.atttypid = vtype AND a.atttypmod > 0 AND a.attstorage = 'p';
@@ -433,7 +450,7 @@ BEGIN
 		   AND NOT EXISTS (SELECT FROM pg_class c, unnest(c.reloptions) o
 						   WHERE c.oid = cmd.objid AND o LIKE 'toast\_tuple\_target=%') THEN
 			EXECUTE format('ALTER TABLE %s SET (toast_tuple_target = %s)',
-						   cmd.objid::regclass, least(8160, inline + 2032));
+						   cmd.objid::regclass, vectorpg._toast_target(inline));
 		END IF;
 	END LOOP;
 END

@@ -632,16 +632,17 @@ BEGIN
 		IF c.metadata_column IS NOT NULL THEN
 			check_name := 'row_storage';
 			SELECT coalesce((SELECT substr(o, length('toast_tuple_target=') + 1)::integer
-							 FROM unnest(r.reloptions) o WHERE o LIKE 'toast\_tuple\_target=%'), 2032)
+							 FROM unnest(r.reloptions) o WHERE o LIKE 'toast\_tuple\_target=%'),
+							vectorpg._toast_target(0))	-- unset: PostgreSQL's 2032
 			INTO target FROM pg_class r WHERE r.oid = c.relation;
-			vbytes := 8 + 4 * c.dimension;
+			vbytes := vectorpg._vector_bytes(c.dimension);
 			IF EXISTS (SELECT FROM pg_attribute v, pg_attribute m
 					   WHERE v.attrelid = c.relation AND v.attname = c.vector_column AND v.attstorage IN ('p', 'm')
 						 AND m.attrelid = c.relation AND m.attname = c.metadata_column AND m.attstorage IN ('x', 'e'))
 			   AND vbytes + 64 > target THEN
 				status := 'warning';
 				detail := format('Rows with a %s-dimension vector exceed toast_tuple_target (%s bytes), so column %I goes to TOAST and every read of it is a TOAST fetch: ALTER TABLE %s SET (toast_tuple_target = %s) keeps the rows written afterwards in the page.',
-								 c.dimension, target, c.metadata_column, c.relation, least(8160, vbytes + 2032));
+								 c.dimension, target, c.metadata_column, c.relation, vectorpg._toast_target(vbytes));
 			ELSE
 				status := 'ok';
 				detail := format('Metadata of up to about %s bytes stays in the row (toast_tuple_target %s).',

@@ -59,6 +59,22 @@ sub fingerprint
 	return sql("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM $table t");
 }
 
+# Write a script to a file and start psql on it in the background; returns
+# [ the IPC::Run handle, \stdout, \stderr ] (the racing sessions of (d), (d3))
+sub start_psql_script
+{
+	my ($file, $script) = @_;
+	open my $fh, '>', $file or die "could not write $file: $!";
+	print $fh $script;
+	close $fh;
+	chmod 0644, $file;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
+		'>', \$out, '2>', \$err);
+	return [ $h, \$out, \$err ];
+}
+
 # a vector literal of dim dimensions from a seed, in SQL
 sub vec_sql
 {
@@ -259,23 +275,16 @@ my $tmp = PostgreSQL::Test::Utils::tempdir();
 my @runs;
 foreach my $s (1, 2)
 {
-	my $file = "$tmp/session$s.sql";
-	open my $fh, '>', $file or die "could not write $file: $!";
+	my $script = '';
 	foreach my $round (1 .. 25)
 	{
 		# the same 300 ids, in an order of this session's own
 		my $order = $s == 1 ? 'i' : '-i';
-		print $fh "SELECT status FROM vectorpg.upsert('d', (SELECT array_agg('id' || (i % 300) ORDER BY $order) FROM generate_series(1, 300) i),
+		$script .= "SELECT status FROM vectorpg.upsert('d', (SELECT array_agg('id' || (i % 300) ORDER BY $order) FROM generate_series(1, 300) i),
 			(SELECT array_agg(" . vec_sql(16, "i + $s * 1000 + $round") . " ORDER BY $order) FROM generate_series(1, 300) i),
 			(SELECT array_agg(jsonb_build_object('session', $s, 'round', $round) ORDER BY $order) FROM generate_series(1, 300) i));\n";
 	}
-	close $fh;
-	chmod 0644, $file;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
-		'>', \$out, '2>', \$err);
-	push @runs, [ $h, \$out, \$err ];
+	push @runs, start_psql_script("$tmp/session$s.sql", $script);
 }
 foreach my $run (@runs)
 {
@@ -315,24 +324,16 @@ foreach my $coll ('dp', 'dq')
 	my @bigruns;
 	foreach my $s (1, 2)
 	{
-		my $file = "$tmp/big${coll}session$s.sql";
-		open my $fh, '>', $file or die "could not write $file: $!";
-		print $fh "SET client_min_messages = debug1;\n";
+		my $script = "SET client_min_messages = debug1;\n";
 		foreach my $round (1 .. 4)
 		{
 			my $order = $s == 1 ? 'i' : '-i';
-			print $fh "SELECT status FROM vectorpg.upsert('$coll', (SELECT array_agg('id' || i ORDER BY $order) FROM generate_series(1, $n) i),
+			$script .= "SELECT status FROM vectorpg.upsert('$coll', (SELECT array_agg('id' || i ORDER BY $order) FROM generate_series(1, $n) i),
 				(SELECT array_agg((SELECT array_agg(sin((i * 3 + $s * 100000 + $round * 10000) * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 8) j) ORDER BY $order) FROM generate_series(1, $n) i),
 				(SELECT array_agg(jsonb_build_object('session', $s, 'round', $round) ORDER BY $order) FROM generate_series(1, $n) i),
 				batch_size_limit => $n);\n";
 		}
-		close $fh;
-		chmod 0644, $file;
-		my ($out, $err) = ('', '');
-		my $h = IPC::Run::start(
-			[ 'psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $file ],
-			'>', \$out, '2>', \$err);
-		push @bigruns, [ $h, \$out, \$err ];
+		push @bigruns, start_psql_script("$tmp/big${coll}session$s.sql", $script);
 	}
 	my $vacuums = 0;
 	while (grep { $_->[0]->pumpable } @bigruns)
