@@ -165,3 +165,93 @@ FROM (SELECT (SELECT array_agg(d) FROM (SELECT embedding <#> q.embedding AS d FR
               ORDER BY embedding <#> q.embedding LIMIT 10) s) AS ds
       FROM storage_u8 q WHERE q.id <= 30) t;
 RESET enable_seqscan;
+
+-- A query or an inserted vector of byte values meets byte elements in
+-- integer kernels (l2_squared_u8 and friends).  Every kernel set, every
+-- metric, and 77 dimensions so that each main loop leaves a tail: inserted
+-- into an empty index (the insert's own searches take the byte kernels),
+-- then searched with byte queries, the answers come in true-distance order
+-- and each vector finds itself first.  The same query with one value
+-- nudged off the bytes takes the float kernels, in order too.
+CREATE TABLE storage_b77 (id int PRIMARY KEY, embedding vector(77));
+CREATE FUNCTION storage_bytes_check(kernel text, opclass text, op text,
+	OUT misordered bigint, OUT not_self_first bigint, OUT nudged_misordered bigint)
+LANGUAGE plpgsql AS $$
+DECLARE
+	sql text := format('SELECT array_agg(d) FROM (SELECT embedding %s $1 AS d FROM storage_b77
+		ORDER BY embedding %s $1 LIMIT 10) s', op, op);
+	ds float8[];
+	q vector;
+	qf vector;
+BEGIN
+	misordered := 0;
+	not_self_first := 0;
+	nudged_misordered := 0;
+	BEGIN
+		PERFORM set_config('vectorpg.kernel', kernel, true);
+	EXCEPTION WHEN OTHERS THEN
+		RETURN;
+	END;
+	TRUNCATE storage_b77;
+	EXECUTE format('CREATE INDEX storage_b77_idx ON storage_b77 USING hnsw (embedding %s)', opclass);
+	INSERT INTO storage_b77 SELECT i, (SELECT array_agg(floor(random() * 256))::vector
+		FROM generate_series(1, 77) WHERE i > 0) FROM generate_series(1, 400) i;
+	PERFORM set_config('enable_seqscan', 'off', true);
+	FOR i IN 1..25 LOOP
+		SELECT embedding INTO q FROM storage_b77 WHERE id = i * 13;
+		EXECUTE sql INTO ds USING q;
+		IF ds IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(ds) x) THEN
+			misordered := misordered + 1;
+		END IF;
+		IF op <> '<#>' AND ds[1] > 1e-6 THEN
+			not_self_first := not_self_first + 1;
+		END IF;
+		-- the same query nudged off the bytes by a quarter in one place
+		qf := (SELECT array_agg(CASE WHEN n = 1 THEN x + 0.25 ELSE x END ORDER BY n)::vector
+			   FROM unnest(q::real[]) WITH ORDINALITY u(x, n));
+		EXECUTE sql INTO ds USING qf;
+		IF ds IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(ds) x) THEN
+			nudged_misordered := nudged_misordered + 1;
+		END IF;
+	END LOOP;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	DROP INDEX storage_b77_idx;
+	PERFORM set_config('vectorpg.kernel', 'auto', true);
+END $$;
+SET hnsw.ef_search = 100;
+SELECT k.kernel, o.opclass, c.*
+FROM (VALUES ('scalar'), ('avx2'), ('avx512')) k(kernel),
+	 (VALUES ('vector_l2_ops', '<->'), ('vector_ip_ops', '<#>'), ('vector_cosine_ops', '<=>')) o(opclass, op),
+	 LATERAL storage_bytes_check(k.kernel, o.opclass, o.op) c
+WHERE c.misordered > 0 OR c.not_self_first > 0 OR c.nudged_misordered > 0;
+RESET hnsw.ef_search;
+
+-- The traversal kernels themselves, through vectorpg._traversal_distances,
+-- at lengths that leave every tail of every main loop.  On byte vectors
+-- the byte kernels of every kernel set give the exact sums (which the
+-- float8 operators compute exactly here), and the float4 kernels of every
+-- set agree with the scalar ones to 1e-4 relative, on bytes and on floats
+-- (the scalar loop's sequential float4 sum of 2,000 terms drifts by 1.5e-5).
+CREATE TABLE kernel_pairs AS
+SELECT d, p, f,
+	(SELECT array_agg(CASE WHEN f THEN random() * 2 - 1 ELSE floor(random() * 256) END ORDER BY g)::vector
+	 FROM generate_series(1, d) g WHERE p > 0) AS a,
+	(SELECT array_agg(CASE WHEN f THEN random() * 2 - 1 ELSE floor(random() * 256) END ORDER BY g)::vector
+	 FROM generate_series(1, d) g WHERE p > 0) AS b
+FROM unnest(ARRAY[1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 77, 200, 784, 2000]) d,
+	 generate_series(1, 8) p, (VALUES (false), (true)) fl(f);
+CREATE TABLE kernel_values AS
+SELECT k.d, k.p, k.f, t.* FROM kernel_pairs k, vectorpg._traversal_distances(k.a, k.b) t;
+SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM CASE t.fn
+			WHEN 'l2_squared_u8' THEN vector_l2_squared_distance(k.a, k.b)::real
+			WHEN 'inner_product_u8' THEN inner_product(k.a, k.b)::real
+			WHEN 'cosine_parts_u8 dot' THEN inner_product(k.a, k.b)::real
+			WHEN 'cosine_parts_u8 norm_a' THEN inner_product(k.a, k.a)::real
+			WHEN 'cosine_parts_u8 norm_b' THEN inner_product(k.b, k.b)::real END) AS byte_kernels_inexact,
+	   count(*) = 5 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_pair_of_bytes
+FROM kernel_pairs k JOIN kernel_values t USING (d, p, f)
+WHERE t.fn LIKE '%\_u8' ESCAPE '\' OR t.fn LIKE '%\_u8 %' ESCAPE '\';
+-- (a float sum may cancel to near zero, so the tolerance scales with d)
+SELECT count(*) FILTER (WHERE abs(t.value - s.value) > 1e-4 * greatest(abs(s.value), t.d)) AS float_kernels_disagree
+FROM kernel_values t JOIN kernel_values s USING (d, p, f, fn)
+WHERE s.kernel = 'scalar' AND t.kernel <> 'scalar';

@@ -402,6 +402,12 @@ AS $$ SELECT least(8160, vector_bytes + 2032)::integer $$;
 
 COMMENT ON FUNCTION vectorpg._toast_target(bigint) IS 'internal: the toast_tuple_target that keeps small columns beside inline vectors in the row';
 
+-- Volatile: the answer depends on the CPU
+CREATE FUNCTION vectorpg._traversal_distances(a vector, b vector,
+	OUT kernel text, OUT fn text, OUT value real) RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'vectorpg_traversal_distances' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION vectorpg._traversal_distances(vector, vector) IS 'internal: what each traversal kernel of the index gives for a and b, for tests';
+
 CREATE FUNCTION vectorpg_inline_storage() RETURNS event_trigger
 LANGUAGE plpgsql
 -- Runs inside other people's DDL (and pg_restore, with an empty

@@ -22,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/guc.h"
@@ -288,6 +289,52 @@ ScalarCosinePartsU8F32(const float *a, const uint8 *b, int n,
 	*norm_b = nb;
 }
 
+/* Squared Euclidean distance between two byte vectors, exact, for traversal */
+static float
+ScalarL2SquaredU8(const uint8 *a, const uint8 *b, int n)
+{
+	int32		sum = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int32		d = (int32) a[i] - (int32) b[i];
+
+		sum += d * d;
+	}
+	return (float) sum;
+}
+
+/* Inner product of two byte vectors, exact, for traversal */
+static float
+ScalarInnerProductU8(const uint8 *a, const uint8 *b, int n)
+{
+	int32		sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += (int32) a[i] * (int32) b[i];
+	return (float) sum;
+}
+
+/* Dot product and squared norms of two byte vectors, exact, for traversal */
+static void
+ScalarCosinePartsU8(const uint8 *a, const uint8 *b, int n,
+					float *dot, float *norm_a, float *norm_b)
+{
+	int32		d = 0;
+	int32		na = 0;
+	int32		nb = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		d += (int32) a[i] * (int32) b[i];
+		na += (int32) a[i] * (int32) a[i];
+		nb += (int32) b[i] * (int32) b[i];
+	}
+	*dot = (float) d;
+	*norm_a = (float) na;
+	*norm_b = (float) nb;
+}
+
 static const VectorKernels scalar_kernels = {
 	"scalar",
 	ScalarL2Squared,
@@ -305,7 +352,10 @@ static const VectorKernels scalar_kernels = {
 	VectorWidenBF16,
 	ScalarL2SquaredU8F32,
 	ScalarInnerProductU8F32,
-	ScalarCosinePartsU8F32
+	ScalarCosinePartsU8F32,
+	ScalarL2SquaredU8,
+	ScalarInnerProductU8,
+	ScalarCosinePartsU8
 };
 
 /*
@@ -425,4 +475,95 @@ Datum
 vectorpg_kernel(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(vector_kernels->name));
+}
+
+/* One row of vectorpg._traversal_distances */
+static void
+TraversalRow(ReturnSetInfo *rsinfo, const char *kernel, const char *fn, float value)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	values[0] = CStringGetTextDatum(kernel);
+	values[1] = CStringGetTextDatum(fn);
+	values[2] = Float4GetDatum(value);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* The bytes of v in out, if every value of v is one; false otherwise */
+static bool
+VectorAsBytes(const Vector *v, uint8 *out)
+{
+	for (int i = 0; i < v->dim; i++)
+	{
+		if (!(v->x[i] >= 0.0f && v->x[i] <= 255.0f && v->x[i] == rintf(v->x[i])))
+			return false;
+		out[i] = (uint8) v->x[i];
+	}
+	return true;
+}
+
+VECTORPG_FUNCTION(vectorpg_traversal_distances);
+
+/*
+ * SQL vectorpg._traversal_distances(a, b): what every traversal kernel of
+ * every kernel set this CPU runs gives for a and b.  The index uses these
+ * kernels internally and never shows their values, so without this only
+ * recall could reveal a wrong one; the tests compare the sets with each
+ * other and the byte kernels with the exact distance.  The byte kernels
+ * appear when b (u8_f32) or both (u8) hold only byte values.
+ */
+Datum
+vectorpg_traversal_distances(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	uint8	   *abytes = palloc(Max(a->dim, 1));
+	uint8	   *bbytes = palloc(Max(b->dim, 1));
+	bool		bBytes;
+	bool		bothBytes;
+	int			n = a->dim;
+
+	VectorCheckSameDims(a, b);
+	bBytes = VectorAsBytes(b, bbytes);
+	bothBytes = bBytes && VectorAsBytes(a, abytes);
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (int choice = VECTOR_KERNEL_SCALAR; choice <= VECTOR_KERNEL_AVX512; choice++)
+	{
+		const VectorKernels *k = DistanceKernelsFor((VectorKernelChoice) choice);
+		float		dot,
+					na,
+					nb;
+
+		if (k == NULL)
+			continue;
+		TraversalRow(rsinfo, k->name, "l2_squared_f32", k->l2_squared_f32(a->x, b->x, n));
+		TraversalRow(rsinfo, k->name, "inner_product_f32", k->inner_product_f32(a->x, b->x, n));
+		TraversalRow(rsinfo, k->name, "l1_f32", k->l1_f32(a->x, b->x, n));
+		k->cosine_parts_f32(a->x, b->x, n, &dot, &na, &nb);
+		TraversalRow(rsinfo, k->name, "cosine_parts_f32 dot", dot);
+		TraversalRow(rsinfo, k->name, "cosine_parts_f32 norm_a", na);
+		TraversalRow(rsinfo, k->name, "cosine_parts_f32 norm_b", nb);
+		if (bBytes)
+		{
+			TraversalRow(rsinfo, k->name, "l2_squared_u8_f32", k->l2_squared_u8_f32(a->x, bbytes, n));
+			TraversalRow(rsinfo, k->name, "inner_product_u8_f32", k->inner_product_u8_f32(a->x, bbytes, n));
+			k->cosine_parts_u8_f32(a->x, bbytes, n, &dot, &na, &nb);
+			TraversalRow(rsinfo, k->name, "cosine_parts_u8_f32 dot", dot);
+			TraversalRow(rsinfo, k->name, "cosine_parts_u8_f32 norm_a", na);
+			TraversalRow(rsinfo, k->name, "cosine_parts_u8_f32 norm_b", nb);
+		}
+		if (bothBytes)
+		{
+			TraversalRow(rsinfo, k->name, "l2_squared_u8", k->l2_squared_u8(abytes, bbytes, n));
+			TraversalRow(rsinfo, k->name, "inner_product_u8", k->inner_product_u8(abytes, bbytes, n));
+			k->cosine_parts_u8(abytes, bbytes, n, &dot, &na, &nb);
+			TraversalRow(rsinfo, k->name, "cosine_parts_u8 dot", dot);
+			TraversalRow(rsinfo, k->name, "cosine_parts_u8 norm_a", na);
+			TraversalRow(rsinfo, k->name, "cosine_parts_u8 norm_b", nb);
+		}
+	}
+	return (Datum) 0;
 }

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * distance_simd.c
- *	  AVX2+FMA and AVX-512F distance kernels, and the CPU checks that decide
- *	  whether they may run.
+ *	  AVX2+FMA and AVX-512 (F, BW, VL) distance kernels, and the CPU checks
+ *	  that decide whether they may run.
  *
  * Each function is compiled for its instruction set with a target attribute,
  * so the rest of the extension stays portable x86-64 and the choice is made
@@ -34,6 +34,7 @@
 
 #define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 #define AVX512_TARGET __attribute__((target("avx512f")))
+#define AVX512BW_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 /* XCR0 bits the OS must have enabled for each register file */
 #define XCR0_YMM	0x06		/* SSE and AVX state */
@@ -52,7 +53,8 @@ ReadXcr0(void)
 
 /*
  * Whether this CPU and OS can run AVX2+FMA (want512 = false) or AVX-512F
- * (want512 = true).  The feature bits alone are not enough: the OS must also
+ * with BW and VL (want512 = true; every AVX-512 CPU but the Xeon Phi has
+ * them, and the Phi takes the AVX2 kernels).  The feature bits alone are not enough: the OS must also
  * save the wider registers, which OSXSAVE and XCR0 tell.
  */
 static bool
@@ -77,7 +79,8 @@ CpuSupports(bool want512)
 		return false;
 	if (!want512)
 		return true;
-	return (ebx & bit_AVX512F) != 0 && (xcr0 & XCR0_ZMM) == XCR0_ZMM;
+	return (ebx & bit_AVX512F) != 0 && (ebx & bit_AVX512BW) != 0 &&
+		(ebx & bit_AVX512VL) != 0 && (xcr0 & XCR0_ZMM) == XCR0_ZMM;
 }
 
 /*
@@ -526,6 +529,102 @@ Avx2CosinePartsU8F32(const float *a, const uint8 *b, int n,
 	*norm_b = nb;
 }
 
+/* Sum the eight int32 lanes of an AVX register */
+static inline AVX2_TARGET int32
+Avx2SumEpi32(__m256i v)
+{
+	__m128i		x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+	x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+	return _mm_cvtsi128_si32(x);
+}
+
+/* Sixteen bytes at p, widened to int16 */
+#define AVX2_BYTES16(p) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (p)))
+
+/*
+ * Squared Euclidean distance between two byte vectors, AVX2: differences in
+ * int16, squared and summed in pairs into int32 (vpmaddwd), exactly
+ */
+static AVX2_TARGET float
+Avx2L2SquaredU8(const uint8 *a, const uint8 *b, int n)
+{
+	__m256i		s0 = _mm256_setzero_si256();
+	__m256i		s1 = _mm256_setzero_si256();
+	int32		sum;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+	{
+		__m256i		d0 = _mm256_sub_epi16(AVX2_BYTES16(a + i), AVX2_BYTES16(b + i));
+		__m256i		d1 = _mm256_sub_epi16(AVX2_BYTES16(a + i + 16), AVX2_BYTES16(b + i + 16));
+
+		s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(d0, d0));
+		s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(d1, d1));
+	}
+	sum = Avx2SumEpi32(_mm256_add_epi32(s0, s1));
+	for (; i < n; i++)
+	{
+		int32		d = (int32) a[i] - (int32) b[i];
+
+		sum += d * d;
+	}
+	return (float) sum;
+}
+
+/* Inner product of two byte vectors, AVX2, exactly */
+static AVX2_TARGET float
+Avx2InnerProductU8(const uint8 *a, const uint8 *b, int n)
+{
+	__m256i		s0 = _mm256_setzero_si256();
+	int32		sum;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+		s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(AVX2_BYTES16(a + i), AVX2_BYTES16(b + i)));
+	sum = Avx2SumEpi32(s0);
+	for (; i < n; i++)
+		sum += (int32) a[i] * (int32) b[i];
+	return (float) sum;
+}
+
+/* Dot product and squared norms of two byte vectors, AVX2, exactly */
+static AVX2_TARGET void
+Avx2CosinePartsU8(const uint8 *a, const uint8 *b, int n,
+				  float *dot, float *norm_a, float *norm_b)
+{
+	__m256i		sd = _mm256_setzero_si256();
+	__m256i		sa = _mm256_setzero_si256();
+	__m256i		sb = _mm256_setzero_si256();
+	int32		d,
+				na,
+				nb;
+	int			i = 0;
+
+	for (; i + 16 <= n; i += 16)
+	{
+		__m256i		x = AVX2_BYTES16(a + i);
+		__m256i		y = AVX2_BYTES16(b + i);
+
+		sd = _mm256_add_epi32(sd, _mm256_madd_epi16(x, y));
+		sa = _mm256_add_epi32(sa, _mm256_madd_epi16(x, x));
+		sb = _mm256_add_epi32(sb, _mm256_madd_epi16(y, y));
+	}
+	d = Avx2SumEpi32(sd);
+	na = Avx2SumEpi32(sa);
+	nb = Avx2SumEpi32(sb);
+	for (; i < n; i++)
+	{
+		d += (int32) a[i] * (int32) b[i];
+		na += (int32) a[i] * (int32) a[i];
+		nb += (int32) b[i] * (int32) b[i];
+	}
+	*dot = (float) d;
+	*norm_a = (float) na;
+	*norm_b = (float) nb;
+}
+
 static const VectorKernels avx2_kernels = {
 	"avx2",
 	Avx2L2Squared,
@@ -543,7 +642,10 @@ static const VectorKernels avx2_kernels = {
 	Avx2WidenBF16,
 	Avx2L2SquaredU8F32,
 	Avx2InnerProductU8F32,
-	Avx2CosinePartsU8F32
+	Avx2CosinePartsU8F32,
+	Avx2L2SquaredU8,
+	Avx2InnerProductU8,
+	Avx2CosinePartsU8
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -984,6 +1086,82 @@ Avx512CosinePartsU8F32(const float *a, const uint8 *b, int n,
 	*norm_b = _mm512_reduce_add_ps(sb);
 }
 
+/*
+ * Thirty-two bytes at p (only the first k when k < 32, the rest zero),
+ * widened to int16
+ */
+static inline AVX512BW_TARGET __m512i
+Avx512Bytes32(const uint8 *p, int k)
+{
+	__mmask32	m = k >= 32 ? ~(__mmask32) 0 : (((__mmask32) 1 << k) - 1);
+
+	return _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, p));
+}
+
+/*
+ * Squared Euclidean distance between two byte vectors, AVX-512BW:
+ * differences in int16, squared and summed in pairs into int32 (vpmaddwd),
+ * exactly.  The tail is a masked load, which is why these need BW.
+ */
+static AVX512BW_TARGET float
+Avx512L2SquaredU8(const uint8 *a, const uint8 *b, int n)
+{
+	__m512i		s0 = _mm512_setzero_si512();
+	__m512i		s1 = _mm512_setzero_si512();
+	int			i = 0;
+
+	for (; i + 64 <= n; i += 64)
+	{
+		__m512i		d0 = _mm512_sub_epi16(Avx512Bytes32(a + i, 32), Avx512Bytes32(b + i, 32));
+		__m512i		d1 = _mm512_sub_epi16(Avx512Bytes32(a + i + 32, 32), Avx512Bytes32(b + i + 32, 32));
+
+		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d0, d0));
+		s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(d1, d1));
+	}
+	for (; i < n; i += 32)
+	{
+		__m512i		d0 = _mm512_sub_epi16(Avx512Bytes32(a + i, n - i), Avx512Bytes32(b + i, n - i));
+
+		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d0, d0));
+	}
+	return (float) _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+/* Inner product of two byte vectors, AVX-512BW, exactly */
+static AVX512BW_TARGET float
+Avx512InnerProductU8(const uint8 *a, const uint8 *b, int n)
+{
+	__m512i		s0 = _mm512_setzero_si512();
+
+	for (int i = 0; i < n; i += 32)
+		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(Avx512Bytes32(a + i, n - i),
+													 Avx512Bytes32(b + i, n - i)));
+	return (float) _mm512_reduce_add_epi32(s0);
+}
+
+/* Dot product and squared norms of two byte vectors, AVX-512BW, exactly */
+static AVX512BW_TARGET void
+Avx512CosinePartsU8(const uint8 *a, const uint8 *b, int n,
+					float *dot, float *norm_a, float *norm_b)
+{
+	__m512i		sd = _mm512_setzero_si512();
+	__m512i		sa = _mm512_setzero_si512();
+	__m512i		sb = _mm512_setzero_si512();
+
+	for (int i = 0; i < n; i += 32)
+	{
+		__m512i		x = Avx512Bytes32(a + i, n - i);
+		__m512i		y = Avx512Bytes32(b + i, n - i);
+
+		sd = _mm512_add_epi32(sd, _mm512_madd_epi16(x, y));
+		sa = _mm512_add_epi32(sa, _mm512_madd_epi16(x, x));
+		sb = _mm512_add_epi32(sb, _mm512_madd_epi16(y, y));
+	}
+	*dot = (float) _mm512_reduce_add_epi32(sd);
+	*norm_a = (float) _mm512_reduce_add_epi32(sa);
+	*norm_b = (float) _mm512_reduce_add_epi32(sb);
+}
+
 static const VectorKernels avx512_kernels = {
 	"avx512",
 	Avx512L2Squared,
@@ -1001,7 +1179,10 @@ static const VectorKernels avx512_kernels = {
 	Avx512WidenBF16,
 	Avx512L2SquaredU8F32,
 	Avx512InnerProductU8F32,
-	Avx512CosinePartsU8F32
+	Avx512CosinePartsU8F32,
+	Avx512L2SquaredU8,
+	Avx512InnerProductU8,
+	Avx512CosinePartsU8
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

@@ -281,6 +281,15 @@ typedef struct HnswDistance
 	FmgrInfo   *procinfo;		/* support function 1, for HNSW_METRIC_OTHER */
 	FmgrInfo   *normprocinfo;	/* support function 2 (norm) or NULL */
 	Oid			collation;
+
+	/*
+	 * The query as bytes, when HnswSetQueryBytes found every value of it to
+	 * be one: distances from that query (bytesOf, and no other vector) to
+	 * elements stored as bytes are then taken in integers, about twice as
+	 * fast as widening them.  NULL otherwise.
+	 */
+	const Vector *bytesOf;
+	uint8		bytes[HNSW_MAX_DIM];
 } HnswDistance;
 
 /* One node of an in-progress search: an element met on disk */
@@ -390,6 +399,7 @@ extern const char *HnswFormatName(uint8 format);
 
 /* hnswutils.c */
 extern void HnswInitDistance(Relation index, HnswDistance *dist);
+extern void HnswSetQueryBytes(HnswDistance *dist, const Vector *query);
 extern void HnswInitLinkDistance(Relation index, HnswDistance *dist);
 extern double HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec);
 extern double HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b);
@@ -457,7 +467,7 @@ extern bool HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,
 extern void HnswSortCandidates(HnswCandidate **cands, int n);
 extern void HnswAddBackLink(Relation index, const HnswDistance *dist, HnswCandidate *n, int layer,
 							int m, ItemPointer newtid, Vector *newvec, bool building);
-extern void HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
+extern void HnswInsertOnDisk(Relation index, HnswDistance *dist, Vector *value,
 							 ItemPointer heaptid, bool building);
 
 /* hnswdefer.c */

@@ -11,8 +11,11 @@
  * float4 (the widening kernels in distance*.c) before computing a distance.
  * Because nothing is rounded, every distance equals the one computed from
  * the original vector, bit for bit, and the index returns the same results
- * as with float4 storage; it only reads (and caches) fewer bytes.  Vectors
- * with arbitrary float values stay float4.
+ * as with float4 storage; it only reads (and caches) fewer bytes.  (One
+ * exception, in the traversal only: a query or an inserted vector whose
+ * values are bytes meets byte elements in integer kernels, which sum
+ * exactly where float4 sums may round in the last bit.)  Vectors with
+ * arbitrary float values stay float4.
  *
  * The stored copy keeps the Vector header: varlena length (of the stored
  * bytes), dim, and the format in the field that is always 0 in a vector

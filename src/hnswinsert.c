@@ -570,7 +570,7 @@ UpdateEntryPoint(Relation index, ItemPointer tid, int level, bool building)
  * build logs every page at its end.
  */
 void
-HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
+HnswInsertOnDisk(Relation index, HnswDistance *dist, Vector *value,
 				 ItemPointer heaptid, bool building)
 {
 	HnswMetaPageData meta;
@@ -594,6 +594,7 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
 	 * Inserts run concurrently under a share lock; one that may move the
 	 * entry point (a higher level, or the first element) runs alone.
 	 */
+	HnswSetQueryBytes(dist, value);
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	HnswReadMeta(index, &meta);
 	m = meta.m;
@@ -703,7 +704,7 @@ HnswInsertOnDisk(Relation index, const HnswDistance *dist, Vector *value,
  * search made, which may find a duplicate that can.
  */
 static bool
-InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPointer heaptid)
+InsertUnchanged(Relation index, HnswDistance *dist, Vector *value, ItemPointer heaptid)
 {
 	HnswMetaPageData meta;
 	HnswHeap	candidates;
@@ -714,6 +715,7 @@ InsertUnchanged(Relation index, const HnswDistance *dist, Vector *value, ItemPoi
 	bool		done = false;
 	bool		matched = false;
 
+	HnswSetQueryBytes(dist, value);
 	LockPage(index, HNSW_UPDATE_LOCK, ShareLock);
 	HnswReadMeta(index, &meta);
 	if (!BlockNumberIsValid(meta.entryBlkno) || meta.dimensions != (uint32) value->dim)

@@ -375,6 +375,9 @@ StartScan(IndexScanDesc scan)
 		if (!HnswPrepareValue(&so->dist, PointerGetDatum(so->query), &so->query))
 			so->unordered = true;
 	}
+	so->dist.bytesOf = NULL;
+	if (!so->unordered)
+		HnswSetQueryBytes(&so->dist, so->query);
 
 	if (so->unordered)
 	{

@@ -51,6 +51,7 @@ HnswInitDistance(Relation index, HnswDistance *dist)
 
 	dist->procinfo = proc;
 	dist->collation = index->rd_indcollation[0];
+	dist->bytesOf = NULL;
 	dist->normprocinfo = OidIsValid(index_getprocid(index, 1, 2)) ?
 		index_getprocinfo(index, 1, 2) : NULL;
 
@@ -218,6 +219,33 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 }
 
 /*
+ * Let the byte kernels take the distances from query to elements stored as
+ * bytes, when all its values are bytes: an insert of pixel data or a search
+ * with such a query.  The byte image is exact (-0 becomes 0, which changes
+ * no distance), so the results are the float4 kernels' up to their rounding.
+ * Another query clears it; metrics the byte kernels do not serve never set
+ * it.
+ */
+void
+HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
+{
+	dist->bytesOf = NULL;
+	if (query->dim > HNSW_MAX_DIM ||
+		(dist->metric != HNSW_METRIC_L2 && dist->metric != HNSW_METRIC_IP &&
+		 dist->metric != HNSW_METRIC_COSINE && dist->metric != HNSW_METRIC_IP_LINK))
+		return;
+	for (int i = 0; i < query->dim; i++)
+	{
+		float		x = query->x[i];
+
+		if (!(x >= 0.0f && x <= 255.0f && x == rintf(x)))
+			return;
+		dist->bytes[i] = (uint8) x;
+	}
+	dist->bytesOf = query;
+}
+
+/*
  * The traversal distance from the query straight to a stored vector, when
  * a kernel reads its format directly (bytes, under every metric but L1), so
  * that a scan need not widen every vector it passes; false otherwise.
@@ -230,6 +258,26 @@ StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vec
 
 	if (stored->unused != HNSW_FORMAT_U8)
 		return false;
+	if (query == dist->bytesOf)
+	{
+		const uint8 *a = dist->bytes;
+		const uint8 *b = (const uint8 *) stored->x;
+
+		if (dist->metric == HNSW_METRIC_L2)
+			*out = vector_kernels->l2_squared_u8(a, b, query->dim);
+		else if (dist->metric == HNSW_METRIC_IP)
+			*out = -vector_kernels->inner_product_u8(a, b, query->dim);
+		else
+		{
+			float		ab,
+						aa,
+						bb;
+
+			vector_kernels->cosine_parts_u8(a, b, query->dim, &ab, &aa, &bb);
+			return DistanceFromParts(dist, ab, aa, bb, out);
+		}
+		return true;
+	}
 	if (dist->metric == HNSW_METRIC_L2)
 		d = vector_kernels->l2_squared_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
 	else if (dist->metric == HNSW_METRIC_IP)

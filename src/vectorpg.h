@@ -147,6 +147,18 @@ typedef struct VectorKernels
 	float		(*inner_product_u8_f32) (const float *a, const uint8 *b, int n);
 	void		(*cosine_parts_u8_f32) (const float *a, const uint8 *b, int n,
 										float *dot, float *norm_a, float *norm_b);
+
+	/*
+	 * Traversal kernels between two byte vectors: a query or an inserted
+	 * vector whose values are all bytes, against a vector stored as bytes.
+	 * The sums are exact in int32 (at most 65,025 per element, so up to
+	 * 33,025 elements, twice VECTOR_MAX_DIM) and rounded once to float4.
+	 * Every kernel set returns the same bits.
+	 */
+	float		(*l2_squared_u8) (const uint8 *a, const uint8 *b, int n);
+	float		(*inner_product_u8) (const uint8 *a, const uint8 *b, int n);
+	void		(*cosine_parts_u8) (const uint8 *a, const uint8 *b, int n,
+									float *dot, float *norm_a, float *norm_b);
 } VectorKernels;
 
 /* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */
