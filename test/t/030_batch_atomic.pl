@@ -25,7 +25,8 @@
 #	    row per id, each indexed once with its own vector; and again on a
 #	    hash-partitioned collection, whose partitions' indexes are deferred;
 #	(d4) a crash while parallel workers apply a chunk leaves none of the
-#	    uncommitted batch and a sound index that takes more;
+#	    uncommitted batch and a sound index that takes more; again on a
+#	    hash-partitioned collection;
 #	(d2) an update re-sending a row's vector, racing a writer that changes
 #	    it, still sets its vector;
 #	(e) sql/batch_doc.sql runs exactly the SQL examples of doc/batch.md;
@@ -310,13 +311,33 @@ like(sql("SELECT DISTINCT metadata ->> 'round' FROM d"), qr/^25$/, '(d) every ro
 # 5,000 items a call, since each partition's index is applied on its own
 # and a worker is started for 2,000 items or more
 sql("SELECT vectorpg.create_collection('dp', 8, 'l2')");
-sql("CREATE TABLE dq (id text PRIMARY KEY, embedding vector(8) NOT NULL, metadata jsonb NOT NULL DEFAULT '{}')
-	PARTITION BY HASH (id);
-	CREATE TABLE dq_0 PARTITION OF dq FOR VALUES WITH (MODULUS 2, REMAINDER 0);
-	CREATE TABLE dq_1 PARTITION OF dq FOR VALUES WITH (MODULUS 2, REMAINDER 1);
-	CREATE INDEX ON dq USING hnsw (embedding vector_l2_ops);
-	SELECT vectorpg.register_collection('dq', 'dq')");
+
+# A collection on a table hash-partitioned by id in two, with an hnsw index
+sub partitioned_collection
+{
+	my ($name, $dim) = @_;
+	sql("CREATE TABLE $name (id text PRIMARY KEY, embedding vector($dim) NOT NULL,
+			metadata jsonb NOT NULL DEFAULT '{}') PARTITION BY HASH (id);
+		CREATE TABLE ${name}_0 PARTITION OF $name FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+		CREATE TABLE ${name}_1 PARTITION OF $name FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+		CREATE INDEX ON $name USING hnsw (embedding vector_l2_ops);
+		SELECT vectorpg.register_collection('$name', '$name')");
+}
+partitioned_collection('dq', 8);
 my $cpus = `getconf _NPROCESSORS_ONLN 2>/dev/null` || 1;
+
+# The problems hnsw_index_check (heapallindexed) finds in every hnsw index
+# of a table or of its partitions
+sub hnsw_problems
+{
+	my ($table) = @_;
+	return sql("SELECT count(p.*) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid AND ic.relkind = 'i'
+		JOIN pg_am a ON a.oid = ic.relam AND a.amname = 'hnsw'
+		CROSS JOIN LATERAL hnsw_index_check(i.indexrelid::regclass, true) p
+		WHERE i.indrelid = '$table'::regclass
+		   OR i.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = '$table'::regclass)");
+}
+
 foreach my $coll ('dp', 'dq')
 {
 	my $what = $coll eq 'dq' ? '(d3, partitioned)' : '(d3)';
@@ -358,50 +379,53 @@ foreach my $coll ('dp', 'dq')
 		cmp_ok($workers, '>', 0, "$what parallel workers applied deferred inserts");
 	}
 	is(sql("SELECT count(*), count(DISTINCT id) FROM $coll"), "$n|$n", "$what one row per id");
-	# every hnsw index of the table or of its partitions
-	is(sql("SELECT count(p.*) FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid AND ic.relkind = 'i'
-		JOIN pg_am a ON a.oid = ic.relam AND a.amname = 'hnsw'
-		CROSS JOIN LATERAL hnsw_index_check(i.indexrelid::regclass, true) p
-		WHERE i.indrelid = '$coll'::regclass
-		   OR i.indrelid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = '$coll'::regclass)"), '0',
-		"$what every row is indexed with its vector, and the index is sound");
+	is(hnsw_problems($coll), '0', "$what every row is indexed with its vector, and the index is sound");
 }
 
 # (d4) a crash while parallel workers apply a chunk's inserts: the batch
 # was never committed, so the table has none of it, and the index (whose
-# pages the workers were writing) is sound after recovery and takes more
+# pages the workers were writing) is sound after recovery and takes more.
+# Again on a hash-partitioned collection, whose partitions' indexes are
+# applied one after the other (10,000 items each)
 sql("SELECT vectorpg.create_collection('cp', 64, 'l2')");
-SKIP:
+partitioned_collection('cq', 64);
+foreach my $coll ('cp', 'cq')
 {
-	skip 'one core: the apply runs without workers', 5 if $cpus < 2;
-	my $session = $node->background_psql('postgres', on_error_stop => 0);
-	my $pid = $session->query_safe('SELECT pg_backend_pid()');
-	$session->query_until(qr/started/,
-		"\\echo started\nSELECT status FROM vectorpg.upsert('cp', (SELECT array_agg('c' || i) FROM generate_series(1, 20000) i),
-		(SELECT array_agg((SELECT array_agg(sin(i * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 64) j)) FROM generate_series(1, 20000) i), batch_size_limit => 20000);\n");
-	my $poller = $node->background_psql('postgres');
-	my $seen = 0;
-	my $deadline = time() + 120;
-	while (time() < $deadline)
+	my $what = $coll eq 'cq' ? '(d4, partitioned)' : '(d4)';
+	my $items = sub {
+		my ($n) = @_;
+		return "(SELECT array_agg('c' || i) FROM generate_series(1, $n) i),
+			(SELECT array_agg((SELECT array_agg(sin(i * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 64) j)) FROM generate_series(1, $n) i), batch_size_limit => $n";
+	};
+	SKIP:
 	{
-		$seen = $poller->query_safe(
-			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $pid");
-		last if $seen > 0;
-		usleep(5_000);
+		skip 'one core: the apply runs without workers', 5 if $cpus < 2;
+		my $session = $node->background_psql('postgres', on_error_stop => 0);
+		my $pid = $session->query_safe('SELECT pg_backend_pid()');
+		$session->query_until(qr/started/,
+			"\\echo started\nSELECT status FROM vectorpg.upsert('$coll', " . $items->(20000) . ");\n");
+		my $poller = $node->background_psql('postgres');
+		my $seen = 0;
+		my $deadline = time() + 120;
+		while (time() < $deadline)
+		{
+			$seen = $poller->query_safe(
+				"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $pid");
+			last if $seen > 0;
+			usleep(5_000);
+		}
+		ok($seen > 0, "$what a parallel worker is applying the batch's inserts");
+		$node->stop('immediate');
+		eval { $session->quit };
+		eval { $poller->quit };
+		$node->start;
+		is(sql("SELECT count(*) FROM $coll"), '0', "$what after the crash the table has nothing of the batch");
+		is(hnsw_problems($coll), '0', "$what the index the workers were writing is sound after recovery");
+		is(sql("SELECT inserted FROM vectorpg.upsert('$coll', " . $items->(2500) . ")"),
+			'2500', "$what and takes a new batch");
+		sql("VACUUM $coll");
+		is(hnsw_problems($coll), '0', "$what sound after the new batch and a VACUUM");
 	}
-	ok($seen > 0, '(d4) a parallel worker is applying the batch\'s inserts');
-	$node->stop('immediate');
-	eval { $session->quit };
-	eval { $poller->quit };
-	$node->start;
-	is(sql("SELECT count(*) FROM cp"), '0', '(d4) after the crash the table has nothing of the batch');
-	is(sql("SELECT count(*) FROM hnsw_index_check('cp_embedding_idx', true)"), '0',
-		'(d4) the index the workers were writing is sound after recovery');
-	is(sql("SELECT inserted FROM vectorpg.upsert('cp', (SELECT array_agg('c' || i) FROM generate_series(1, 2500) i),
-		(SELECT array_agg((SELECT array_agg(sin(i * 0.731 + j * 1.317) ORDER BY j)::vector FROM generate_series(1, 64) j)) FROM generate_series(1, 2500) i), batch_size_limit => 2500)"),
-		'2500', '(d4) and takes a new batch');
-	is(sql("VACUUM cp; SELECT count(*) FROM hnsw_index_check('cp_embedding_idx', true)"), '0',
-		'(d4) sound after the new batch and a VACUUM');
 }
 
 # ---------------------------------------------------------------------------
