@@ -104,7 +104,7 @@ if (open my $fh, '<', '/proc/cpuinfo')
 	}
 	close $fh;
 }
-my %cpu_needs = (avx2 => [qw(avx avx2 fma)], avx512 => [qw(avx avx2 fma avx512f)]);
+my %cpu_needs = (avx2 => [qw(avx avx2 fma)], avx512 => [qw(avx avx2 fma avx512f avx512bw avx512vl)]);
 
 my @simd;
 foreach my $kernel (qw(avx2 avx512))
