@@ -255,3 +255,17 @@ WHERE t.fn LIKE '%\_u8' ESCAPE '\' OR t.fn LIKE '%\_u8 %' ESCAPE '\';
 SELECT count(*) FILTER (WHERE abs(t.value - s.value) > 1e-4 * greatest(abs(s.value), t.d)) AS float_kernels_disagree
 FROM kernel_values t JOIN kernel_values s USING (d, p, f, fn)
 WHERE s.kernel = 'scalar' AND t.kernel <> 'scalar';
+
+-- The build keeps byte vectors as bytes in memory too (equal vectors have
+-- equal bytes): a table holding 50 of its byte vectors twice gets both rows
+-- of each at distance 0, and the index is sound with every row indexed
+CREATE TABLE storage_u8_twice AS SELECT id, embedding FROM storage_u8
+	UNION ALL SELECT id + 100000, embedding FROM storage_u8 WHERE id <= 50;
+CREATE INDEX storage_u8_twice_idx ON storage_u8_twice USING hnsw (embedding vector_l2_ops);
+SET enable_seqscan = off;
+SELECT count(*) FILTER (WHERE n <> 2) AS without_their_twin
+FROM (SELECT (SELECT count(*) FROM (SELECT embedding <-> q.embedding AS d FROM storage_u8_twice
+			  ORDER BY embedding <-> q.embedding LIMIT 3) s WHERE d = 0) AS n
+	  FROM storage_u8 q WHERE q.id <= 50) t;
+RESET enable_seqscan;
+SELECT count(*) AS problems FROM hnsw_index_check('storage_u8_twice_idx', true);

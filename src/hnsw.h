@@ -400,6 +400,7 @@ extern const char *HnswFormatName(uint8 format);
 /* hnswutils.c */
 extern void HnswInitDistance(Relation index, HnswDistance *dist);
 extern void HnswSetQueryBytes(HnswDistance *dist, const Vector *query);
+extern double HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b);
 extern void HnswInitLinkDistance(Relation index, HnswDistance *dist);
 extern double HnswDistanceTo(const HnswDistance *dist, const Vector *query, const Vector *vec);
 extern double HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b);

@@ -300,6 +300,76 @@ StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vec
 	return true;
 }
 
+/*
+ * The traversal distance between two vectors each either float4 or stored
+ * as bytes, as the in-memory build keeps them: two byte vectors meet in the
+ * integer kernels and a float4 one and a byte one in the byte kernels, as
+ * the index's searches do; L1 and an operator class's own distance widen
+ * the bytes first.
+ */
+double
+HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
+{
+	bool		au8 = a->unused == HNSW_FORMAT_U8;
+	bool		bu8 = b->unused == HNSW_FORMAT_U8;
+	HnswVectorBuf abuf;
+	HnswVectorBuf bbuf;
+
+	if (!au8 && !bu8)
+		return HnswTraversalDistance(dist, a, b);
+	if (a->dim == b->dim &&
+		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
+		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK))
+	{
+		float		ab,
+					aa,
+					bb;
+		double		out;
+
+		if (au8 && bu8)
+		{
+			const uint8 *x = (const uint8 *) a->x;
+			const uint8 *y = (const uint8 *) b->x;
+
+			if (dist->metric == HNSW_METRIC_L2)
+				return vector_kernels->l2_squared_u8(x, y, a->dim);
+			if (dist->metric == HNSW_METRIC_IP)
+				return -vector_kernels->inner_product_u8(x, y, a->dim);
+			vector_kernels->cosine_parts_u8(x, y, a->dim, &ab, &aa, &bb);
+			if (DistanceFromParts(dist, ab, aa, bb, &out))
+				return out;
+		}
+		else
+		{
+			/* the float4 one is the kernels' query; cosine's norms swap back */
+			const Vector *f = au8 ? b : a;
+			const uint8 *y = (const uint8 *) (au8 ? a : b)->x;
+			float		ff,
+						yy;
+
+			if (dist->metric == HNSW_METRIC_L2)
+				out = vector_kernels->l2_squared_u8_f32(f->x, y, a->dim);
+			else if (dist->metric == HNSW_METRIC_IP)
+				out = -vector_kernels->inner_product_u8_f32(f->x, y, a->dim);
+			else
+			{
+				vector_kernels->cosine_parts_u8_f32(f->x, y, a->dim, &ab, &ff, &yy);
+				aa = au8 ? yy : ff;
+				bb = au8 ? ff : yy;
+				if (!DistanceFromParts(dist, ab, aa, bb, &out))
+					out = get_float8_nan();
+			}
+			if (isfinite(out))
+				return out;
+		}
+	}
+	if (au8)
+		a = HnswStoredVector(a, &abuf);
+	if (bu8)
+		b = HnswStoredVector(b, &bbuf);
+	return HnswTraversalDistance(dist, a, b);
+}
+
 /* The ORDER BY operator's value for an internal distance */
 double
 HnswOrderByValue(const HnswDistance *dist, double internal)
