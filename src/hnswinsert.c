@@ -590,11 +590,12 @@ HnswInsertOnDisk(Relation index, HnswDistance *dist, Vector *value,
 
 	LOCKMODE	lockmode = ShareLock;
 
+	HnswSetQueryBytes(dist, value);
+
 	/*
 	 * Inserts run concurrently under a share lock; one that may move the
 	 * entry point (a higher level, or the first element) runs alone.
 	 */
-	HnswSetQueryBytes(dist, value);
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	HnswReadMeta(index, &meta);
 	m = meta.m;
