@@ -490,8 +490,11 @@ TraversalRow(ReturnSetInfo *rsinfo, const char *kernel, const char *fn, float va
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
-/* The bytes of v in out, if every value of v is one; false otherwise */
-static bool
+/*
+ * The bytes of v in out, if every value of v is one (an integer 0 to 255;
+ * -0 gives 0), for the byte kernels; false otherwise
+ */
+bool
 VectorAsBytes(const Vector *v, uint8 *out)
 {
 	for (int i = 0; i < v->dim; i++)

@@ -230,19 +230,67 @@ void
 HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
 {
 	dist->bytesOf = NULL;
-	if (query->dim > HNSW_MAX_DIM ||
-		(dist->metric != HNSW_METRIC_L2 && dist->metric != HNSW_METRIC_IP &&
-		 dist->metric != HNSW_METRIC_COSINE && dist->metric != HNSW_METRIC_IP_LINK))
-		return;
-	for (int i = 0; i < query->dim; i++)
-	{
-		float		x = query->x[i];
+	if (query->dim <= HNSW_MAX_DIM &&
+		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
+		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK) &&
+		VectorAsBytes(query, dist->bytes))
+		dist->bytesOf = query;
+}
 
-		if (!(x >= 0.0f && x <= 255.0f && x == rintf(x)))
-			return;
-		dist->bytes[i] = (uint8) x;
+/*
+ * The traversal distance between two byte vectors, in the integer kernels,
+ * under L2, inner product, cosine and the inner product's links; false
+ * when a cosine norm is zero and the exact kernel must decide
+ */
+static bool
+BytesDistance(const HnswDistance *dist, const uint8 *a, const uint8 *b, int dim, double *out)
+{
+	float		ab,
+				aa,
+				bb;
+
+	if (dist->metric == HNSW_METRIC_L2)
+		*out = vector_kernels->l2_squared_u8(a, b, dim);
+	else if (dist->metric == HNSW_METRIC_IP)
+		*out = -vector_kernels->inner_product_u8(a, b, dim);
+	else
+	{
+		vector_kernels->cosine_parts_u8(a, b, dim, &ab, &aa, &bb);
+		return DistanceFromParts(dist, ab, aa, bb, out);
 	}
-	dist->bytesOf = query;
+	return true;
+}
+
+/*
+ * The traversal distance between a float4 vector and a byte vector, in the
+ * byte kernels (the distance from parts is symmetric in the two norms, so
+ * either may be the first); false for L1 and custom metrics, and for sums
+ * the exact kernel must decide
+ */
+static bool
+FloatBytesDistance(const HnswDistance *dist, const float *a, const uint8 *b, int dim,
+				   double *out)
+{
+	float		d;
+	float		ab,
+				aa,
+				bb;
+
+	if (dist->metric == HNSW_METRIC_L2)
+		d = vector_kernels->l2_squared_u8_f32(a, b, dim);
+	else if (dist->metric == HNSW_METRIC_IP)
+		d = -vector_kernels->inner_product_u8_f32(a, b, dim);
+	else if (dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK)
+	{
+		vector_kernels->cosine_parts_u8_f32(a, b, dim, &ab, &aa, &bb);
+		return DistanceFromParts(dist, ab, aa, bb, out);
+	}
+	else
+		return false;
+	if (unlikely(!isfinite(d)))
+		return false;
+	*out = d;
+	return true;
 }
 
 /*
@@ -254,50 +302,11 @@ static bool
 StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vector *stored,
 						double *out)
 {
-	float		d;
-
 	if (stored->unused != HNSW_FORMAT_U8)
 		return false;
 	if (query == dist->bytesOf)
-	{
-		const uint8 *a = dist->bytes;
-		const uint8 *b = (const uint8 *) stored->x;
-
-		if (dist->metric == HNSW_METRIC_L2)
-			*out = vector_kernels->l2_squared_u8(a, b, query->dim);
-		else if (dist->metric == HNSW_METRIC_IP)
-			*out = -vector_kernels->inner_product_u8(a, b, query->dim);
-		else
-		{
-			float		ab,
-						aa,
-						bb;
-
-			vector_kernels->cosine_parts_u8(a, b, query->dim, &ab, &aa, &bb);
-			return DistanceFromParts(dist, ab, aa, bb, out);
-		}
-		return true;
-	}
-	if (dist->metric == HNSW_METRIC_L2)
-		d = vector_kernels->l2_squared_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
-	else if (dist->metric == HNSW_METRIC_IP)
-		d = -vector_kernels->inner_product_u8_f32(query->x, (const uint8 *) stored->x, query->dim);
-	else if (dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK)
-	{
-		float		ab,
-					aa,
-					bb;
-
-		vector_kernels->cosine_parts_u8_f32(query->x, (const uint8 *) stored->x, query->dim,
-											&ab, &aa, &bb);
-		return DistanceFromParts(dist, ab, aa, bb, out);
-	}
-	else
-		return false;
-	if (unlikely(!isfinite(d)))
-		return false;
-	*out = d;
-	return true;
+		return BytesDistance(dist, dist->bytes, (const uint8 *) stored->x, query->dim, out);
+	return FloatBytesDistance(dist, query->x, (const uint8 *) stored->x, query->dim, out);
 }
 
 /*
@@ -314,55 +323,18 @@ HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
 	bool		bu8 = b->unused == HNSW_FORMAT_U8;
 	HnswVectorBuf abuf;
 	HnswVectorBuf bbuf;
+	double		out;
 
 	if (!au8 && !bu8)
 		return HnswTraversalDistance(dist, a, b);
 	if (a->dim == b->dim &&
 		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
-		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK))
-	{
-		float		ab,
-					aa,
-					bb;
-		double		out;
-
-		if (au8 && bu8)
-		{
-			const uint8 *x = (const uint8 *) a->x;
-			const uint8 *y = (const uint8 *) b->x;
-
-			if (dist->metric == HNSW_METRIC_L2)
-				return vector_kernels->l2_squared_u8(x, y, a->dim);
-			if (dist->metric == HNSW_METRIC_IP)
-				return -vector_kernels->inner_product_u8(x, y, a->dim);
-			vector_kernels->cosine_parts_u8(x, y, a->dim, &ab, &aa, &bb);
-			if (DistanceFromParts(dist, ab, aa, bb, &out))
-				return out;
-		}
-		else
-		{
-			/* the float4 one is the kernels' query; cosine's norms swap back */
-			const Vector *f = au8 ? b : a;
-			const uint8 *y = (const uint8 *) (au8 ? a : b)->x;
-			float		ff,
-						yy;
-
-			if (dist->metric == HNSW_METRIC_L2)
-				out = vector_kernels->l2_squared_u8_f32(f->x, y, a->dim);
-			else if (dist->metric == HNSW_METRIC_IP)
-				out = -vector_kernels->inner_product_u8_f32(f->x, y, a->dim);
-			else
-			{
-				vector_kernels->cosine_parts_u8_f32(f->x, y, a->dim, &ab, &ff, &yy);
-				aa = au8 ? yy : ff;
-				bb = au8 ? ff : yy;
-				if (!DistanceFromParts(dist, ab, aa, bb, &out))
-					out = get_float8_nan();
-			}
-			if (isfinite(out))
-				return out;
-		}
-	}
+		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK) &&
+		(au8 && bu8 ?
+		 BytesDistance(dist, (const uint8 *) a->x, (const uint8 *) b->x, a->dim, &out) :
+		 FloatBytesDistance(dist, (au8 ? b : a)->x, (const uint8 *) (au8 ? a : b)->x, a->dim,
+							&out)))
+		return out;
 	if (au8)
 		a = HnswStoredVector(a, &abuf);
 	if (bu8)

@@ -184,6 +184,7 @@ typedef enum VectorKernelChoice
 extern void DistanceInit(void);
 extern const VectorKernels *DistanceKernelsFor(VectorKernelChoice choice);
 extern double VectorCosineDistance(const float *a, const float *b, int n);
+extern bool VectorAsBytes(const Vector *v, uint8 *out);
 
 /* distance_simd.c: NULL where the build or the CPU lacks the instructions */
 extern const VectorKernels *DistanceAvx2Kernels(void);
