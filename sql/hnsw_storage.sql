@@ -167,14 +167,16 @@ FROM (SELECT (SELECT array_agg(d) FROM (SELECT embedding <#> q.embedding AS d FR
 RESET enable_seqscan;
 
 -- A query or an inserted vector of byte values meets byte elements in
--- integer kernels (l2_squared_u8 and friends).  Every kernel set, every
--- metric, and 77 dimensions so that each main loop leaves a tail: inserted
+-- integer kernels (l2_squared_u8, l2_squared_i8 and friends).  Every kernel
+-- set, every metric, both byte formats (values from lo to lo + 255: 0 gives
+-- uint8, -128 int8), and 77 dimensions so that each main loop leaves a
+-- tail: inserted
 -- into an empty index (the insert's own searches take the byte kernels),
 -- then searched with byte queries, the answers come in true-distance order
 -- and each vector finds itself first.  The same query with one value
 -- nudged off the bytes takes the float kernels, in order too.
 CREATE TABLE storage_b77 (id int PRIMARY KEY, embedding vector(77));
-CREATE FUNCTION storage_bytes_check(kernel text, opclass text, op text,
+CREATE FUNCTION storage_bytes_check(kernel text, opclass text, op text, lo int,
 	OUT misordered bigint, OUT not_self_first bigint, OUT nudged_misordered bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -194,7 +196,7 @@ BEGIN
 	END;
 	TRUNCATE storage_b77;
 	EXECUTE format('CREATE INDEX storage_b77_idx ON storage_b77 USING hnsw (embedding %s)', opclass);
-	INSERT INTO storage_b77 SELECT i, (SELECT array_agg(floor(random() * 256))::vector
+	INSERT INTO storage_b77 SELECT i, (SELECT array_agg(floor(random() * 256) + lo)::vector
 		FROM generate_series(1, 77) WHERE i > 0) FROM generate_series(1, 400) i;
 	PERFORM set_config('enable_seqscan', 'off', true);
 	FOR i IN 1..25 LOOP
@@ -219,53 +221,73 @@ BEGIN
 	PERFORM set_config('vectorpg.kernel', 'auto', true);
 END $$;
 SET hnsw.ef_search = 100;
-SELECT k.kernel, o.opclass, c.*
+SELECT k.kernel, o.opclass, b.lo, c.*
 FROM (VALUES ('scalar'), ('avx2'), ('avx512')) k(kernel),
 	 (VALUES ('vector_l2_ops', '<->'), ('vector_ip_ops', '<#>'), ('vector_cosine_ops', '<=>')) o(opclass, op),
-	 LATERAL storage_bytes_check(k.kernel, o.opclass, o.op) c
+	 (VALUES (0), (-128)) b(lo),
+	 LATERAL storage_bytes_check(k.kernel, o.opclass, o.op, b.lo) c
 WHERE c.misordered > 0 OR c.not_self_first > 0 OR c.nudged_misordered > 0;
 RESET hnsw.ef_search;
 
 -- The traversal kernels themselves, through vectorpg._traversal_distances,
--- at lengths that leave every tail of every main loop.  On byte vectors
--- the byte kernels of every kernel set give the exact sums (which the
--- float8 operators compute exactly here), and the float4 kernels of every
--- set agree with the scalar ones to 1e-4 relative, on bytes and on floats
--- (the scalar loop's sequential float4 sum of 2,000 terms drifts by 1.5e-5).
+-- at lengths that leave every tail of every main loop.  Pairs of uint8
+-- values (kind u8), of int8 values (i8), of floats (f), and floats against
+-- int8 values (fi8).  On byte vectors the integer kernels of every kernel
+-- set give the exact sums (which the float8 operators compute exactly
+-- here), and the float4 kernels of every set agree with the scalar ones to
+-- 1e-4 relative (the scalar loop's sequential float4 sum of 2,000 terms
+-- drifts by 1.5e-5).
+CREATE FUNCTION kernel_operand(kind text, d int, p int) RETURNS vector LANGUAGE sql AS $$
+	SELECT array_agg(CASE kind WHEN 'u8' THEN floor(random() * 256)
+							   WHEN 'i8' THEN floor(random() * 256) - 128
+							   WHEN 'f' THEN random() * 2 - 1
+							   ELSE random() * 256 - 128 END ORDER BY g)::vector
+	FROM generate_series(1, d) g WHERE p > 0 $$ VOLATILE;
 CREATE TABLE kernel_pairs AS
-SELECT d, p, f,
-	(SELECT array_agg(CASE WHEN f THEN random() * 2 - 1 ELSE floor(random() * 256) END ORDER BY g)::vector
-	 FROM generate_series(1, d) g WHERE p > 0) AS a,
-	(SELECT array_agg(CASE WHEN f THEN random() * 2 - 1 ELSE floor(random() * 256) END ORDER BY g)::vector
-	 FROM generate_series(1, d) g WHERE p > 0) AS b
+SELECT d, p, kind, kernel_operand(kind, d, p) AS a,
+	kernel_operand(CASE kind WHEN 'fi8' THEN 'i8' ELSE kind END, d, p) AS b
 FROM unnest(ARRAY[1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 77, 200, 784, 2000]) d,
-	 generate_series(1, 8) p, (VALUES (false), (true)) fl(f);
+	 generate_series(1, 8) p, unnest(ARRAY['u8', 'i8', 'f', 'fi8']) kind;
 CREATE TABLE kernel_values AS
-SELECT k.d, k.p, k.f, t.* FROM kernel_pairs k, vectorpg._traversal_distances(k.a, k.b) t;
-SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM CASE t.fn
-			WHEN 'l2_squared_u8' THEN vector_l2_squared_distance(k.a, k.b)::real
-			WHEN 'inner_product_u8' THEN inner_product(k.a, k.b)::real
-			WHEN 'cosine_parts_u8 dot' THEN inner_product(k.a, k.b)::real
-			WHEN 'cosine_parts_u8 norm_a' THEN inner_product(k.a, k.a)::real
-			WHEN 'cosine_parts_u8 norm_b' THEN inner_product(k.b, k.b)::real END) AS byte_kernels_inexact,
-	   count(*) = 5 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_pair_of_bytes
-FROM kernel_pairs k JOIN kernel_values t USING (d, p, f)
-WHERE t.fn LIKE '%\_u8' ESCAPE '\' OR t.fn LIKE '%\_u8 %' ESCAPE '\';
+SELECT k.d, k.p, k.kind, t.* FROM kernel_pairs k, vectorpg._traversal_distances(k.a, k.b) t;
+SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM CASE regexp_replace(t.fn, '_[ui]8', '')
+			WHEN 'l2_squared' THEN vector_l2_squared_distance(k.a, k.b)::real
+			WHEN 'inner_product' THEN inner_product(k.a, k.b)::real
+			WHEN 'cosine_parts dot' THEN inner_product(k.a, k.b)::real
+			WHEN 'cosine_parts norm_a' THEN inner_product(k.a, k.a)::real
+			WHEN 'cosine_parts norm_b' THEN inner_product(k.b, k.b)::real END) AS byte_kernels_inexact,
+	   count(*) FILTER (WHERE t.fn ~ ('_' || k.kind || '( |$)')) =
+		2 * 5 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_pair_of_bytes,
+	   (SELECT count(*) FROM kernel_values WHERE kind = 'fi8' AND fn ~ '_i8_f32') =
+		5 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_float_int8_pair
+FROM kernel_pairs k JOIN kernel_values t USING (d, p, kind)
+WHERE t.fn ~ '_[ui]8( |$)';
 -- (a float sum may cancel to near zero, so the tolerance scales with d)
 SELECT count(*) FILTER (WHERE abs(t.value - s.value) > 1e-4 * greatest(abs(s.value), t.d)) AS float_kernels_disagree
-FROM kernel_values t JOIN kernel_values s USING (d, p, f, fn)
+FROM kernel_values t JOIN kernel_values s USING (d, p, kind, fn)
 WHERE s.kernel = 'scalar' AND t.kernel <> 'scalar';
 
 -- The build keeps byte vectors as bytes in memory too (equal vectors have
--- equal bytes): a table holding 50 of its byte vectors twice gets both rows
--- of each at distance 0, and the index is sound with every row indexed
-CREATE TABLE storage_u8_twice AS SELECT id, embedding FROM storage_u8
-	UNION ALL SELECT id + 100000, embedding FROM storage_u8 WHERE id <= 50;
-CREATE INDEX storage_u8_twice_idx ON storage_u8_twice USING hnsw (embedding vector_l2_ops);
-SET enable_seqscan = off;
-SELECT count(*) FILTER (WHERE n <> 2) AS without_their_twin
-FROM (SELECT (SELECT count(*) FROM (SELECT embedding <-> q.embedding AS d FROM storage_u8_twice
-			  ORDER BY embedding <-> q.embedding LIMIT 3) s WHERE d = 0) AS n
-	  FROM storage_u8 q WHERE q.id <= 50) t;
-RESET enable_seqscan;
-SELECT count(*) AS problems FROM hnsw_index_check('storage_u8_twice_idx', true);
+-- equal bytes), in both byte formats: a table holding 50 of its vectors
+-- twice gets both rows of each at distance 0, and the index is sound with
+-- every row indexed.  storage_u8's vectors are uint8, the same less 128
+-- int8.
+CREATE TABLE storage_i8 AS SELECT id, (SELECT array_agg(x - 128 ORDER BY n)::vector(200)
+	FROM unnest(embedding::real[]) WITH ORDINALITY u(x, n)) AS embedding FROM storage_u8;
+CREATE FUNCTION storage_twice_check(source text, OUT without_their_twin bigint, OUT problems bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('CREATE TABLE storage_twice AS SELECT id, embedding FROM %I
+		UNION ALL SELECT id + 100000, embedding FROM %I WHERE id <= 50', source, source);
+	CREATE INDEX storage_twice_idx ON storage_twice USING hnsw (embedding vector_l2_ops);
+	PERFORM set_config('enable_seqscan', 'off', true);
+	SELECT count(*) FILTER (WHERE n <> 2) INTO without_their_twin
+	FROM (SELECT (SELECT count(*) FROM (SELECT embedding <-> q.embedding AS d FROM storage_twice
+				  ORDER BY embedding <-> q.embedding LIMIT 3) s WHERE d = 0) AS n
+		  FROM storage_twice q WHERE q.id <= 50) t;
+	PERFORM set_config('enable_seqscan', 'on', true);
+	SELECT count(*) INTO problems FROM hnsw_index_check('storage_twice_idx', true);
+	DROP TABLE storage_twice;
+END $$;
+SELECT s.source, c.* FROM unnest(ARRAY['storage_u8', 'storage_i8']) s(source),
+	LATERAL storage_twice_check(s.source) c;

@@ -241,99 +241,13 @@ VectorWidenBF16(float *out, const uint16 *in, int n)
 	}
 }
 
-/* Squared Euclidean distance to a byte vector in float4, for traversal */
-static float
-ScalarL2SquaredU8F32(const float *a, const uint8 *b, int n)
-{
-	float		sum = 0.0f;
-
-	for (int i = 0; i < n; i++)
-	{
-		float		d = a[i] - (float) b[i];
-
-		sum += d * d;
-	}
-	return sum;
-}
-
-/* Inner product with a byte vector in float4, for traversal */
-static float
-ScalarInnerProductU8F32(const float *a, const uint8 *b, int n)
-{
-	float		sum = 0.0f;
-
-	for (int i = 0; i < n; i++)
-		sum += a[i] * (float) b[i];
-	return sum;
-}
-
-/* Dot product and squared norms with a byte vector in float4, for traversal */
-static void
-ScalarCosinePartsU8F32(const float *a, const uint8 *b, int n,
-					   float *dot, float *norm_a, float *norm_b)
-{
-	float		d = 0.0f;
-	float		na = 0.0f;
-	float		nb = 0.0f;
-
-	for (int i = 0; i < n; i++)
-	{
-		float		y = (float) b[i];
-
-		d += a[i] * y;
-		na += a[i] * a[i];
-		nb += y * y;
-	}
-	*dot = d;
-	*norm_a = na;
-	*norm_b = nb;
-}
-
-/* Squared Euclidean distance between two byte vectors, exact, for traversal */
-static float
-ScalarL2SquaredU8(const uint8 *a, const uint8 *b, int n)
-{
-	int32		sum = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		int32		d = (int32) a[i] - (int32) b[i];
-
-		sum += d * d;
-	}
-	return (float) sum;
-}
-
-/* Inner product of two byte vectors, exact, for traversal */
-static float
-ScalarInnerProductU8(const uint8 *a, const uint8 *b, int n)
-{
-	int32		sum = 0;
-
-	for (int i = 0; i < n; i++)
-		sum += (int32) a[i] * (int32) b[i];
-	return (float) sum;
-}
-
-/* Dot product and squared norms of two byte vectors, exact, for traversal */
-static void
-ScalarCosinePartsU8(const uint8 *a, const uint8 *b, int n,
-					float *dot, float *norm_a, float *norm_b)
-{
-	int32		d = 0;
-	int32		na = 0;
-	int32		nb = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		d += (int32) a[i] * (int32) b[i];
-		na += (int32) a[i] * (int32) a[i];
-		nb += (int32) b[i] * (int32) b[i];
-	}
-	*dot = (float) d;
-	*norm_a = (float) na;
-	*norm_b = (float) nb;
-}
+/* The byte vectors' traversal kernels, for uint8 and int8 elements */
+#define BK_ISA BK_ISA_SCALAR
+#define BK_SIGNED 0
+#include "distance_bytes_template.h"
+#define BK_ISA BK_ISA_SCALAR
+#define BK_SIGNED 1
+#include "distance_bytes_template.h"
 
 static const VectorKernels scalar_kernels = {
 	"scalar",
@@ -355,7 +269,13 @@ static const VectorKernels scalar_kernels = {
 	ScalarCosinePartsU8F32,
 	ScalarL2SquaredU8,
 	ScalarInnerProductU8,
-	ScalarCosinePartsU8
+	ScalarCosinePartsU8,
+	ScalarL2SquaredI8F32,
+	ScalarInnerProductI8F32,
+	ScalarCosinePartsI8F32,
+	ScalarL2SquaredI8,
+	ScalarInnerProductI8,
+	ScalarCosinePartsI8
 };
 
 /*
@@ -491,19 +411,92 @@ TraversalRow(ReturnSetInfo *rsinfo, const char *kernel, const char *fn, float va
 }
 
 /*
- * The bytes of v in out, if every value of v is one (an integer 0 to 255;
- * -0 gives 0), for the byte kernels; false otherwise
+ * The bytes of v in out, for the byte kernels, when every value of v is an
+ * integer from -128 to 255 (-0 gives 0): each value's low eight bits, so
+ * that out reads back as the values both as uint8 when none is negative and
+ * as int8 when none is above 127.  Returns which of the two hold
+ * (VECTOR_BYTES_U8, VECTOR_BYTES_I8; values 0 to 127 fit both), 0 if neither.
  */
-bool
+int
 VectorAsBytes(const Vector *v, uint8 *out)
 {
-	for (int i = 0; i < v->dim; i++)
+	bool		unsignedFits = true;
+	bool		signedFits = true;
+
+	for (int i = 0; i < v->dim && (unsignedFits || signedFits); i++)
 	{
-		if (!(v->x[i] >= 0.0f && v->x[i] <= 255.0f && v->x[i] == rintf(v->x[i])))
-			return false;
-		out[i] = (uint8) v->x[i];
+		float		x = v->x[i];
+		int			value;
+
+		if (!(x >= -128.0f && x <= 255.0f && x == rintf(x)))
+			return 0;
+		value = (int) x;
+		if (value < 0)
+			unsignedFits = false;
+		else if (value > 127)
+			signedFits = false;
+		out[i] = (uint8) (value & 0xFF);
 	}
-	return true;
+	return (unsignedFits ? VECTOR_BYTES_U8 : 0) | (signedFits ? VECTOR_BYTES_I8 : 0);
+}
+
+/*
+ * The rows of vectorpg._traversal_distances for one byte family of kernel
+ * set k, uint8 or int8 (isSigned): the float4-against-bytes kernels, and
+ * with both the integer kernels, whose names end in _u8 or _i8
+ */
+static void
+ByteKernelRows(ReturnSetInfo *rsinfo, const VectorKernels *k, bool isSigned, bool both,
+			   const float *a, const uint8 *abytes, const uint8 *bbytes, int n)
+{
+	const int8 *as = (const int8 *) abytes;
+	const int8 *bs = (const int8 *) bbytes;
+	float		l2,
+				ip,
+				dot,
+				na,
+				nb;
+	char		name[NAMEDATALEN];
+
+	for (int integral = 0; integral <= (both ? 1 : 0); integral++)
+	{
+		const char *sfx = integral ? (isSigned ? "i8" : "u8") : (isSigned ? "i8_f32" : "u8_f32");
+
+		if (integral && isSigned)
+		{
+			l2 = k->l2_squared_i8(as, bs, n);
+			ip = k->inner_product_i8(as, bs, n);
+			k->cosine_parts_i8(as, bs, n, &dot, &na, &nb);
+		}
+		else if (integral)
+		{
+			l2 = k->l2_squared_u8(abytes, bbytes, n);
+			ip = k->inner_product_u8(abytes, bbytes, n);
+			k->cosine_parts_u8(abytes, bbytes, n, &dot, &na, &nb);
+		}
+		else if (isSigned)
+		{
+			l2 = k->l2_squared_i8_f32(a, bs, n);
+			ip = k->inner_product_i8_f32(a, bs, n);
+			k->cosine_parts_i8_f32(a, bs, n, &dot, &na, &nb);
+		}
+		else
+		{
+			l2 = k->l2_squared_u8_f32(a, bbytes, n);
+			ip = k->inner_product_u8_f32(a, bbytes, n);
+			k->cosine_parts_u8_f32(a, bbytes, n, &dot, &na, &nb);
+		}
+		snprintf(name, sizeof(name), "l2_squared_%s", sfx);
+		TraversalRow(rsinfo, k->name, name, l2);
+		snprintf(name, sizeof(name), "inner_product_%s", sfx);
+		TraversalRow(rsinfo, k->name, name, ip);
+		snprintf(name, sizeof(name), "cosine_parts_%s dot", sfx);
+		TraversalRow(rsinfo, k->name, name, dot);
+		snprintf(name, sizeof(name), "cosine_parts_%s norm_a", sfx);
+		TraversalRow(rsinfo, k->name, name, na);
+		snprintf(name, sizeof(name), "cosine_parts_%s norm_b", sfx);
+		TraversalRow(rsinfo, k->name, name, nb);
+	}
 }
 
 VECTORPG_FUNCTION(vectorpg_traversal_distances);
@@ -514,7 +507,8 @@ VECTORPG_FUNCTION(vectorpg_traversal_distances);
  * kernels internally and never shows their values, so without this only
  * recall could reveal a wrong one; the tests compare the sets with each
  * other and the byte kernels with the exact distance.  The byte kernels
- * appear when b (u8_f32) or both (u8) hold only byte values.
+ * appear when b (u8_f32, i8_f32) or both (u8, i8) hold only values of that
+ * byte type.
  */
 Datum
 vectorpg_traversal_distances(PG_FUNCTION_ARGS)
@@ -524,13 +518,13 @@ vectorpg_traversal_distances(PG_FUNCTION_ARGS)
 	Vector	   *b = PG_GETARG_VECTOR_P(1);
 	uint8	   *abytes = palloc(Max(a->dim, 1));
 	uint8	   *bbytes = palloc(Max(b->dim, 1));
-	bool		bBytes;
-	bool		bothBytes;
+	int			bForms;
+	int			bothForms;
 	int			n = a->dim;
 
 	VectorCheckSameDims(a, b);
-	bBytes = VectorAsBytes(b, bbytes);
-	bothBytes = bBytes && VectorAsBytes(a, abytes);
+	bForms = VectorAsBytes(b, bbytes);
+	bothForms = bForms ? bForms & VectorAsBytes(a, abytes) : 0;
 	InitMaterializedSRF(fcinfo, 0);
 
 	for (int choice = VECTOR_KERNEL_SCALAR; choice <= VECTOR_KERNEL_AVX512; choice++)
@@ -549,24 +543,10 @@ vectorpg_traversal_distances(PG_FUNCTION_ARGS)
 		TraversalRow(rsinfo, k->name, "cosine_parts_f32 dot", dot);
 		TraversalRow(rsinfo, k->name, "cosine_parts_f32 norm_a", na);
 		TraversalRow(rsinfo, k->name, "cosine_parts_f32 norm_b", nb);
-		if (bBytes)
-		{
-			TraversalRow(rsinfo, k->name, "l2_squared_u8_f32", k->l2_squared_u8_f32(a->x, bbytes, n));
-			TraversalRow(rsinfo, k->name, "inner_product_u8_f32", k->inner_product_u8_f32(a->x, bbytes, n));
-			k->cosine_parts_u8_f32(a->x, bbytes, n, &dot, &na, &nb);
-			TraversalRow(rsinfo, k->name, "cosine_parts_u8_f32 dot", dot);
-			TraversalRow(rsinfo, k->name, "cosine_parts_u8_f32 norm_a", na);
-			TraversalRow(rsinfo, k->name, "cosine_parts_u8_f32 norm_b", nb);
-		}
-		if (bothBytes)
-		{
-			TraversalRow(rsinfo, k->name, "l2_squared_u8", k->l2_squared_u8(abytes, bbytes, n));
-			TraversalRow(rsinfo, k->name, "inner_product_u8", k->inner_product_u8(abytes, bbytes, n));
-			k->cosine_parts_u8(abytes, bbytes, n, &dot, &na, &nb);
-			TraversalRow(rsinfo, k->name, "cosine_parts_u8 dot", dot);
-			TraversalRow(rsinfo, k->name, "cosine_parts_u8 norm_a", na);
-			TraversalRow(rsinfo, k->name, "cosine_parts_u8 norm_b", nb);
-		}
+		if (bForms & VECTOR_BYTES_U8)
+			ByteKernelRows(rsinfo, k, false, (bothForms & VECTOR_BYTES_U8) != 0, a->x, abytes, bbytes, n);
+		if (bForms & VECTOR_BYTES_I8)
+			ByteKernelRows(rsinfo, k, true, (bothForms & VECTOR_BYTES_I8) != 0, a->x, abytes, bbytes, n);
 	}
 	return (Datum) 0;
 }

@@ -438,97 +438,6 @@ Avx2WidenBF16(float *out, const uint16 *in, int n)
 	VectorWidenBF16(out + i, in + i, n - i);
 }
 
-/* Squared Euclidean distance to a byte vector in float4, AVX2 */
-static AVX2_TARGET float
-Avx2L2SquaredU8F32(const float *a, const uint8 *b, int n)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	__m256		s1 = _mm256_setzero_ps();
-	int			i = 0;
-	float		tail[8];
-
-	for (; i + 16 <= n; i += 16)
-	{
-		__m256		b0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i))));
-		__m256		b1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i + 8))));
-		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), b0);
-		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), b1);
-
-		s0 = _mm256_fmadd_ps(d0, d0, s0);
-		s1 = _mm256_fmadd_ps(d1, d1, s1);
-	}
-	_mm256_storeu_ps(tail, _mm256_add_ps(s0, s1));
-	{
-		float		sum = tail[0] + tail[1] + tail[2] + tail[3] + tail[4] + tail[5] + tail[6] + tail[7];
-
-		for (; i < n; i++)
-		{
-			float		d = a[i] - (float) b[i];
-
-			sum += d * d;
-		}
-		return sum;
-	}
-}
-
-/* Inner product with a byte vector in float4, AVX2 */
-static AVX2_TARGET float
-Avx2InnerProductU8F32(const float *a, const uint8 *b, int n)
-{
-	__m256		s0 = _mm256_setzero_ps();
-	int			i = 0;
-	float		tail[8];
-	float		sum;
-
-	for (; i + 8 <= n; i += 8)
-		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
-							 _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i)))),
-							 s0);
-	_mm256_storeu_ps(tail, s0);
-	sum = tail[0] + tail[1] + tail[2] + tail[3] + tail[4] + tail[5] + tail[6] + tail[7];
-	for (; i < n; i++)
-		sum += a[i] * (float) b[i];
-	return sum;
-}
-
-/* Dot product and squared norms with a byte vector in float4, AVX2 */
-static AVX2_TARGET void
-Avx2CosinePartsU8F32(const float *a, const uint8 *b, int n,
-					 float *dot, float *norm_a, float *norm_b)
-{
-	__m256		sd = _mm256_setzero_ps();
-	__m256		sa = _mm256_setzero_ps();
-	__m256		sb = _mm256_setzero_ps();
-	float		d,
-				na,
-				nb;
-	int			i = 0;
-
-	for (; i + 8 <= n; i += 8)
-	{
-		__m256		x = _mm256_loadu_ps(a + i);
-		__m256		y = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) (b + i))));
-
-		sd = _mm256_fmadd_ps(x, y, sd);
-		sa = _mm256_fmadd_ps(x, x, sa);
-		sb = _mm256_fmadd_ps(y, y, sb);
-	}
-	d = Avx2SumPs(sd);
-	na = Avx2SumPs(sa);
-	nb = Avx2SumPs(sb);
-	for (; i < n; i++)
-	{
-		float		y = (float) b[i];
-
-		d += a[i] * y;
-		na += a[i] * a[i];
-		nb += y * y;
-	}
-	*dot = d;
-	*norm_a = na;
-	*norm_b = nb;
-}
-
 /* Sum the eight int32 lanes of an AVX register */
 static inline AVX2_TARGET int32
 Avx2SumEpi32(__m256i v)
@@ -540,90 +449,13 @@ Avx2SumEpi32(__m256i v)
 	return _mm_cvtsi128_si32(x);
 }
 
-/* Sixteen bytes at p, widened to int16 */
-#define AVX2_BYTES16(p) _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *) (p)))
-
-/*
- * Squared Euclidean distance between two byte vectors, AVX2: differences in
- * int16, squared and summed in pairs into int32 (vpmaddwd), exactly
- */
-static AVX2_TARGET float
-Avx2L2SquaredU8(const uint8 *a, const uint8 *b, int n)
-{
-	__m256i		s0 = _mm256_setzero_si256();
-	__m256i		s1 = _mm256_setzero_si256();
-	int32		sum;
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		__m256i		d0 = _mm256_sub_epi16(AVX2_BYTES16(a + i), AVX2_BYTES16(b + i));
-		__m256i		d1 = _mm256_sub_epi16(AVX2_BYTES16(a + i + 16), AVX2_BYTES16(b + i + 16));
-
-		s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(d0, d0));
-		s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(d1, d1));
-	}
-	sum = Avx2SumEpi32(_mm256_add_epi32(s0, s1));
-	for (; i < n; i++)
-	{
-		int32		d = (int32) a[i] - (int32) b[i];
-
-		sum += d * d;
-	}
-	return (float) sum;
-}
-
-/* Inner product of two byte vectors, AVX2, exactly */
-static AVX2_TARGET float
-Avx2InnerProductU8(const uint8 *a, const uint8 *b, int n)
-{
-	__m256i		s0 = _mm256_setzero_si256();
-	int32		sum;
-	int			i = 0;
-
-	for (; i + 16 <= n; i += 16)
-		s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(AVX2_BYTES16(a + i), AVX2_BYTES16(b + i)));
-	sum = Avx2SumEpi32(s0);
-	for (; i < n; i++)
-		sum += (int32) a[i] * (int32) b[i];
-	return (float) sum;
-}
-
-/* Dot product and squared norms of two byte vectors, AVX2, exactly */
-static AVX2_TARGET void
-Avx2CosinePartsU8(const uint8 *a, const uint8 *b, int n,
-				  float *dot, float *norm_a, float *norm_b)
-{
-	__m256i		sd = _mm256_setzero_si256();
-	__m256i		sa = _mm256_setzero_si256();
-	__m256i		sb = _mm256_setzero_si256();
-	int32		d,
-				na,
-				nb;
-	int			i = 0;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		__m256i		x = AVX2_BYTES16(a + i);
-		__m256i		y = AVX2_BYTES16(b + i);
-
-		sd = _mm256_add_epi32(sd, _mm256_madd_epi16(x, y));
-		sa = _mm256_add_epi32(sa, _mm256_madd_epi16(x, x));
-		sb = _mm256_add_epi32(sb, _mm256_madd_epi16(y, y));
-	}
-	d = Avx2SumEpi32(sd);
-	na = Avx2SumEpi32(sa);
-	nb = Avx2SumEpi32(sb);
-	for (; i < n; i++)
-	{
-		d += (int32) a[i] * (int32) b[i];
-		na += (int32) a[i] * (int32) a[i];
-		nb += (int32) b[i] * (int32) b[i];
-	}
-	*dot = (float) d;
-	*norm_a = (float) na;
-	*norm_b = (float) nb;
-}
+/* The byte vectors' traversal kernels, for uint8 and int8 elements */
+#define BK_ISA BK_ISA_AVX2
+#define BK_SIGNED 0
+#include "distance_bytes_template.h"
+#define BK_ISA BK_ISA_AVX2
+#define BK_SIGNED 1
+#include "distance_bytes_template.h"
 
 static const VectorKernels avx2_kernels = {
 	"avx2",
@@ -645,7 +477,13 @@ static const VectorKernels avx2_kernels = {
 	Avx2CosinePartsU8F32,
 	Avx2L2SquaredU8,
 	Avx2InnerProductU8,
-	Avx2CosinePartsU8
+	Avx2CosinePartsU8,
+	Avx2L2SquaredI8F32,
+	Avx2InnerProductI8F32,
+	Avx2CosinePartsI8F32,
+	Avx2L2SquaredI8,
+	Avx2InnerProductI8,
+	Avx2CosinePartsI8
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -989,178 +827,13 @@ Avx512WidenBF16(float *out, const uint16 *in, int n)
 	VectorWidenBF16(out + i, in + i, n - i);
 }
 
-/* Squared Euclidean distance to a byte vector in float4, AVX-512 */
-static AVX512_TARGET float
-Avx512L2SquaredU8F32(const float *a, const uint8 *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	__m512		s1 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 32 <= n; i += 32)
-	{
-		__m512		b0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i))));
-		__m512		b1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i + 16))));
-		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), b0);
-		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), b1);
-
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-		s1 = _mm512_fmadd_ps(d1, d1, s1);
-	}
-	for (; i < n; i += 16)
-	{
-		/* The last bytes through a zeroed copy: masked byte loads need BW */
-		uint8		tb[16] = {0};
-		int			k = Min(16, n - i);
-		__mmask16	m = k == 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << k) - 1);
-		__m512		b0;
-		__m512		d0;
-
-		memcpy(tb, b + i, k);
-		b0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) tb)));
-		d0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), b0);
-		s0 = _mm512_fmadd_ps(d0, d0, s0);
-	}
-	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-/* Inner product with a byte vector in float4, AVX-512 */
-static AVX512_TARGET float
-Avx512InnerProductU8F32(const float *a, const uint8 *b, int n)
-{
-	__m512		s0 = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= n; i += 16)
-		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i),
-							 _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i)))),
-							 s0);
-	if (i < n)
-	{
-		uint8		tb[16] = {0};
-		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
-
-		memcpy(tb, b + i, n - i);
-		s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i),
-							 _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) tb))),
-							 s0);
-	}
-	return _mm512_reduce_add_ps(s0);
-}
-
-/* Dot product and squared norms with a byte vector in float4, AVX-512 */
-static AVX512_TARGET void
-Avx512CosinePartsU8F32(const float *a, const uint8 *b, int n,
-					   float *dot, float *norm_a, float *norm_b)
-{
-	__m512		sd = _mm512_setzero_ps();
-	__m512		sa = _mm512_setzero_ps();
-	__m512		sb = _mm512_setzero_ps();
-	int			i = 0;
-
-	for (; i + 16 <= n; i += 16)
-	{
-		__m512		x = _mm512_loadu_ps(a + i);
-		__m512		y = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) (b + i))));
-
-		sd = _mm512_fmadd_ps(x, y, sd);
-		sa = _mm512_fmadd_ps(x, x, sa);
-		sb = _mm512_fmadd_ps(y, y, sb);
-	}
-	if (i < n)
-	{
-		uint8		tb[16] = {0};
-		__mmask16	m = (__mmask16) ((1u << (n - i)) - 1);
-		__m512		x;
-		__m512		y;
-
-		memcpy(tb, b + i, n - i);
-		x = _mm512_maskz_loadu_ps(m, a + i);
-		y = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) tb)));
-		sd = _mm512_fmadd_ps(x, y, sd);
-		sa = _mm512_fmadd_ps(x, x, sa);
-		sb = _mm512_fmadd_ps(y, y, sb);
-	}
-	*dot = _mm512_reduce_add_ps(sd);
-	*norm_a = _mm512_reduce_add_ps(sa);
-	*norm_b = _mm512_reduce_add_ps(sb);
-}
-
-/*
- * Thirty-two bytes at p (only the first k when k < 32, the rest zero),
- * widened to int16
- */
-static inline AVX512BW_TARGET __m512i
-Avx512Bytes32(const uint8 *p, int k)
-{
-	__mmask32	m = k >= 32 ? ~(__mmask32) 0 : (((__mmask32) 1 << k) - 1);
-
-	return _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, p));
-}
-
-/*
- * Squared Euclidean distance between two byte vectors, AVX-512BW:
- * differences in int16, squared and summed in pairs into int32 (vpmaddwd),
- * exactly.  The tail is a masked load, which is why these need BW.
- */
-static AVX512BW_TARGET float
-Avx512L2SquaredU8(const uint8 *a, const uint8 *b, int n)
-{
-	__m512i		s0 = _mm512_setzero_si512();
-	__m512i		s1 = _mm512_setzero_si512();
-	int			i = 0;
-
-	for (; i + 64 <= n; i += 64)
-	{
-		__m512i		d0 = _mm512_sub_epi16(Avx512Bytes32(a + i, 32), Avx512Bytes32(b + i, 32));
-		__m512i		d1 = _mm512_sub_epi16(Avx512Bytes32(a + i + 32, 32), Avx512Bytes32(b + i + 32, 32));
-
-		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d0, d0));
-		s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(d1, d1));
-	}
-	for (; i < n; i += 32)
-	{
-		__m512i		d0 = _mm512_sub_epi16(Avx512Bytes32(a + i, n - i), Avx512Bytes32(b + i, n - i));
-
-		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d0, d0));
-	}
-	return (float) _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
-}
-
-/* Inner product of two byte vectors, AVX-512BW, exactly */
-static AVX512BW_TARGET float
-Avx512InnerProductU8(const uint8 *a, const uint8 *b, int n)
-{
-	__m512i		s0 = _mm512_setzero_si512();
-
-	for (int i = 0; i < n; i += 32)
-		s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(Avx512Bytes32(a + i, n - i),
-													 Avx512Bytes32(b + i, n - i)));
-	return (float) _mm512_reduce_add_epi32(s0);
-}
-
-/* Dot product and squared norms of two byte vectors, AVX-512BW, exactly */
-static AVX512BW_TARGET void
-Avx512CosinePartsU8(const uint8 *a, const uint8 *b, int n,
-					float *dot, float *norm_a, float *norm_b)
-{
-	__m512i		sd = _mm512_setzero_si512();
-	__m512i		sa = _mm512_setzero_si512();
-	__m512i		sb = _mm512_setzero_si512();
-
-	for (int i = 0; i < n; i += 32)
-	{
-		__m512i		x = Avx512Bytes32(a + i, n - i);
-		__m512i		y = Avx512Bytes32(b + i, n - i);
-
-		sd = _mm512_add_epi32(sd, _mm512_madd_epi16(x, y));
-		sa = _mm512_add_epi32(sa, _mm512_madd_epi16(x, x));
-		sb = _mm512_add_epi32(sb, _mm512_madd_epi16(y, y));
-	}
-	*dot = (float) _mm512_reduce_add_epi32(sd);
-	*norm_a = (float) _mm512_reduce_add_epi32(sa);
-	*norm_b = (float) _mm512_reduce_add_epi32(sb);
-}
+/* The byte vectors' traversal kernels, for uint8 and int8 elements */
+#define BK_ISA BK_ISA_AVX512
+#define BK_SIGNED 0
+#include "distance_bytes_template.h"
+#define BK_ISA BK_ISA_AVX512
+#define BK_SIGNED 1
+#include "distance_bytes_template.h"
 
 static const VectorKernels avx512_kernels = {
 	"avx512",
@@ -1182,7 +855,13 @@ static const VectorKernels avx512_kernels = {
 	Avx512CosinePartsU8F32,
 	Avx512L2SquaredU8,
 	Avx512InnerProductU8,
-	Avx512CosinePartsU8
+	Avx512CosinePartsU8,
+	Avx512L2SquaredI8F32,
+	Avx512InnerProductI8F32,
+	Avx512CosinePartsI8F32,
+	Avx512L2SquaredI8,
+	Avx512InnerProductI8,
+	Avx512CosinePartsI8
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

@@ -229,6 +229,9 @@ typedef HnswNeighborTupleData *HnswNeighborTuple;
 #define HNSW_FORMAT_BF16	4
 #define HNSW_FORMAT_MAX		HNSW_FORMAT_BF16
 
+/* Whether a format is one of the byte formats, which the byte kernels read */
+#define HNSW_FORMAT_IS_BYTES(f) ((f) == HNSW_FORMAT_U8 || (f) == HNSW_FORMAT_I8)
+
 /* Room for a stored vector widened back to float4 */
 typedef union HnswVectorBuf
 {
@@ -285,10 +288,12 @@ typedef struct HnswDistance
 	/*
 	 * The query as bytes, when HnswSetQueryBytes found every value of it to
 	 * be one: distances from that query (bytesOf, and no other vector) to
-	 * elements stored as bytes are then taken in integers, about twice as
-	 * fast as widening them.  NULL otherwise.
+	 * elements stored in a byte format it also fits (bytesForms,
+	 * VECTOR_BYTES_U8 and/or VECTOR_BYTES_I8) are then taken in integers,
+	 * about twice as fast as widening them.  NULL otherwise.
 	 */
 	const Vector *bytesOf;
+	int			bytesForms;
 	uint8		bytes[HNSW_MAX_DIM];
 } HnswDistance;
 

@@ -263,9 +263,10 @@ GetNode(HnswBuildState *bs, int32 id)
 }
 
 /*
- * Vector of node number id: float4, or stored as bytes (HNSW_FORMAT_U8 in
- * its unused field, as on disk) when all its values are bytes, a quarter
- * of the memory traffic for every distance to it (StoreNodeVector)
+ * Vector of node number id: float4, or stored as bytes (HNSW_FORMAT_U8 or
+ * HNSW_FORMAT_I8 in its unused field, as on disk) when all its values fit
+ * one, a quarter of the memory traffic for every distance to it
+ * (StoreNodeVector)
  */
 static inline Vector *
 NodeVector(HnswBuildState *bs, int32 id)
@@ -293,16 +294,17 @@ BuildDistance(HnswBuildState *bs, const Vector *a, const Vector *b)
 }
 
 /*
- * Copy a vector into node id's slot: as bytes if all its values are bytes
- * (the format the element will have on disk), else as it is
+ * Copy a vector into node id's slot: as bytes if all its values fit a byte
+ * format (the format the element will have on disk), else as it is
  */
 static inline void
 StoreNodeVector(HnswBuildState *bs, int32 id, const Vector *value)
 {
 	Vector	   *slot = NodeVector(bs, id);
+	int			format = HnswChooseFormat(value);
 
-	if (HnswChooseFormat(value) == HNSW_FORMAT_U8)
-		HnswEncodeVector(value, HNSW_FORMAT_U8, slot);
+	if (HNSW_FORMAT_IS_BYTES(format))
+		HnswEncodeVector(value, format, slot);
 	else
 		memcpy(slot, value, VARSIZE(value));
 	bs->prefetchLen = Max(bs->prefetchLen, VARSIZE(slot));
@@ -1082,7 +1084,7 @@ PlaceTuples(HnswBuildState *bs)
 		/* A node that turned out to be a duplicate is not written */
 		if (node->nheaptids == 0)
 			continue;
-		node->format = NodeVector(bs, i)->unused == HNSW_FORMAT_U8 ? HNSW_FORMAT_U8 :
+		node->format = HNSW_FORMAT_IS_BYTES(NodeVector(bs, i)->unused) ? NodeVector(bs, i)->unused :
 			HnswChooseFormat(NodeVector(bs, i));
 		esize = HnswElementTupleSize(HnswStoredVectorSize(bs->dim, node->format));
 		if (!CursorFits(&pc, esize + sizeof(ItemIdData) + nsize) &&
@@ -1149,7 +1151,7 @@ WriteGraph(HnswBuildState *bs, ForkNumber forkNum)
 				ItemPointerSetInvalid(&etup->heaptids[j]);
 		}
 		etup->neighbortid = node->ntid;
-		if (vec->unused == HNSW_FORMAT_U8)
+		if (HNSW_FORMAT_IS_BYTES(vec->unused))
 			memcpy(&etup->data, vec, VARSIZE(vec));	/* stored as bytes already */
 		else
 			HnswEncodeVector(vec, node->format, &etup->data);

@@ -52,6 +52,7 @@ HnswInitDistance(Relation index, HnswDistance *dist)
 	dist->procinfo = proc;
 	dist->collation = index->rd_indcollation[0];
 	dist->bytesOf = NULL;
+	dist->bytesForms = 0;
 	dist->normprocinfo = OidIsValid(index_getprocid(index, 1, 2)) ?
 		index_getprocinfo(index, 1, 2) : NULL;
 
@@ -220,9 +221,10 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 
 /*
  * Let the byte kernels take the distances from query to elements stored as
- * bytes, when all its values are bytes: an insert of pixel data or a search
- * with such a query.  The byte image is exact (-0 becomes 0, which changes
- * no distance), so the results are the float4 kernels' up to their rounding.
+ * bytes, when all its values are integers of a byte format: an insert of
+ * pixel data or of int8-quantized embeddings, or a search with such a
+ * query.  The byte image is exact (-0 becomes 0, which changes no
+ * distance), so the results are the float4 kernels' up to their rounding.
  * Another query clears it; metrics the byte kernels do not serve never set
  * it.
  */
@@ -230,59 +232,86 @@ void
 HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
 {
 	dist->bytesOf = NULL;
+	dist->bytesForms = 0;
 	if (query->dim <= HNSW_MAX_DIM &&
 		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
-		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK) &&
-		VectorAsBytes(query, dist->bytes))
-		dist->bytesOf = query;
+		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK))
+	{
+		dist->bytesForms = VectorAsBytes(query, dist->bytes);
+		if (dist->bytesForms != 0)
+			dist->bytesOf = query;
+	}
+}
+
+/* The VectorAsBytes flag of a byte storage format */
+static inline int
+FormatBytesFlag(int format)
+{
+	return format == HNSW_FORMAT_I8 ? VECTOR_BYTES_I8 : VECTOR_BYTES_U8;
 }
 
 /*
- * The traversal distance between two byte vectors, in the integer kernels,
- * under L2, inner product, cosine and the inner product's links; false
- * when a cosine norm is zero and the exact kernel must decide
+ * The traversal distance between two vectors of the same byte format (U8
+ * or I8), in the integer kernels, under L2, inner product, cosine and the
+ * inner product's links; false when a cosine norm is zero and the exact
+ * kernel must decide
  */
 static bool
-BytesDistance(const HnswDistance *dist, const uint8 *a, const uint8 *b, int dim, double *out)
+BytesDistance(const HnswDistance *dist, int format, const uint8 *a, const uint8 *b, int dim,
+			  double *out)
 {
+	bool		s = format == HNSW_FORMAT_I8;
+	const int8 *as = (const int8 *) a;
+	const int8 *bs = (const int8 *) b;
 	float		ab,
 				aa,
 				bb;
 
 	if (dist->metric == HNSW_METRIC_L2)
-		*out = vector_kernels->l2_squared_u8(a, b, dim);
+		*out = s ? vector_kernels->l2_squared_i8(as, bs, dim) : vector_kernels->l2_squared_u8(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_IP)
-		*out = -vector_kernels->inner_product_u8(a, b, dim);
+		*out = -(s ? vector_kernels->inner_product_i8(as, bs, dim) :
+				 vector_kernels->inner_product_u8(a, b, dim));
 	else
 	{
-		vector_kernels->cosine_parts_u8(a, b, dim, &ab, &aa, &bb);
+		if (s)
+			vector_kernels->cosine_parts_i8(as, bs, dim, &ab, &aa, &bb);
+		else
+			vector_kernels->cosine_parts_u8(a, b, dim, &ab, &aa, &bb);
 		return DistanceFromParts(dist, ab, aa, bb, out);
 	}
 	return true;
 }
 
 /*
- * The traversal distance between a float4 vector and a byte vector, in the
- * byte kernels (the distance from parts is symmetric in the two norms, so
- * either may be the first); false for L1 and custom metrics, and for sums
- * the exact kernel must decide
+ * The traversal distance between a float4 vector and a vector of a byte
+ * format (U8 or I8), in the byte kernels (the distance from parts is
+ * symmetric in the two norms, so either may be the first); false for L1
+ * and custom metrics, and for sums the exact kernel must decide
  */
 static bool
-FloatBytesDistance(const HnswDistance *dist, const float *a, const uint8 *b, int dim,
-				   double *out)
+FloatBytesDistance(const HnswDistance *dist, const float *a, int format, const uint8 *b,
+				   int dim, double *out)
 {
+	bool		s = format == HNSW_FORMAT_I8;
+	const int8 *bs = (const int8 *) b;
 	float		d;
 	float		ab,
 				aa,
 				bb;
 
 	if (dist->metric == HNSW_METRIC_L2)
-		d = vector_kernels->l2_squared_u8_f32(a, b, dim);
+		d = s ? vector_kernels->l2_squared_i8_f32(a, bs, dim) :
+			vector_kernels->l2_squared_u8_f32(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_IP)
-		d = -vector_kernels->inner_product_u8_f32(a, b, dim);
+		d = -(s ? vector_kernels->inner_product_i8_f32(a, bs, dim) :
+			  vector_kernels->inner_product_u8_f32(a, b, dim));
 	else if (dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK)
 	{
-		vector_kernels->cosine_parts_u8_f32(a, b, dim, &ab, &aa, &bb);
+		if (s)
+			vector_kernels->cosine_parts_i8_f32(a, bs, dim, &ab, &aa, &bb);
+		else
+			vector_kernels->cosine_parts_u8_f32(a, b, dim, &ab, &aa, &bb);
 		return DistanceFromParts(dist, ab, aa, bb, out);
 	}
 	else
@@ -295,49 +324,55 @@ FloatBytesDistance(const HnswDistance *dist, const float *a, const uint8 *b, int
 
 /*
  * The traversal distance from the query straight to a stored vector, when
- * a kernel reads its format directly (bytes, under every metric but L1), so
- * that a scan need not widen every vector it passes; false otherwise.
+ * a kernel reads its format directly (a byte format, under every metric but
+ * L1), so that a scan need not widen every vector it passes; false
+ * otherwise.
  */
 static bool
 StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vector *stored,
 						double *out)
 {
-	if (stored->unused != HNSW_FORMAT_U8)
+	int			format = stored->unused;
+
+	if (!HNSW_FORMAT_IS_BYTES(format))
 		return false;
-	if (query == dist->bytesOf)
-		return BytesDistance(dist, dist->bytes, (const uint8 *) stored->x, query->dim, out);
-	return FloatBytesDistance(dist, query->x, (const uint8 *) stored->x, query->dim, out);
+	if (query == dist->bytesOf && (dist->bytesForms & FormatBytesFlag(format)))
+		return BytesDistance(dist, format, dist->bytes, (const uint8 *) stored->x, query->dim, out);
+	return FloatBytesDistance(dist, query->x, format, (const uint8 *) stored->x, query->dim, out);
 }
 
 /*
  * The traversal distance between two vectors each either float4 or stored
- * as bytes, as the in-memory build keeps them: two byte vectors meet in the
- * integer kernels and a float4 one and a byte one in the byte kernels, as
- * the index's searches do; L1 and an operator class's own distance widen
- * the bytes first.
+ * in a byte format, as the in-memory build keeps them: two byte vectors of
+ * one format meet in the integer kernels and a float4 one and a byte one in
+ * the byte kernels, as the index's searches do; L1, an operator class's own
+ * distance, and a uint8 vector against an int8 one widen the bytes first.
  */
 double
 HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
 {
-	bool		au8 = a->unused == HNSW_FORMAT_U8;
-	bool		bu8 = b->unused == HNSW_FORMAT_U8;
+	bool		abytes = HNSW_FORMAT_IS_BYTES(a->unused);
+	bool		bbytes = HNSW_FORMAT_IS_BYTES(b->unused);
 	HnswVectorBuf abuf;
 	HnswVectorBuf bbuf;
 	double		out;
 
-	if (!au8 && !bu8)
+	if (!abytes && !bbytes)
 		return HnswTraversalDistance(dist, a, b);
 	if (a->dim == b->dim &&
 		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
-		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK) &&
-		(au8 && bu8 ?
-		 BytesDistance(dist, (const uint8 *) a->x, (const uint8 *) b->x, a->dim, &out) :
-		 FloatBytesDistance(dist, (au8 ? b : a)->x, (const uint8 *) (au8 ? a : b)->x, a->dim,
-							&out)))
-		return out;
-	if (au8)
+		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK))
+	{
+		if (abytes && bbytes ?
+			(a->unused == b->unused &&
+			 BytesDistance(dist, a->unused, (const uint8 *) a->x, (const uint8 *) b->x, a->dim, &out)) :
+			FloatBytesDistance(dist, (abytes ? b : a)->x, (abytes ? a : b)->unused,
+							   (const uint8 *) (abytes ? a : b)->x, a->dim, &out))
+			return out;
+	}
+	if (abytes)
 		a = HnswStoredVector(a, &abuf);
-	if (bu8)
+	if (bbytes)
 		b = HnswStoredVector(b, &bbuf);
 	return HnswTraversalDistance(dist, a, b);
 }
@@ -942,7 +977,8 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 	 * made only for an exact distance or a copy, and the traversal distance
 	 * is not taken twice.
 	 */
-	direct = VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, HNSW_FORMAT_U8) &&
+	direct = HNSW_FORMAT_IS_BYTES(etup->data.unused) &&
+		VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, etup->data.unused) &&
 		StoredTraversalDistance(dist, query, &etup->data, &out->distance);
 	copy = direct && wantVector && !(out->distance > copyBelow);
 	if (direct && !wantExact && !copy && !(out->distance < exactBelow))
@@ -1060,7 +1096,7 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 	pg_compiler_barrier();
 	format = header.data.unused;
 	if (header.type != HNSW_ELEMENT_TUPLE || header.data.dim != query->dim ||
-		(format != HNSW_FORMAT_F32 && format != HNSW_FORMAT_U8) ||
+		(format != HNSW_FORMAT_F32 && !HNSW_FORMAT_IS_BYTES(format)) ||
 		VARSIZE(&header.data) != HnswStoredVectorSize(query->dim, format) ||
 		offsetof(HnswElementTupleData, data) + VARSIZE(&header.data) > itemlen)
 		return false;
@@ -1070,7 +1106,7 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 	 * locked read of the same bytes agree exactly; both take the query's
 	 * dimension, never the page's
 	 */
-	if (format == HNSW_FORMAT_U8)
+	if (HNSW_FORMAT_IS_BYTES(format))
 		return StoredTraversalDistance(dist, query, &etup->data, out);
 	d = HnswTraversalDistance(dist, query, &etup->data);
 	if (unlikely(isnan(d)))

@@ -159,6 +159,20 @@ typedef struct VectorKernels
 	float		(*inner_product_u8) (const uint8 *a, const uint8 *b, int n);
 	void		(*cosine_parts_u8) (const uint8 *a, const uint8 *b, int n,
 									float *dot, float *norm_a, float *norm_b);
+
+	/*
+	 * The same two families for vectors stored as signed bytes (int8, e.g.
+	 * int8-quantized embeddings): float4 query against stored int8, and
+	 * two int8 vectors, exactly (a term is at most 255^2, as above)
+	 */
+	float		(*l2_squared_i8_f32) (const float *a, const int8 *b, int n);
+	float		(*inner_product_i8_f32) (const float *a, const int8 *b, int n);
+	void		(*cosine_parts_i8_f32) (const float *a, const int8 *b, int n,
+										float *dot, float *norm_a, float *norm_b);
+	float		(*l2_squared_i8) (const int8 *a, const int8 *b, int n);
+	float		(*inner_product_i8) (const int8 *a, const int8 *b, int n);
+	void		(*cosine_parts_i8) (const int8 *a, const int8 *b, int n,
+									float *dot, float *norm_a, float *norm_b);
 } VectorKernels;
 
 /* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */
@@ -184,7 +198,11 @@ typedef enum VectorKernelChoice
 extern void DistanceInit(void);
 extern const VectorKernels *DistanceKernelsFor(VectorKernelChoice choice);
 extern double VectorCosineDistance(const float *a, const float *b, int n);
-extern bool VectorAsBytes(const Vector *v, uint8 *out);
+extern int	VectorAsBytes(const Vector *v, uint8 *out);
+
+/* What VectorAsBytes finds a vector to hold (flags) */
+#define VECTOR_BYTES_U8		0x01	/* only integers 0..255 */
+#define VECTOR_BYTES_I8		0x02	/* only integers -128..127 */
 
 /* distance_simd.c: NULL where the build or the CPU lacks the instructions */
 extern const VectorKernels *DistanceAvx2Kernels(void);
