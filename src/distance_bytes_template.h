@@ -49,7 +49,7 @@
 #define BK_SUFFIX U8
 #define BK_AVX2_WIDEN16 _mm256_cvtepu8_epi16
 #define BK_AVX2_WIDEN32 _mm256_cvtepu8_epi32
-#define BK_AVX512_WIDEN16 _mm512_cvtepi8_epi16
+#define BK_AVX512_WIDEN16 _mm512_cvtepu8_epi16
 #define BK_AVX512_WIDEN32 _mm512_cvtepu8_epi32
 #endif
 
