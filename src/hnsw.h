@@ -90,6 +90,14 @@
  */
 #define HNSW_BUILD_RELINK_ROUNDS	8
 
+/*
+ * An element with fewer links than this on layer 0 is searched for again:
+ * by the build, which links it to what the search finds (hnswbuild.c,
+ * RelinkSparseNodes), and by vacuum's walk, which links it from where the
+ * search ended if the search did not find it (hnswvacuum.c, pass 2c)
+ */
+#define HNSW_SPARSE_LINKS			3
+
 /* Identical vectors share an element, up to this many heap TIDs */
 #define HNSW_HEAPTIDS				10
 
@@ -416,7 +424,7 @@ extern int	HnswRandomLevel(int m);
 extern void HnswInitPage(Page page, Size pageSize);
 extern bool HnswCheckPage(Relation index, Page page, BlockNumber blkno);
 extern int	HnswPageLiveElements(Relation index, BufferAccessStrategy strategy,
-								 BlockNumber blkno, ItemPointerData **out);
+								 BlockNumber blkno, ItemPointerData **out, bool **sparse);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber forkNum);
 extern void HnswVisitedInit(HnswVisited *v, int expected);

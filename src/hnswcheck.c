@@ -512,7 +512,7 @@ hnsw_index_findability(PG_FUNCTION_ARGS)
 		int			n;
 
 		CHECK_FOR_INTERRUPTS();
-		n = HnswPageLiveElements(index, NULL, blkno, &page);
+		n = HnswPageLiveElements(index, NULL, blkno, &page, NULL);
 		while (nlive + n > size)
 		{
 			size *= 2;

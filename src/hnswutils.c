@@ -480,15 +480,50 @@ HnswCheckPage(Relation index, Page page, BlockNumber blkno)
 }
 
 /*
+ * How many valid links an element of a locked page has on layer 0, when its
+ * neighbour tuple is on the same page (as the in-memory build and inserts
+ * place it); HNSW_SPARSE_LINKS, as if it had enough, when the tuple is
+ * elsewhere or not a neighbour tuple.  For HnswPageLiveElements.
+ */
+static int
+CountLayer0Links(Page page, BlockNumber blkno, HnswElementTuple etup)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(&etup->neighbortid);
+	ItemId		itemid;
+	HnswNeighborTuple ntup;
+	int			slots;
+	int			n = 0;
+
+	if (ItemPointerGetBlockNumber(&etup->neighbortid) != blkno ||
+		off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return HNSW_SPARSE_LINKS;
+	itemid = PageGetItemId(page, off);
+	ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
+	if (!ItemIdIsNormal(itemid) || ntup->type != HNSW_NEIGHBOR_TUPLE)
+		return HNSW_SPARSE_LINKS;
+	/* count is (level + 2) * m slots, the first 2m of them layer 0's */
+	slots = 2 * (ntup->count / (etup->level + 2));
+	if (ItemIdGetLength(itemid) < offsetof(HnswNeighborTupleData, tids) + sizeof(ItemPointerData) * slots)
+		return HNSW_SPARSE_LINKS;
+	for (int i = 0; i < slots; i++)
+		if (ItemPointerIsValid(&ntup->tids[i]))
+			n++;
+	return n;
+}
+
+/*
  * The live elements of a data page, read under a share lock that is
  * released before returning, so that the caller can work on each without
  * holding it: *out gets a palloc'd array; returns its length.  Vacuum's
  * passes and hnsw_index_findability walk the index with it; `strategy` is
- * vacuum's ring buffer, or NULL.
+ * vacuum's ring buffer, or NULL.  With `sparse`, *sparse gets a parallel
+ * array telling which elements have fewer than HNSW_SPARSE_LINKS links on
+ * layer 0 (of those whose neighbour tuple is on the same page, as nearly
+ * all are; the others count as not sparse).
  */
 int
 HnswPageLiveElements(Relation index, BufferAccessStrategy strategy, BlockNumber blkno,
-					 ItemPointerData **out)
+					 ItemPointerData **out, bool **sparse)
 {
 	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 	Page		page;
@@ -501,6 +536,8 @@ HnswPageLiveElements(Relation index, BufferAccessStrategy strategy, BlockNumber 
 	(void) HnswCheckPage(index, page, blkno);
 	maxoff = PageGetMaxOffsetNumber(page);
 	live = palloc(sizeof(ItemPointerData) * Max(maxoff, 1));
+	if (sparse)
+		*sparse = palloc(sizeof(bool) * Max(maxoff, 1));
 	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 	{
 		ItemId		itemid = PageGetItemId(page, off);
@@ -508,6 +545,8 @@ HnswPageLiveElements(Relation index, BufferAccessStrategy strategy, BlockNumber 
 
 		if (ItemIdIsNormal(itemid) && etup->type == HNSW_ELEMENT_TUPLE && !etup->deleted)
 		{
+			if (sparse)
+				(*sparse)[nlive] = CountLayer0Links(page, blkno, etup) < HNSW_SPARSE_LINKS;
 			/* ItemPointerSet is a macro that evaluates its argument twice */
 			ItemPointerSet(&live[nlive], blkno, off);
 			nlive++;

@@ -16,12 +16,14 @@
  *	   every live element that layer 0 no longer connects to the entry
  *	   point is linked back in (2b), and each relinked element (one in four
  *	   beyond the first few thousand) that a search for its own vector
- *	   does not find is linked from where that search ended (2c).
+ *	   does not find is linked from where that search ended (2c); so is
+ *	   each element 2b meets with fewer than HNSW_SPARSE_LINKS links on
+ *	   layer 0 that its search does not find.
  *	3. Free: deleted elements and their neighbour tuples become free tuples,
  *	   which later inserts reuse.
  *
- * A vacuum that finds nothing to delete still walks layer 0 (pass 2b alone)
- * when the index has grown since the last walk.  Inserts can cut elements
+ * A vacuum that finds nothing to delete still walks layer 0 (passes 2b and
+ * 2c) when the index has grown since the last walk.  Inserts can cut elements
  * off, too: linking a new element to a full neighbour prunes that
  * neighbour's list, and the link it drops may have been an element's only
  * way in.  At the default m = 16 that is rare (1 of 20,000 16-dimension
@@ -103,6 +105,14 @@
 #define HNSW_FINDABLE_ALL		4096
 #define HNSW_FINDABLE_STEP		4
 
+/* A growing array of element TIDs */
+typedef struct TidList
+{
+	ItemPointerData *tids;
+	int64		n;
+	int64		size;
+} TidList;
+
 typedef struct VacuumState
 {
 	Relation	index;
@@ -115,9 +125,8 @@ typedef struct VacuumState
 	uint32		standinMask;	/* by the deleted element's TID */
 	BlockNumber firstFree;		/* lowest page holding a free slot */
 	ItemPointerData anyLive;	/* some live element, to search from */
-	ItemPointerData *repaired;	/* elements pass 2 relinked, for pass 2c */
-	int64		nrepaired;
-	int64		repairedSize;
+	TidList		repaired;		/* elements pass 2 relinked, for pass 2c */
+	TidList		sparse;			/* elements pass 2b found sparse, for 2c */
 	int64		raced;			/* repairs redone after an insert's write */
 	BlockNumber walked;			/* index size when pass 2b began, or 0 */
 	MemoryContext tmpCtx;		/* reset per repaired element */
@@ -629,6 +638,20 @@ RepairEntryPoint(VacuumState *vs)
 	UnlockPage(vs->index, HNSW_UPDATE_LOCK, ExclusiveLock);
 }
 
+/* Append a TID to a list (in the current memory context) */
+static void
+TidListAdd(TidList *l, ItemPointer tid)
+{
+	if (l->n == l->size)
+	{
+		l->size = Max(l->size * 2, 1024);
+		l->tids = l->tids == NULL ?
+			MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ItemPointerData) * l->size) :
+			repalloc_huge(l->tids, sizeof(ItemPointerData) * l->size);
+	}
+	l->tids[l->n++] = *tid;
+}
+
 /* Pass 2: relink around deleted elements */
 static void
 RepairGraph(VacuumState *vs)
@@ -656,7 +679,7 @@ RepairGraph(VacuumState *vs)
 		int			nlive;
 
 		vacuum_delay_point();
-		nlive = HnswPageLiveElements(vs->index, vs->strategy, blkno, &live);
+		nlive = HnswPageLiveElements(vs->index, vs->strategy, blkno, &live, NULL);
 
 		/* Each element is repaired without holding this page's lock */
 		for (int i = 0; i < nlive; i++)
@@ -667,15 +690,7 @@ RepairGraph(VacuumState *vs)
 			if (RepairElement(vs, &live[i]))
 			{
 				MemoryContextSwitchTo(old);
-				if (vs->nrepaired == vs->repairedSize)
-				{
-					vs->repairedSize = Max(vs->repairedSize * 2, 1024);
-					vs->repaired = vs->repaired == NULL ?
-						MemoryContextAllocHuge(CurrentMemoryContext,
-											   sizeof(ItemPointerData) * vs->repairedSize) :
-						repalloc_huge(vs->repaired, sizeof(ItemPointerData) * vs->repairedSize);
-				}
-				vs->repaired[vs->nrepaired++] = live[i];
+				TidListAdd(&vs->repaired, &live[i]);
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(vs->tmpCtx);
@@ -763,30 +778,30 @@ LinkKeepingPaths(VacuumState *vs, HnswCandidate *n, ItemPointer newtid)
  * Give an element links from the nearest live elements of a search's
  * results (nearest first): each of the nearest m links to it if it has
  * room (LinkKeepingPaths), and if none has, the first beyond them that
- * does.  The element in turn gets a link to the nearest if it has room, so
- * that a search that lands in its region can leave it: pass 2c links
- * elements that are reachable, and pruning their own lists by the
- * heuristic cut others off (1 of 3,334 in t/024).
+ * does.  The element in turn gets links to the nearest outLinks of them
+ * that it has room for, so that a search that lands in its region can
+ * leave it: pass 2c links elements that are reachable, and pruning their
+ * own lists by the heuristic cut others off (1 of 3,334 in t/024).  One
+ * such link does for an element that was relinked; a sparse one gets m.
  */
 static void
-LinkFromNearest(VacuumState *vs, HnswCandidate *self, HnswCandidate **sorted, int nsorted)
+LinkFromNearest(VacuumState *vs, HnswCandidate *self, HnswCandidate **sorted, int nsorted,
+				int outLinks)
 {
 	int			m = vs->meta.m;
 	int			linked = 0;
-	bool		out = false;
+	int			out = 0;
 
-	for (int i = 0; i < nsorted && linked < m && (i < m || linked == 0); i++)
+	for (int i = 0; i < nsorted && (linked < m || out < outLinks) &&
+		 (i < Max(m, outLinks) || linked == 0); i++)
 	{
 		HnswCandidate *c = sorted[i];
 
 		if (c->deleted || IsDeleted(vs, &c->tid) || ItemPointerEquals(&c->tid, &self->tid))
 			continue;
-		if (!out)
-		{
-			LinkKeepingPaths(vs, self, &c->tid);
-			out = true;
-		}
-		if (LinkKeepingPaths(vs, c, &self->tid))
+		if (out < outLinks)
+			out = LinkKeepingPaths(vs, self, &c->tid) ? out + 1 : outLinks;
+		if (linked < m && LinkKeepingPaths(vs, c, &self->tid))
 			linked++;
 	}
 }
@@ -821,7 +836,7 @@ ReconnectElement(VacuumState *vs, ItemPointer tid, ItemPointer entrytid)
 	HnswHeapPush(&results, entry);
 	sorted = HnswDescendLayer(vs->index, &vs->dist, self.vec, &candidates, &results, ef, 0, m,
 							  false, ef * m * 2, &nsorted);
-	LinkFromNearest(vs, &self, sorted, nsorted);
+	LinkFromNearest(vs, &self, sorted, nsorted, 1);
 	return true;
 }
 
@@ -853,15 +868,19 @@ ReconnectGraph(VacuumState *vs)
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
 		ItemPointerData *live;
+		bool	   *sparse;
 		int			nlive;
 
 		vacuum_delay_point();
-		nlive = HnswPageLiveElements(vs->index, vs->strategy, blkno, &live);
+		nlive = HnswPageLiveElements(vs->index, vs->strategy, blkno, &live, &sparse);
 		for (int i = 0; i < nlive; i++)
 		{
 			MemoryContext old;
 			bool		found;
 
+			/* With a link or two, maybe found only through another region */
+			if (sparse[i])
+				TidListAdd(&vs->sparse, &live[i]);
 			/* Reached from the entry point, or in a region linked back already */
 			if (HnswReachTest(&reach, &live[i]))
 				continue;
@@ -876,38 +895,62 @@ ReconnectGraph(VacuumState *vs)
 			reconnected++;
 		}
 		pfree(live);
+		pfree(sparse);
 	}
 	HnswReachFree(&reach);
 	ereport(DEBUG1,
-			(errmsg_internal("hnsw index \"%s\": walked layer 0 of %u blocks, linked %lld cut-off regions back into the graph",
-							 RelationGetRelationName(vs->index), nblocks, (long long) reconnected)));
+			(errmsg_internal("hnsw index \"%s\": walked layer 0 of %u blocks, linked %lld cut-off regions back into the graph, found %lld elements with fewer than %d links",
+							 RelationGetRelationName(vs->index), nblocks, (long long) reconnected,
+							 (long long) vs->sparse.n, HNSW_SPARSE_LINKS)));
 }
 
 /*
  * If a search for an element's own vector, made as a query's is
  * (HnswSearchFinds), does not find the element, link it from the nearest
- * elements that search did reach (LinkFromNearest).  Returns true if it had
- * to.
+ * elements that search did reach (LinkFromNearest).  A sparse element
+ * (fewer than HNSW_SPARSE_LINKS links on layer 0) is linked so even when
+ * found, and gets up to m links of its own: found at ef_construction is
+ * not yet found at a smaller ef_search, and its next vacuum would search
+ * for it again.  Returns true if it linked.
  */
 static bool
-MakeFindable(VacuumState *vs, ItemPointer tid)
+MakeFindable(VacuumState *vs, ItemPointer tid, bool sparse)
 {
 	HnswCandidate self;
 	Vector	   *probe = InitVector(vs->meta.dimensions);
 	HnswCandidate **sorted;
 	int			nsorted;
 
-	if (!HnswLoadCandidate(vs->index, &vs->dist, probe, tid, true, &self) || self.deleted ||
-		HnswSearchFinds(vs->index, &vs->dist, &vs->meta, &self, &sorted, &nsorted) ||
+	if (!HnswLoadCandidate(vs->index, &vs->dist, probe, tid, true, &self) || self.deleted)
+		return false;
+	if ((HnswSearchFinds(vs->index, &vs->dist, &vs->meta, &self, &sorted, &nsorted) && !sparse) ||
 		nsorted == 0)
 		return false;
-	LinkFromNearest(vs, &self, sorted, nsorted);
+	LinkFromNearest(vs, &self, sorted, nsorted, sparse ? vs->meta.m : 1);
 	return true;
+}
+
+/* One element of pass 2c (MakeFindable), in the per-element memory context */
+static bool
+FindabilityStep(VacuumState *vs, ItemPointer tid, bool sparse)
+{
+	MemoryContext old;
+	bool		linked;
+
+	vacuum_delay_point();
+	CHECK_FOR_INTERRUPTS();
+	old = MemoryContextSwitchTo(vs->tmpCtx);
+	linked = MakeFindable(vs, tid, sparse);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(vs->tmpCtx);
+	return linked;
 }
 
 /*
  * Pass 2c: search for the elements pass 2 relinked as queries would, and
- * link each that its own search does not find from where that search ended.
+ * link each that its own search does not find from where that search
+ * ended; and link the sparse elements pass 2b found from where their
+ * search ended, found or not.
  *
  * Why: under steady churn (rows inserted all the time, the oldest deleted,
  * vacuum after vacuum) every element stays connected, yet whole clusters
@@ -919,33 +962,36 @@ MakeFindable(VacuumState *vs, ItemPointer tid)
  * whole cluster.  So one element in HNSW_FINDABLE_STEP is searched for
  * (all of them up to HNSW_FINDABLE_ALL): a cluster cut off is found through
  * any of its elements.
+ *
+ * Sparse elements are the first ones inserted into a region of the space
+ * that was empty until then: they link only to the nearest element of
+ * another region, and the region's later elements, entering it by other
+ * paths, need never meet them.  Searches in their own region miss them,
+ * and an equal vector inserted later, not finding one, takes an element
+ * of its own that searches then return instead (the build mends its own,
+ * hnswbuild.c, RelinkSparseNodes).  There are few (20 of 1,550 in a second
+ * cluster inserted after a first), so each is searched for.
  */
 static void
 FindabilityPass(VacuumState *vs)
 {
 	int64		linked = 0;
-	int64		step = vs->nrepaired <= HNSW_FINDABLE_ALL ? 1 : HNSW_FINDABLE_STEP;
+	int64		sparseLinked = 0;
+	int64		step = vs->repaired.n <= HNSW_FINDABLE_ALL ? 1 : HNSW_FINDABLE_STEP;
 
 	HnswReadMeta(vs->index, &vs->meta);
 	if (!BlockNumberIsValid(vs->meta.entryBlkno))
 		return;
-	for (int64 i = 0; i < vs->nrepaired; i += step)
-	{
-		MemoryContext old;
-
-		vacuum_delay_point();
-		CHECK_FOR_INTERRUPTS();
-		old = MemoryContextSwitchTo(vs->tmpCtx);
-		if (MakeFindable(vs, &vs->repaired[i]))
-			linked++;
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(vs->tmpCtx);
-	}
-	if (linked > 0)
+	for (int64 i = 0; i < vs->repaired.n; i += step)
+		linked += FindabilityStep(vs, &vs->repaired.tids[i], false) ? 1 : 0;
+	for (int64 i = 0; i < vs->sparse.n; i++)
+		sparseLinked += FindabilityStep(vs, &vs->sparse.tids[i], true) ? 1 : 0;
+	if (linked > 0 || sparseLinked > 0)
 		ereport(DEBUG1,
-				(errmsg_internal("hnsw index \"%s\": %lld of %lld relinked elements searched for were not found, and were linked from where the search ended",
+				(errmsg_internal("hnsw index \"%s\": %lld of %lld relinked elements searched for were not found, and were linked from where the search ended; so were %lld of %lld sparse elements",
 								 RelationGetRelationName(vs->index), (long long) linked,
-								 (long long) ((vs->nrepaired + step - 1) / step))));
+								 (long long) ((vs->repaired.n + step - 1) / step),
+								 (long long) sparseLinked, (long long) vs->sparse.n)));
 }
 
 /* Pass 3: turn deleted elements and their neighbour tuples into free tuples */
@@ -1064,9 +1110,8 @@ VacuumStateInit(VacuumState *vs, IndexVacuumInfo *info)
 	vs->standins = NULL;
 	vs->firstFree = InvalidBlockNumber;
 	ItemPointerSetInvalid(&vs->anyLive);
-	vs->repaired = NULL;
-	vs->nrepaired = 0;
-	vs->repairedSize = 0;
+	memset(&vs->repaired, 0, sizeof(TidList));
+	memset(&vs->sparse, 0, sizeof(TidList));
 	vs->raced = 0;
 	vs->walked = 0;
 	vs->tmpCtx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum temporary context",
@@ -1074,15 +1119,18 @@ VacuumStateInit(VacuumState *vs, IndexVacuumInfo *info)
 }
 
 /*
- * A vacuum with nothing to delete: pass 2b alone, if the index has grown
- * since it was last walked (inserts may have cut elements off; see the
- * file header)
+ * A vacuum with nothing to delete: pass 2b, and 2c for the sparse elements
+ * 2b found, if the index has grown since it was last walked (inserts may
+ * have cut elements off; see the file header)
  */
 static void
 ReconnectIfGrown(VacuumState *vs)
 {
 	if (RelationGetNumberOfBlocks(vs->index) > vs->meta.walkedBlocks)
+	{
 		ReconnectGraph(vs);
+		FindabilityPass(vs);
+	}
 }
 
 /* ambulkdelete: the three passes (see the file header) */

@@ -22,6 +22,16 @@
 #	   delete walks the grown index and links them back, a second one does
 #	   not walk it again, and a VACUUM after deleting a third leaves every
 #	   element reachable and the index sound.
+#	4. A region of the space filled after another: 1,500 vectors of 200
+#	   components in 0-255, then the same vectors less 128 in every
+#	   component, then again 50 of those (equal vectors, 100 rows in all).
+#	   Built serially and in parallel, the build searches again for the
+#	   elements left with fewer than 3 links (HNSW_SPARSE_LINKS), and then
+#	   every element is found by a search for its own vector and each of the
+#	   100 rows finds its equal first.  Inserted one by one after a build
+#	   over the first region, some are not found (19-23 in trials); a VACUUM
+#	   with nothing to delete finds the sparse elements and links them, and
+#	   then all are found.
 #
 # Why: an element that no path from the entry point reaches can never be
 # returned, at any ef_search and by any iterative scan, so a filtered query
@@ -36,6 +46,10 @@
 # Inserts cut elements off too: linking a new element into a full list
 # prunes it, and the link dropped may have been an element's only way in.
 # Both are properties of the graph that no result-format test sees.
+# Part 4: the first elements inserted into an empty region link only to the
+# nearest element of another region, and the region's later elements need
+# never meet them; an equal vector inserted later then takes an element of
+# its own, and a search for it returns one row of the two.
 
 use strict;
 use warnings;
@@ -221,5 +235,76 @@ vacuum_messages('DELETE FROM gi WHERE id % 3 = 0; VACUUM gi');
 is(unreachable('gi_idx'), 0, 'l2 m=4: every element reachable after deleting a third and VACUUM');
 is($node->safe_psql('postgres', "SELECT count(*) FROM hnsw_index_check('gi_idx', true)"),
 	'0', 'l2 m=4: hnsw_index_check finds nothing wrong after it');
+
+# ---------------------------------------------------------------------------
+# 4. A region filled after another: sparse elements searched for again
+# ---------------------------------------------------------------------------
+
+# Elements a search for their own vector misses, of all of them
+sub not_found
+{
+	my ($index) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT not_found FROM hnsw_index_findability('$index', 10000)");
+}
+
+# Of the 100 rows with an equal twin, those whose search at the default
+# ef_search does not return both first
+sub twins_missed
+{
+	my ($table) = @_;
+	return $node->safe_psql(
+		'postgres', "
+		SET enable_seqscan = off;
+		SELECT count(*) FROM $table q WHERE q.id > 100000 AND q.id % 100000 <= 50
+			AND (SELECT count(*) FROM (SELECT embedding <-> q.embedding AS d FROM $table
+				 ORDER BY embedding <-> q.embedding LIMIT 3) s WHERE d = 0) <> 2;");
+}
+
+$node->safe_psql(
+	'postgres', "
+	SELECT setseed(0.28);
+	CREATE TABLE rg1 (id int PRIMARY KEY, embedding vector(200) NOT NULL);
+	INSERT INTO rg1 SELECT i, @{[random_vector(200, $pixel, 'i')]} FROM generate_series(1, 1500) i;
+	CREATE TABLE rg2 AS SELECT id + 100000 AS id, (SELECT array_agg(x - 128 ORDER BY n)
+		FROM unnest(embedding::real[]) WITH ORDINALITY u(x, n))::vector(200) AS embedding FROM rg1;
+	INSERT INTO rg2 SELECT id + 100000, embedding FROM rg2 WHERE id <= 100050;
+	CREATE TABLE rg (id int PRIMARY KEY, embedding vector(200) NOT NULL)
+		WITH (parallel_workers = 2);
+	INSERT INTO rg SELECT * FROM rg1 ORDER BY id;
+	INSERT INTO rg SELECT * FROM rg2 ORDER BY id;
+	ANALYZE rg;");
+for my $workers (0, 2)
+{
+	my $how = $workers ? 'parallel' : 'serial';
+	my ($ret, $out, $err) = $node->psql(
+		'postgres', "
+		SET client_min_messages = debug1;
+		SET max_parallel_maintenance_workers = $workers;
+		DROP INDEX IF EXISTS rg_idx;
+		CREATE INDEX rg_idx ON rg USING hnsw (embedding vector_l2_ops);");
+	die "build failed: $err" if $ret != 0;
+	like($err, qr/"rg_idx": searched again for [1-9]\d* nodes with fewer than 3 links/,
+		"regions, $how build: the sparse nodes are searched for again");
+	is(not_found('rg_idx'), 0, "regions, $how build: every element found by its own vector");
+	is(twins_missed('rg'), 0, "regions, $how build: each of 100 rows finds its equal twin first");
+}
+
+$node->safe_psql(
+	'postgres', "
+	CREATE TABLE rgi (id int PRIMARY KEY, embedding vector(200) NOT NULL);
+	INSERT INTO rgi SELECT * FROM rg1;
+	CREATE INDEX rgi_idx ON rgi USING hnsw (embedding vector_l2_ops);
+	INSERT INTO rgi SELECT * FROM rg2 ORDER BY id;");
+my $missed = not_found('rgi_idx');
+cmp_ok($missed, '>', 0, "regions, inserted: some elements not found by their own vector ($missed)");
+like(
+	vacuum_messages('VACUUM rgi'),
+	qr/"rgi_idx": walked layer 0 .* found [1-9]\d* elements with fewer than 3 links/,
+	'regions, inserted: VACUUM with nothing to delete finds the sparse elements');
+is(not_found('rgi_idx'), 0, 'regions, inserted: after that VACUUM every element is found');
+is(twins_missed('rgi'), 0, 'regions, inserted: after it each of 100 rows finds its equal twin first');
+is($node->safe_psql('postgres', "SELECT count(*) FROM hnsw_index_check('rgi_idx', true, true)"),
+	'0', 'regions, inserted: hnsw_index_check finds nothing wrong');
 
 done_testing();
