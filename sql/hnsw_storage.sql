@@ -223,7 +223,8 @@ END $$;
 SET hnsw.ef_search = 100;
 SELECT k.kernel, o.opclass, b.lo, c.*
 FROM (VALUES ('scalar'), ('avx2'), ('avx512')) k(kernel),
-	 (VALUES ('vector_l2_ops', '<->'), ('vector_ip_ops', '<#>'), ('vector_cosine_ops', '<=>')) o(opclass, op),
+	 (VALUES ('vector_l2_ops', '<->'), ('vector_ip_ops', '<#>'), ('vector_cosine_ops', '<=>'),
+			 ('vector_l1_ops', '<+>')) o(opclass, op),
 	 (VALUES (0), (-128)) b(lo),
 	 LATERAL storage_bytes_check(k.kernel, o.opclass, o.op, b.lo) c
 WHERE c.misordered > 0 OR c.not_self_first > 0 OR c.nudged_misordered > 0;
@@ -252,14 +253,15 @@ CREATE TABLE kernel_values AS
 SELECT k.d, k.p, k.kind, t.* FROM kernel_pairs k, vectorpg._traversal_distances(k.a, k.b) t;
 SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM CASE regexp_replace(t.fn, '_[ui]8', '')
 			WHEN 'l2_squared' THEN vector_l2_squared_distance(k.a, k.b)::real
+			WHEN 'l1' THEN l1_distance(k.a, k.b)::real
 			WHEN 'inner_product' THEN inner_product(k.a, k.b)::real
 			WHEN 'cosine_parts dot' THEN inner_product(k.a, k.b)::real
 			WHEN 'cosine_parts norm_a' THEN inner_product(k.a, k.a)::real
 			WHEN 'cosine_parts norm_b' THEN inner_product(k.b, k.b)::real END) AS byte_kernels_inexact,
 	   count(*) FILTER (WHERE t.fn ~ ('_' || k.kind || '( |$)')) =
-		2 * 5 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_pair_of_bytes,
+		2 * 6 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_pair_of_bytes,
 	   (SELECT count(*) FROM kernel_values WHERE kind = 'fi8' AND fn ~ '_i8_f32') =
-		5 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_float_int8_pair
+		6 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_float_int8_pair
 FROM kernel_pairs k JOIN kernel_values t USING (d, p, kind)
 WHERE t.fn ~ '_[ui]8( |$)';
 -- (a float sum may cancel to near zero, so the tolerance scales with d)

@@ -275,7 +275,11 @@ static const VectorKernels scalar_kernels = {
 	ScalarCosinePartsI8F32,
 	ScalarL2SquaredI8,
 	ScalarInnerProductI8,
-	ScalarCosinePartsI8
+	ScalarCosinePartsI8,
+	ScalarL1U8F32,
+	ScalarL1U8,
+	ScalarL1I8F32,
+	ScalarL1I8
 };
 
 /*
@@ -452,6 +456,7 @@ ByteKernelRows(ReturnSetInfo *rsinfo, const VectorKernels *k, bool isSigned, boo
 	const int8 *as = (const int8 *) abytes;
 	const int8 *bs = (const int8 *) bbytes;
 	float		l2,
+				l1,
 				ip,
 				dot,
 				na,
@@ -465,29 +470,35 @@ ByteKernelRows(ReturnSetInfo *rsinfo, const VectorKernels *k, bool isSigned, boo
 		if (integral && isSigned)
 		{
 			l2 = k->l2_squared_i8(as, bs, n);
+			l1 = k->l1_i8(as, bs, n);
 			ip = k->inner_product_i8(as, bs, n);
 			k->cosine_parts_i8(as, bs, n, &dot, &na, &nb);
 		}
 		else if (integral)
 		{
 			l2 = k->l2_squared_u8(abytes, bbytes, n);
+			l1 = k->l1_u8(abytes, bbytes, n);
 			ip = k->inner_product_u8(abytes, bbytes, n);
 			k->cosine_parts_u8(abytes, bbytes, n, &dot, &na, &nb);
 		}
 		else if (isSigned)
 		{
 			l2 = k->l2_squared_i8_f32(a, bs, n);
+			l1 = k->l1_i8_f32(a, bs, n);
 			ip = k->inner_product_i8_f32(a, bs, n);
 			k->cosine_parts_i8_f32(a, bs, n, &dot, &na, &nb);
 		}
 		else
 		{
 			l2 = k->l2_squared_u8_f32(a, bbytes, n);
+			l1 = k->l1_u8_f32(a, bbytes, n);
 			ip = k->inner_product_u8_f32(a, bbytes, n);
 			k->cosine_parts_u8_f32(a, bbytes, n, &dot, &na, &nb);
 		}
 		snprintf(name, sizeof(name), "l2_squared_%s", sfx);
 		TraversalRow(rsinfo, k->name, name, l2);
+		snprintf(name, sizeof(name), "l1_%s", sfx);
+		TraversalRow(rsinfo, k->name, name, l1);
 		snprintf(name, sizeof(name), "inner_product_%s", sfx);
 		TraversalRow(rsinfo, k->name, name, ip);
 		snprintf(name, sizeof(name), "cosine_parts_%s dot", sfx);

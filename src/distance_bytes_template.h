@@ -9,7 +9,7 @@
  * kernels read such a stored vector directly instead of widening it into a
  * buffer first:
  *	- ..._F32 kernels: a float4 query against a stored byte vector, widened
- *	  in registers and summed in float4;
+ *	  in registers and summed in float4 (L2, inner product, cosine, L1);
  *	- the integer kernels: a query (or inserted vector) that itself holds
  *	  only such values against a stored one.  Differences or products are
  *	  taken in int16 and summed in pairs into int32 (vpmaddwd), exactly: a
@@ -152,6 +152,28 @@ BK_NAME(ScalarCosineParts, )(const BK_T *a, const BK_T *b, int n,
 	*dot = (float) d;
 	*norm_a = (float) na;
 	*norm_b = (float) nb;
+}
+
+/* Manhattan distance to a byte vector in float4, for traversal */
+static float
+BK_NAME(ScalarL1, F32)(const float *a, const BK_T *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += fabsf(a[i] - (float) b[i]);
+	return sum;
+}
+
+/* Manhattan distance between two byte vectors, exact, for traversal */
+static float
+BK_NAME(ScalarL1, )(const BK_T *a, const BK_T *b, int n)
+{
+	int32		sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += abs((int32) a[i] - (int32) b[i]);
+	return (float) sum;
 }
 
 #elif BK_ISA == BK_ISA_AVX2
@@ -332,6 +354,52 @@ BK_NAME(Avx2CosineParts, )(const BK_T *a, const BK_T *b, int n,
 	*norm_b = (float) nb;
 }
 
+/* Manhattan distance to a byte vector in float4, AVX2 */
+static AVX2_TARGET float
+BK_NAME(Avx2L1, F32)(const float *a, const BK_T *b, int n)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+	__m256		s0 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i + 8 <= n; i += 8)
+	{
+		__m256		y = _mm256_cvtepi32_ps(BK_AVX2_WIDEN32(_mm_loadl_epi64((const __m128i *) (b + i))));
+
+		s0 = _mm256_add_ps(s0, _mm256_andnot_ps(sign, _mm256_sub_ps(_mm256_loadu_ps(a + i), y)));
+	}
+	sum = Avx2SumPs(s0);
+	for (; i < n; i++)
+		sum += fabsf(a[i] - (float) b[i]);
+	return sum;
+}
+
+/*
+ * Manhattan distance between two byte vectors, AVX2, exactly: vpsadbw sums
+ * the absolute differences of unsigned bytes in groups of eight; signed
+ * bytes are first flipped to unsigned ones by their top bit (x ^ 0x80 = x +
+ * 128), which keeps every difference
+ */
+static AVX2_TARGET float
+BK_NAME(Avx2L1, )(const BK_T *a, const BK_T *b, int n)
+{
+	const __m256i flip = _mm256_set1_epi8(BK_SIGNED ? (char) 0x80 : 0);
+	__m256i		s0 = _mm256_setzero_si256();
+	int32		sum;
+	int			i = 0;
+
+	for (; i + 32 <= n; i += 32)
+		s0 = _mm256_add_epi64(s0, _mm256_sad_epu8(
+			_mm256_xor_si256(_mm256_loadu_si256((const __m256i *) (a + i)), flip),
+			_mm256_xor_si256(_mm256_loadu_si256((const __m256i *) (b + i)), flip)));
+	sum = (int32) (_mm256_extract_epi64(s0, 0) + _mm256_extract_epi64(s0, 1) +
+				   _mm256_extract_epi64(s0, 2) + _mm256_extract_epi64(s0, 3));
+	for (; i < n; i++)
+		sum += abs((int32) a[i] - (int32) b[i]);
+	return (float) sum;
+}
+
 #undef AVX2_BYTES16
 
 #elif BK_ISA == BK_ISA_AVX512
@@ -509,6 +577,45 @@ BK_NAME(Avx512CosineParts, )(const BK_T *a, const BK_T *b, int n,
 	*dot = (float) _mm512_reduce_add_epi32(sd);
 	*norm_a = (float) _mm512_reduce_add_epi32(sa);
 	*norm_b = (float) _mm512_reduce_add_epi32(sb);
+}
+
+/* Manhattan distance to a byte vector in float4, AVX-512 */
+static AVX512BW_TARGET float
+BK_NAME(Avx512L1, F32)(const float *a, const BK_T *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+
+	for (int i = 0; i < n; i += 16)
+	{
+		int			k = Min(16, n - i);
+		__mmask16	m = k == 16 ? (__mmask16) 0xFFFF : (__mmask16) ((1u << k) - 1);
+		__m512		y = _mm512_cvtepi32_ps(BK_AVX512_WIDEN32(_mm_maskz_loadu_epi8(m, b + i)));
+
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, a + i), y)));
+	}
+	return _mm512_reduce_add_ps(s0);
+}
+
+/*
+ * Manhattan distance between two byte vectors, AVX-512BW, exactly
+ * (vpsadbw, as the AVX2 kernel; masked-off bytes are zero in both, and
+ * flipped alike, so they add nothing)
+ */
+static AVX512BW_TARGET float
+BK_NAME(Avx512L1, )(const BK_T *a, const BK_T *b, int n)
+{
+	const __m512i flip = _mm512_set1_epi8(BK_SIGNED ? (char) 0x80 : 0);
+	__m512i		s0 = _mm512_setzero_si512();
+
+	for (int i = 0; i < n; i += 64)
+	{
+		__mmask64	m = n - i >= 64 ? ~(__mmask64) 0 : (((__mmask64) 1 << (n - i)) - 1);
+
+		s0 = _mm512_add_epi64(s0, _mm512_sad_epu8(
+			_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, a + i), flip),
+			_mm512_xor_si512(_mm512_maskz_loadu_epi8(m, b + i), flip)));
+	}
+	return (float) _mm512_reduce_add_epi64(s0);
 }
 
 #undef AVX512_BYTES32

@@ -483,7 +483,11 @@ static const VectorKernels avx2_kernels = {
 	Avx2CosinePartsI8F32,
 	Avx2L2SquaredI8,
 	Avx2InnerProductI8,
-	Avx2CosinePartsI8
+	Avx2CosinePartsI8,
+	Avx2L1U8F32,
+	Avx2L1U8,
+	Avx2L1I8F32,
+	Avx2L1I8
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -861,7 +865,11 @@ static const VectorKernels avx512_kernels = {
 	Avx512CosinePartsI8F32,
 	Avx512L2SquaredI8,
 	Avx512InnerProductI8,
-	Avx512CosinePartsI8
+	Avx512CosinePartsI8,
+	Avx512L1U8F32,
+	Avx512L1U8,
+	Avx512L1I8F32,
+	Avx512L1I8
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

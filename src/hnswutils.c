@@ -219,6 +219,15 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 	return d;
 }
 
+/* Whether the byte kernels serve a metric: all but an operator class's own */
+static inline bool
+ByteKernelsServe(const HnswDistance *dist)
+{
+	return dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
+		dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK ||
+		dist->metric == HNSW_METRIC_L1;
+}
+
 /*
  * Let the byte kernels take the distances from query to elements stored as
  * bytes, when all its values are integers of a byte format: an insert of
@@ -233,9 +242,7 @@ HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
 {
 	dist->bytesOf = NULL;
 	dist->bytesForms = 0;
-	if (query->dim <= HNSW_MAX_DIM &&
-		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
-		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK))
+	if (query->dim <= HNSW_MAX_DIM && ByteKernelsServe(dist))
 	{
 		dist->bytesForms = VectorAsBytes(query, dist->bytes);
 		if (dist->bytesForms != 0)
@@ -252,9 +259,9 @@ FormatBytesFlag(int format)
 
 /*
  * The traversal distance between two vectors of the same byte format (U8
- * or I8), in the integer kernels, under L2, inner product, cosine and the
- * inner product's links; false when a cosine norm is zero and the exact
- * kernel must decide
+ * or I8), in the integer kernels, under L2, L1, inner product, cosine and
+ * the inner product's links; false when a cosine norm is zero and the
+ * exact kernel must decide
  */
 static bool
 BytesDistance(const HnswDistance *dist, int format, const uint8 *a, const uint8 *b, int dim,
@@ -269,6 +276,8 @@ BytesDistance(const HnswDistance *dist, int format, const uint8 *a, const uint8 
 
 	if (dist->metric == HNSW_METRIC_L2)
 		*out = s ? vector_kernels->l2_squared_i8(as, bs, dim) : vector_kernels->l2_squared_u8(a, b, dim);
+	else if (dist->metric == HNSW_METRIC_L1)
+		*out = s ? vector_kernels->l1_i8(as, bs, dim) : vector_kernels->l1_u8(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_IP)
 		*out = -(s ? vector_kernels->inner_product_i8(as, bs, dim) :
 				 vector_kernels->inner_product_u8(a, b, dim));
@@ -286,8 +295,8 @@ BytesDistance(const HnswDistance *dist, int format, const uint8 *a, const uint8 
 /*
  * The traversal distance between a float4 vector and a vector of a byte
  * format (U8 or I8), in the byte kernels (the distance from parts is
- * symmetric in the two norms, so either may be the first); false for L1
- * and custom metrics, and for sums the exact kernel must decide
+ * symmetric in the two norms, so either may be the first); false for
+ * custom metrics, and for sums the exact kernel must decide
  */
 static bool
 FloatBytesDistance(const HnswDistance *dist, const float *a, int format, const uint8 *b,
@@ -303,6 +312,8 @@ FloatBytesDistance(const HnswDistance *dist, const float *a, int format, const u
 	if (dist->metric == HNSW_METRIC_L2)
 		d = s ? vector_kernels->l2_squared_i8_f32(a, bs, dim) :
 			vector_kernels->l2_squared_u8_f32(a, b, dim);
+	else if (dist->metric == HNSW_METRIC_L1)
+		d = s ? vector_kernels->l1_i8_f32(a, bs, dim) : vector_kernels->l1_u8_f32(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_IP)
 		d = -(s ? vector_kernels->inner_product_i8_f32(a, bs, dim) :
 			  vector_kernels->inner_product_u8_f32(a, b, dim));
@@ -325,8 +336,8 @@ FloatBytesDistance(const HnswDistance *dist, const float *a, int format, const u
 /*
  * The traversal distance from the query straight to a stored vector, when
  * a kernel reads its format directly (a byte format, under every metric but
- * L1), so that a scan need not widen every vector it passes; false
- * otherwise.
+ * an operator class's own), so that a scan need not widen every vector it
+ * passes; false otherwise.
  */
 static bool
 StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vector *stored,
@@ -345,8 +356,8 @@ StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vec
  * The traversal distance between two vectors each either float4 or stored
  * in a byte format, as the in-memory build keeps them: two byte vectors of
  * one format meet in the integer kernels and a float4 one and a byte one in
- * the byte kernels, as the index's searches do; L1, an operator class's own
- * distance, and a uint8 vector against an int8 one widen the bytes first.
+ * the byte kernels, as the index's searches do; an operator class's own
+ * distance, and a uint8 vector against an int8 one, widen the bytes first.
  */
 double
 HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
@@ -359,9 +370,7 @@ HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
 
 	if (!abytes && !bbytes)
 		return HnswTraversalDistance(dist, a, b);
-	if (a->dim == b->dim &&
-		(dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
-		 dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK))
+	if (a->dim == b->dim && ByteKernelsServe(dist))
 	{
 		if (abytes && bbytes ?
 			(a->unused == b->unused &&

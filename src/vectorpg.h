@@ -173,6 +173,12 @@ typedef struct VectorKernels
 	float		(*inner_product_i8) (const int8 *a, const int8 *b, int n);
 	void		(*cosine_parts_i8) (const int8 *a, const int8 *b, int n,
 									float *dot, float *norm_a, float *norm_b);
+
+	/* Manhattan distance in both families, uint8 and int8 */
+	float		(*l1_u8_f32) (const float *a, const uint8 *b, int n);
+	float		(*l1_u8) (const uint8 *a, const uint8 *b, int n);
+	float		(*l1_i8_f32) (const float *a, const int8 *b, int n);
+	float		(*l1_i8) (const int8 *a, const int8 *b, int n);
 } VectorKernels;
 
 /* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */
