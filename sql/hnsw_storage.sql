@@ -167,16 +167,17 @@ FROM (SELECT (SELECT array_agg(d) FROM (SELECT embedding <#> q.embedding AS d FR
 RESET enable_seqscan;
 
 -- A query or an inserted vector of byte values meets byte elements in
--- integer kernels (l2_squared_u8, l2_squared_i8 and friends).  Every kernel
--- set, every metric, both byte formats (values from lo to lo + 255: 0 gives
--- uint8, -128 int8), and 77 dimensions so that each main loop leaves a
--- tail: inserted
+-- integer kernels (l2_squared_u8, l2_squared_i8 and friends), and any
+-- other query meets narrow elements in the stored kernels (..._f32).  Every
+-- kernel set, every metric, every narrow format (the component expression
+-- gives uint8, int8, half or bfloat16 values), and 77 dimensions so that
+-- each main loop leaves a tail: inserted
 -- into an empty index (the insert's own searches take the byte kernels),
 -- then searched with byte queries, the answers come in true-distance order
 -- and each vector finds itself first.  The same query with one value
 -- nudged off the bytes takes the float kernels, in order too.
 CREATE TABLE storage_b77 (id int PRIMARY KEY, embedding vector(77));
-CREATE FUNCTION storage_bytes_check(kernel text, opclass text, op text, lo int,
+CREATE FUNCTION storage_bytes_check(kernel text, opclass text, op text, component text,
 	OUT misordered bigint, OUT not_self_first bigint, OUT nudged_misordered bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -196,8 +197,8 @@ BEGIN
 	END;
 	TRUNCATE storage_b77;
 	EXECUTE format('CREATE INDEX storage_b77_idx ON storage_b77 USING hnsw (embedding %s)', opclass);
-	INSERT INTO storage_b77 SELECT i, (SELECT array_agg(floor(random() * 256) + lo)::vector
-		FROM generate_series(1, 77) WHERE i > 0) FROM generate_series(1, 400) i;
+	EXECUTE format('INSERT INTO storage_b77 SELECT i, (SELECT array_agg(%s)::vector
+		FROM generate_series(1, 77) WHERE i > 0) FROM generate_series(1, 400) i', component);
 	PERFORM set_config('enable_seqscan', 'off', true);
 	FOR i IN 1..25 LOOP
 		SELECT embedding INTO q FROM storage_b77 WHERE id = i * 13;
@@ -221,34 +222,39 @@ BEGIN
 	PERFORM set_config('vectorpg.kernel', 'auto', true);
 END $$;
 SET hnsw.ef_search = 100;
-SELECT k.kernel, o.opclass, b.lo, c.*
+SELECT k.kernel, o.opclass, b.component, c.*
 FROM (VALUES ('scalar'), ('avx2'), ('avx512')) k(kernel),
 	 (VALUES ('vector_l2_ops', '<->'), ('vector_ip_ops', '<#>'), ('vector_cosine_ops', '<=>'),
 			 ('vector_l1_ops', '<+>')) o(opclass, op),
-	 (VALUES (0), (-128)) b(lo),
-	 LATERAL storage_bytes_check(k.kernel, o.opclass, o.op, b.lo) c
+	 (VALUES ('floor(random() * 256)'), ('floor(random() * 256) - 128'),
+			 ('(floor(random() * 2049) - 1024) / 256'), ('(floor(random() * 256) - 128) * 1024')) b(component),
+	 LATERAL storage_bytes_check(k.kernel, o.opclass, o.op, b.component) c
 WHERE c.misordered > 0 OR c.not_self_first > 0 OR c.nudged_misordered > 0;
 RESET hnsw.ef_search;
 
 -- The traversal kernels themselves, through vectorpg._traversal_distances,
 -- at lengths that leave every tail of every main loop.  Pairs of uint8
--- values (kind u8), of int8 values (i8), of floats (f), and floats against
--- int8 values (fi8).  On byte vectors the integer kernels of every kernel
--- set give the exact sums (which the float8 operators compute exactly
--- here), and the float4 kernels of every set agree with the scalar ones to
--- 1e-4 relative (the scalar loop's sequential float4 sum of 2,000 terms
--- drifts by 1.5e-5).
+-- values (kind u8), of int8 values (i8), of half values (f16), of bfloat16
+-- values (bf16), of floats (f), and floats against int8 values (fi8).  On
+-- byte vectors the integer kernels of every kernel set give the exact sums
+-- (which the float8 operators compute exactly here); every float4 kernel of
+-- every set agrees with the scalar one to 1e-4 relative (the scalar loop's
+-- sequential float4 sum of 2,000 terms drifts by 1.5e-5); and the stored
+-- kernels, reading the narrow copy of b, agree with the float4 kernels of
+-- their set on b itself, to 1e-4 too.
 CREATE FUNCTION kernel_operand(kind text, d int, p int) RETURNS vector LANGUAGE sql AS $$
 	SELECT array_agg(CASE kind WHEN 'u8' THEN floor(random() * 256)
 							   WHEN 'i8' THEN floor(random() * 256) - 128
 							   WHEN 'f' THEN random() * 2 - 1
+							   WHEN 'f16' THEN (floor(random() * 2049) - 1024) / 256
+							   WHEN 'bf16' THEN (floor(random() * 256) - 128) * 1024
 							   ELSE random() * 256 - 128 END ORDER BY g)::vector
 	FROM generate_series(1, d) g WHERE p > 0 $$ VOLATILE;
 CREATE TABLE kernel_pairs AS
 SELECT d, p, kind, kernel_operand(kind, d, p) AS a,
 	kernel_operand(CASE kind WHEN 'fi8' THEN 'i8' ELSE kind END, d, p) AS b
 FROM unnest(ARRAY[1, 3, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 77, 200, 784, 2000]) d,
-	 generate_series(1, 8) p, unnest(ARRAY['u8', 'i8', 'f', 'fi8']) kind;
+	 generate_series(1, 8) p, unnest(ARRAY['u8', 'i8', 'f16', 'bf16', 'f', 'fi8']) kind;
 CREATE TABLE kernel_values AS
 SELECT k.d, k.p, k.kind, t.* FROM kernel_pairs k, vectorpg._traversal_distances(k.a, k.b) t;
 SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM CASE regexp_replace(t.fn, '_[ui]8', '')
@@ -260,14 +266,21 @@ SELECT count(*) FILTER (WHERE t.value IS DISTINCT FROM CASE regexp_replace(t.fn,
 			WHEN 'cosine_parts norm_b' THEN inner_product(k.b, k.b)::real END) AS byte_kernels_inexact,
 	   count(*) FILTER (WHERE t.fn ~ ('_' || k.kind || '( |$)')) =
 		2 * 6 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_pair_of_bytes,
-	   (SELECT count(*) FROM kernel_values WHERE kind = 'fi8' AND fn ~ '_i8_f32') =
-		6 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_float_int8_pair
+	   (SELECT count(*) FROM kernel_values WHERE (kind = 'fi8' AND fn ~ '_i8_f32') OR
+			(kind IN ('f16', 'bf16') AND fn ~ ('_' || kind || '_f32'))) =
+		3 * 6 * 16 * 8 * (SELECT count(DISTINCT kernel) FROM kernel_values) AS every_stored_pair
 FROM kernel_pairs k JOIN kernel_values t USING (d, p, kind)
 WHERE t.fn ~ '_[ui]8( |$)';
 -- (a float sum may cancel to near zero, so the tolerance scales with d)
 SELECT count(*) FILTER (WHERE abs(t.value - s.value) > 1e-4 * greatest(abs(s.value), t.d)) AS float_kernels_disagree
 FROM kernel_values t JOIN kernel_values s USING (d, p, kind, fn)
 WHERE s.kernel = 'scalar' AND t.kernel <> 'scalar';
+SELECT count(*) FILTER (WHERE abs(t.value - s.value) > 1e-4 * greatest(abs(s.value), t.d)) AS stored_kernels_disagree,
+	   count(DISTINCT t.fn) AS stored_kernels
+FROM kernel_values t JOIN kernel_values s
+	ON s.d = t.d AND s.p = t.p AND s.kind = t.kind AND s.kernel = t.kernel
+	   AND s.fn = regexp_replace(t.fn, '_(u8|i8|f16|bf16)_f32', '_f32')
+WHERE t.fn ~ '_(u8|i8|f16|bf16)_f32';
 
 -- The build keeps byte vectors as bytes in memory too (equal vectors have
 -- equal bytes), in both byte formats: a table holding 50 of its vectors

@@ -22,7 +22,6 @@
  */
 #include "postgres.h"
 
-#include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/guc.h"
@@ -234,20 +233,22 @@ void
 VectorWidenBF16(float *out, const uint16 *in, int n)
 {
 	for (int i = 0; i < n; i++)
-	{
-		uint32		bits = (uint32) in[i] << 16;
-
-		memcpy(&out[i], &bits, sizeof(float));
-	}
+		out[i] = VectorBFloatToFloat(in[i]);
 }
 
-/* The byte vectors' traversal kernels, for uint8 and int8 elements */
-#define BK_ISA BK_ISA_SCALAR
-#define BK_SIGNED 0
-#include "distance_bytes_template.h"
-#define BK_ISA BK_ISA_SCALAR
-#define BK_SIGNED 1
-#include "distance_bytes_template.h"
+/* The traversal kernels over narrow stored types (distance_narrow_template.h) */
+#define NK_ISA NK_ISA_SCALAR
+#define NK_TYPE NK_U8
+#include "distance_narrow_template.h"
+#define NK_ISA NK_ISA_SCALAR
+#define NK_TYPE NK_I8
+#include "distance_narrow_template.h"
+#define NK_ISA NK_ISA_SCALAR
+#define NK_TYPE NK_F16
+#include "distance_narrow_template.h"
+#define NK_ISA NK_ISA_SCALAR
+#define NK_TYPE NK_BF16
+#include "distance_narrow_template.h"
 
 static const VectorKernels scalar_kernels = {
 	"scalar",
@@ -264,22 +265,16 @@ static const VectorKernels scalar_kernels = {
 	VectorWidenI8,
 	VectorWidenF16,
 	VectorWidenBF16,
-	ScalarL2SquaredU8F32,
-	ScalarInnerProductU8F32,
-	ScalarCosinePartsU8F32,
-	ScalarL2SquaredU8,
-	ScalarInnerProductU8,
-	ScalarCosinePartsU8,
-	ScalarL2SquaredI8F32,
-	ScalarInnerProductI8F32,
-	ScalarCosinePartsI8F32,
-	ScalarL2SquaredI8,
-	ScalarInnerProductI8,
-	ScalarCosinePartsI8,
-	ScalarL1U8F32,
-	ScalarL1U8,
-	ScalarL1I8F32,
-	ScalarL1I8
+	{
+		{ScalarL2SquaredU8F32, ScalarInnerProductU8F32, ScalarL1U8F32, ScalarCosinePartsU8F32},
+		{ScalarL2SquaredI8F32, ScalarInnerProductI8F32, ScalarL1I8F32, ScalarCosinePartsI8F32},
+		{ScalarL2SquaredF16F32, ScalarInnerProductF16F32, ScalarL1F16F32, ScalarCosinePartsF16F32},
+		{ScalarL2SquaredBF16F32, ScalarInnerProductBF16F32, ScalarL1BF16F32, ScalarCosinePartsBF16F32}
+	},
+	{
+		{ScalarL2SquaredU8, ScalarInnerProductU8, ScalarL1U8, ScalarCosinePartsU8},
+		{ScalarL2SquaredI8, ScalarInnerProductI8, ScalarL1I8, ScalarCosinePartsI8}
+	}
 };
 
 /*
@@ -401,19 +396,6 @@ vectorpg_kernel(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(vector_kernels->name));
 }
 
-/* One row of vectorpg._traversal_distances */
-static void
-TraversalRow(ReturnSetInfo *rsinfo, const char *kernel, const char *fn, float value)
-{
-	Datum		values[3];
-	bool		nulls[3] = {false, false, false};
-
-	values[0] = CStringGetTextDatum(kernel);
-	values[1] = CStringGetTextDatum(fn);
-	values[2] = Float4GetDatum(value);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-}
-
 /*
  * The bytes of v in out, for the byte kernels, when every value of v is an
  * integer from -128 to 255 (-0 gives 0): each value's low eight bits, so
@@ -442,122 +424,4 @@ VectorAsBytes(const Vector *v, uint8 *out)
 		out[i] = (uint8) (value & 0xFF);
 	}
 	return (unsignedFits ? VECTOR_BYTES_U8 : 0) | (signedFits ? VECTOR_BYTES_I8 : 0);
-}
-
-/*
- * The rows of vectorpg._traversal_distances for one byte family of kernel
- * set k, uint8 or int8 (isSigned): the float4-against-bytes kernels, and
- * with both the integer kernels, whose names end in _u8 or _i8
- */
-static void
-ByteKernelRows(ReturnSetInfo *rsinfo, const VectorKernels *k, bool isSigned, bool both,
-			   const float *a, const uint8 *abytes, const uint8 *bbytes, int n)
-{
-	const int8 *as = (const int8 *) abytes;
-	const int8 *bs = (const int8 *) bbytes;
-	float		l2,
-				l1,
-				ip,
-				dot,
-				na,
-				nb;
-	char		name[NAMEDATALEN];
-
-	for (int integral = 0; integral <= (both ? 1 : 0); integral++)
-	{
-		const char *sfx = integral ? (isSigned ? "i8" : "u8") : (isSigned ? "i8_f32" : "u8_f32");
-
-		if (integral && isSigned)
-		{
-			l2 = k->l2_squared_i8(as, bs, n);
-			l1 = k->l1_i8(as, bs, n);
-			ip = k->inner_product_i8(as, bs, n);
-			k->cosine_parts_i8(as, bs, n, &dot, &na, &nb);
-		}
-		else if (integral)
-		{
-			l2 = k->l2_squared_u8(abytes, bbytes, n);
-			l1 = k->l1_u8(abytes, bbytes, n);
-			ip = k->inner_product_u8(abytes, bbytes, n);
-			k->cosine_parts_u8(abytes, bbytes, n, &dot, &na, &nb);
-		}
-		else if (isSigned)
-		{
-			l2 = k->l2_squared_i8_f32(a, bs, n);
-			l1 = k->l1_i8_f32(a, bs, n);
-			ip = k->inner_product_i8_f32(a, bs, n);
-			k->cosine_parts_i8_f32(a, bs, n, &dot, &na, &nb);
-		}
-		else
-		{
-			l2 = k->l2_squared_u8_f32(a, bbytes, n);
-			l1 = k->l1_u8_f32(a, bbytes, n);
-			ip = k->inner_product_u8_f32(a, bbytes, n);
-			k->cosine_parts_u8_f32(a, bbytes, n, &dot, &na, &nb);
-		}
-		snprintf(name, sizeof(name), "l2_squared_%s", sfx);
-		TraversalRow(rsinfo, k->name, name, l2);
-		snprintf(name, sizeof(name), "l1_%s", sfx);
-		TraversalRow(rsinfo, k->name, name, l1);
-		snprintf(name, sizeof(name), "inner_product_%s", sfx);
-		TraversalRow(rsinfo, k->name, name, ip);
-		snprintf(name, sizeof(name), "cosine_parts_%s dot", sfx);
-		TraversalRow(rsinfo, k->name, name, dot);
-		snprintf(name, sizeof(name), "cosine_parts_%s norm_a", sfx);
-		TraversalRow(rsinfo, k->name, name, na);
-		snprintf(name, sizeof(name), "cosine_parts_%s norm_b", sfx);
-		TraversalRow(rsinfo, k->name, name, nb);
-	}
-}
-
-VECTORPG_FUNCTION(vectorpg_traversal_distances);
-
-/*
- * SQL vectorpg._traversal_distances(a, b): what every traversal kernel of
- * every kernel set this CPU runs gives for a and b.  The index uses these
- * kernels internally and never shows their values, so without this only
- * recall could reveal a wrong one; the tests compare the sets with each
- * other and the byte kernels with the exact distance.  The byte kernels
- * appear when b (u8_f32, i8_f32) or both (u8, i8) hold only values of that
- * byte type.
- */
-Datum
-vectorpg_traversal_distances(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-	uint8	   *abytes = palloc(Max(a->dim, 1));
-	uint8	   *bbytes = palloc(Max(b->dim, 1));
-	int			bForms;
-	int			bothForms;
-	int			n = a->dim;
-
-	VectorCheckSameDims(a, b);
-	bForms = VectorAsBytes(b, bbytes);
-	bothForms = bForms ? bForms & VectorAsBytes(a, abytes) : 0;
-	InitMaterializedSRF(fcinfo, 0);
-
-	for (int choice = VECTOR_KERNEL_SCALAR; choice <= VECTOR_KERNEL_AVX512; choice++)
-	{
-		const VectorKernels *k = DistanceKernelsFor((VectorKernelChoice) choice);
-		float		dot,
-					na,
-					nb;
-
-		if (k == NULL)
-			continue;
-		TraversalRow(rsinfo, k->name, "l2_squared_f32", k->l2_squared_f32(a->x, b->x, n));
-		TraversalRow(rsinfo, k->name, "inner_product_f32", k->inner_product_f32(a->x, b->x, n));
-		TraversalRow(rsinfo, k->name, "l1_f32", k->l1_f32(a->x, b->x, n));
-		k->cosine_parts_f32(a->x, b->x, n, &dot, &na, &nb);
-		TraversalRow(rsinfo, k->name, "cosine_parts_f32 dot", dot);
-		TraversalRow(rsinfo, k->name, "cosine_parts_f32 norm_a", na);
-		TraversalRow(rsinfo, k->name, "cosine_parts_f32 norm_b", nb);
-		if (bForms & VECTOR_BYTES_U8)
-			ByteKernelRows(rsinfo, k, false, (bothForms & VECTOR_BYTES_U8) != 0, a->x, abytes, bbytes, n);
-		if (bForms & VECTOR_BYTES_I8)
-			ByteKernelRows(rsinfo, k, true, (bothForms & VECTOR_BYTES_I8) != 0, a->x, abytes, bbytes, n);
-	}
-	return (Datum) 0;
 }

@@ -240,6 +240,15 @@ typedef HnswNeighborTupleData *HnswNeighborTuple;
 /* Whether a format is one of the byte formats, which the byte kernels read */
 #define HNSW_FORMAT_IS_BYTES(f) ((f) == HNSW_FORMAT_U8 || (f) == HNSW_FORMAT_I8)
 
+/* Whether a format is narrower than float4, and its VectorNarrowType */
+#define HNSW_FORMAT_IS_NARROW(f) ((f) >= HNSW_FORMAT_U8 && (f) <= HNSW_FORMAT_MAX)
+#define HNSW_FORMAT_NARROW(f) ((VectorNarrowType) ((f) - HNSW_FORMAT_U8))
+StaticAssertDecl(HNSW_FORMAT_U8 - HNSW_FORMAT_U8 == VECTOR_NARROW_U8 &&
+				 HNSW_FORMAT_I8 - HNSW_FORMAT_U8 == VECTOR_NARROW_I8 &&
+				 HNSW_FORMAT_F16 - HNSW_FORMAT_U8 == VECTOR_NARROW_F16 &&
+				 HNSW_FORMAT_BF16 - HNSW_FORMAT_U8 == VECTOR_NARROW_BF16,
+				 "hnsw's narrow formats follow VectorNarrowType");
+
 /* Room for a stored vector widened back to float4 */
 typedef union HnswVectorBuf
 {

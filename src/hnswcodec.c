@@ -7,15 +7,17 @@
  * and SIFT-style descriptors are small integers, and embeddings computed in
  * half precision or bfloat16 and then widened to float4 keep the narrow
  * type's bits.  The index stores each element in the narrowest of these
- * formats that holds every one of its values exactly, and widens it back to
- * float4 (the widening kernels in distance*.c) before computing a distance.
- * Because nothing is rounded, every distance equals the one computed from
- * the original vector, bit for bit, and the index returns the same results
- * as with float4 storage; it only reads (and caches) fewer bytes.  (One
- * exception, in the traversal only: a query or an inserted vector whose
- * values are bytes meets byte elements in integer kernels, which sum
- * exactly where float4 sums may round in the last bit.)  Vectors with
- * arbitrary float values stay float4.
+ * formats that holds every one of its values exactly.  The exact distances
+ * widen it back to float4 (the widening kernels in distance*.c); the
+ * traversal reads it in place (distance_narrow_template.h).  Because nothing
+ * is rounded, every distance equals the one computed from the original
+ * vector, bit for bit, and the index returns the same results as with
+ * float4 storage; it only reads (and caches) fewer bytes.  (One exception,
+ * in the traversal only: a query or an inserted vector whose values are
+ * bytes meets byte elements in integer kernels, which sum exactly where
+ * float4 sums may round in the last bit.)  Vectors with arbitrary float
+ * values stay float4.  vectorpg._traversal_distances, at the end, shows
+ * the traversal kernels on any pair, for the tests.
  *
  * The stored copy keeps the Vector header: varlena length (of the stored
  * bytes), dim, and the format in the field that is always 0 in a vector
@@ -31,6 +33,8 @@
 
 #include <math.h>
 
+#include "funcapi.h"
+#include "utils/builtins.h"
 #include "hnsw.h"
 
 /* Bytes per element of each format */
@@ -92,12 +96,13 @@ ExactHalf(float x)
 }
 
 /*
- * The narrowest format that holds every element of v exactly.  Bytes need
- * integral values (and no -0, whose sign a byte cannot keep); half and
- * bfloat16 need values whose bits the narrow type has.
+ * The formats that hold every element of v exactly, as bits 1 << format
+ * (besides float4, which holds everything).  Bytes need integral values
+ * (and no -0, whose sign a byte cannot keep); half and bfloat16 need values
+ * whose bits the narrow type has.
  */
-uint8
-HnswChooseFormat(const Vector *v)
+static int
+FittingFormats(const Vector *v)
 {
 	bool		u8 = true,
 				i8 = true,
@@ -122,14 +127,21 @@ HnswChooseFormat(const Vector *v)
 		if (bf16 && (bits & 0xFFFF) != 0)
 			bf16 = false;
 	}
-	if (u8)
-		return HNSW_FORMAT_U8;
-	if (i8)
-		return HNSW_FORMAT_I8;
-	if (f16)
-		return HNSW_FORMAT_F16;
-	if (bf16)
-		return HNSW_FORMAT_BF16;
+	return (u8 ? 1 << HNSW_FORMAT_U8 : 0) | (i8 ? 1 << HNSW_FORMAT_I8 : 0) |
+		(f16 ? 1 << HNSW_FORMAT_F16 : 0) | (bf16 ? 1 << HNSW_FORMAT_BF16 : 0);
+}
+
+/* The narrowest format that holds every element of v exactly */
+uint8
+HnswChooseFormat(const Vector *v)
+{
+	int			fits = FittingFormats(v);
+
+	for (uint8 format = HNSW_FORMAT_U8; format <= HNSW_FORMAT_MAX; format++)
+	{
+		if (fits & (1 << format))
+			return format;
+	}
 	return HNSW_FORMAT_F32;
 }
 
@@ -246,4 +258,109 @@ HnswFormatName(uint8 format)
 			return "bfloat16";
 	}
 	return "unknown";
+}
+
+/* The name of a narrow format in vectorpg._traversal_distances's rows */
+static const char *const narrow_names[HNSW_FORMAT_MAX + 1] = {NULL, "u8", "i8", "f16", "bf16"};
+
+/* One row of vectorpg._traversal_distances */
+static void
+TraversalRow(ReturnSetInfo *rsinfo, const char *kernel, const char *fn, const char *type,
+			 float value)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	char		name[NAMEDATALEN];
+
+	snprintf(name, sizeof(name), fn, type);
+	values[0] = CStringGetTextDatum(kernel);
+	values[1] = CStringGetTextDatum(name);
+	values[2] = Float4GetDatum(value);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * The rows of one kernel family: "%s" in each name becomes the type's
+ * name, with _f32 for the float4-against-stored kernels
+ */
+static void
+FamilyRows(ReturnSetInfo *rsinfo, const char *kernel, const char *type, float l2, float ip,
+		   float l1, float dot, float na, float nb)
+{
+	TraversalRow(rsinfo, kernel, "l2_squared_%s", type, l2);
+	TraversalRow(rsinfo, kernel, "inner_product_%s", type, ip);
+	TraversalRow(rsinfo, kernel, "l1_%s", type, l1);
+	TraversalRow(rsinfo, kernel, "cosine_parts_%s dot", type, dot);
+	TraversalRow(rsinfo, kernel, "cosine_parts_%s norm_a", type, na);
+	TraversalRow(rsinfo, kernel, "cosine_parts_%s norm_b", type, nb);
+}
+
+VECTORPG_FUNCTION(vectorpg_traversal_distances);
+
+/*
+ * SQL vectorpg._traversal_distances(a, b): what every traversal kernel of
+ * every kernel set this CPU runs gives for a and b.  The index uses these
+ * kernels internally and never shows their values, so without this only
+ * recall could reveal a wrong one; the tests compare the sets with each
+ * other and the byte kernels with the exact distance.  Rows: the float4
+ * kernels (_f32); for each narrow format b fits, the kernels against b
+ * stored in it (_u8_f32, _i8_f32, _f16_f32, _bf16_f32); and for each byte
+ * format both fit, the integer kernels (_u8, _i8).
+ */
+Datum
+vectorpg_traversal_distances(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *astored = palloc(VECTOR_SIZE(Max(a->dim, 1)));
+	Vector	   *bstored = palloc(VECTOR_SIZE(Max(b->dim, 1)));
+	int			afits;
+	int			bfits;
+	int			n = a->dim;
+
+	VectorCheckSameDims(a, b);
+	afits = FittingFormats(a);
+	bfits = FittingFormats(b);
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (int choice = VECTOR_KERNEL_SCALAR; choice <= VECTOR_KERNEL_AVX512; choice++)
+	{
+		const VectorKernels *k = DistanceKernelsFor((VectorKernelChoice) choice);
+		float		dot,
+					na,
+					nb;
+
+		if (k == NULL)
+			continue;
+		k->cosine_parts_f32(a->x, b->x, n, &dot, &na, &nb);
+		FamilyRows(rsinfo, k->name, "f32", k->l2_squared_f32(a->x, b->x, n),
+				   k->inner_product_f32(a->x, b->x, n), k->l1_f32(a->x, b->x, n), dot, na, nb);
+		for (uint8 format = HNSW_FORMAT_U8; format <= HNSW_FORMAT_MAX; format++)
+		{
+			const VectorStoredKernels *sk = &k->stored[HNSW_FORMAT_NARROW(format)];
+			char		type[16];
+
+			if (!(bfits & (1 << format)))
+				continue;
+			HnswEncodeVector(b, format, bstored);
+			sk->cosine_parts(a->x, bstored->x, n, &dot, &na, &nb);
+			snprintf(type, sizeof(type), "%s_f32", narrow_names[format]);
+			FamilyRows(rsinfo, k->name, type, sk->l2_squared(a->x, bstored->x, n),
+					   sk->inner_product(a->x, bstored->x, n), sk->l1(a->x, bstored->x, n),
+					   dot, na, nb);
+			if (HNSW_FORMAT_IS_BYTES(format) && (afits & (1 << format)))
+			{
+				const VectorByteKernels *bk = &k->bytes[HNSW_FORMAT_NARROW(format)];
+
+				HnswEncodeVector(a, format, astored);
+				bk->cosine_parts(astored->x, bstored->x, n, &dot, &na, &nb);
+				FamilyRows(rsinfo, k->name, narrow_names[format],
+						   bk->l2_squared(astored->x, bstored->x, n),
+						   bk->inner_product(astored->x, bstored->x, n),
+						   bk->l1(astored->x, bstored->x, n), dot, na, nb);
+			}
+		}
+	}
+	return (Datum) 0;
 }

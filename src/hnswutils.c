@@ -219,9 +219,9 @@ HnswTraversalDistance(const HnswDistance *dist, const Vector *a, const Vector *b
 	return d;
 }
 
-/* Whether the byte kernels serve a metric: all but an operator class's own */
+/* Whether the narrow kernels serve a metric: all but an operator class's own */
 static inline bool
-ByteKernelsServe(const HnswDistance *dist)
+NarrowKernelsServe(const HnswDistance *dist)
 {
 	return dist->metric == HNSW_METRIC_L2 || dist->metric == HNSW_METRIC_IP ||
 		dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK ||
@@ -242,7 +242,7 @@ HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
 {
 	dist->bytesOf = NULL;
 	dist->bytesForms = 0;
-	if (query->dim <= HNSW_MAX_DIM && ByteKernelsServe(dist))
+	if (query->dim <= HNSW_MAX_DIM && NarrowKernelsServe(dist))
 	{
 		dist->bytesForms = VectorAsBytes(query, dist->bytes);
 		if (dist->bytesForms != 0)
@@ -250,79 +250,61 @@ HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
 	}
 }
 
-/* The VectorAsBytes flag of a byte storage format */
-static inline int
-FormatBytesFlag(int format)
-{
-	return format == HNSW_FORMAT_I8 ? VECTOR_BYTES_I8 : VECTOR_BYTES_U8;
-}
-
 /*
  * The traversal distance between two vectors of the same byte format (U8
- * or I8), in the integer kernels, under L2, L1, inner product, cosine and
- * the inner product's links; false when a cosine norm is zero and the
- * exact kernel must decide
+ * or I8), in the integer kernels, under every metric NarrowKernelsServe;
+ * false when a cosine norm is zero and the exact kernel must decide
  */
 static bool
-BytesDistance(const HnswDistance *dist, int format, const uint8 *a, const uint8 *b, int dim,
+BytesDistance(const HnswDistance *dist, uint8 format, const void *a, const void *b, int dim,
 			  double *out)
 {
-	bool		s = format == HNSW_FORMAT_I8;
-	const int8 *as = (const int8 *) a;
-	const int8 *bs = (const int8 *) b;
+	const VectorByteKernels *k = &vector_kernels->bytes[HNSW_FORMAT_NARROW(format)];
 	float		ab,
 				aa,
 				bb;
 
+	Assert(HNSW_FORMAT_IS_BYTES(format));
 	if (dist->metric == HNSW_METRIC_L2)
-		*out = s ? vector_kernels->l2_squared_i8(as, bs, dim) : vector_kernels->l2_squared_u8(a, b, dim);
+		*out = k->l2_squared(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_L1)
-		*out = s ? vector_kernels->l1_i8(as, bs, dim) : vector_kernels->l1_u8(a, b, dim);
+		*out = k->l1(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_IP)
-		*out = -(s ? vector_kernels->inner_product_i8(as, bs, dim) :
-				 vector_kernels->inner_product_u8(a, b, dim));
+		*out = -k->inner_product(a, b, dim);
 	else
 	{
-		if (s)
-			vector_kernels->cosine_parts_i8(as, bs, dim, &ab, &aa, &bb);
-		else
-			vector_kernels->cosine_parts_u8(a, b, dim, &ab, &aa, &bb);
+		k->cosine_parts(a, b, dim, &ab, &aa, &bb);
 		return DistanceFromParts(dist, ab, aa, bb, out);
 	}
 	return true;
 }
 
 /*
- * The traversal distance between a float4 vector and a vector of a byte
- * format (U8 or I8), in the byte kernels (the distance from parts is
- * symmetric in the two norms, so either may be the first); false for
- * custom metrics, and for sums the exact kernel must decide
+ * The traversal distance between a float4 vector and a vector stored in a
+ * narrow format, read in place by the stored kernels (the distance from
+ * parts is symmetric in the two norms, so either may be the first); false
+ * for custom metrics, and for sums the exact kernel must decide
  */
 static bool
-FloatBytesDistance(const HnswDistance *dist, const float *a, int format, const uint8 *b,
-				   int dim, double *out)
+FloatStoredDistance(const HnswDistance *dist, const float *a, uint8 format, const void *b,
+					int dim, double *out)
 {
-	bool		s = format == HNSW_FORMAT_I8;
-	const int8 *bs = (const int8 *) b;
+	const VectorStoredKernels *k = &vector_kernels->stored[HNSW_FORMAT_NARROW(format)];
 	float		d;
 	float		ab,
 				aa,
 				bb;
 
+	Assert(HNSW_FORMAT_IS_NARROW(format));
 	if (dist->metric == HNSW_METRIC_L2)
-		d = s ? vector_kernels->l2_squared_i8_f32(a, bs, dim) :
-			vector_kernels->l2_squared_u8_f32(a, b, dim);
+		d = k->l2_squared(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_L1)
-		d = s ? vector_kernels->l1_i8_f32(a, bs, dim) : vector_kernels->l1_u8_f32(a, b, dim);
+		d = k->l1(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_IP)
-		d = -(s ? vector_kernels->inner_product_i8_f32(a, bs, dim) :
-			  vector_kernels->inner_product_u8_f32(a, b, dim));
+		d = -k->inner_product(a, b, dim);
 	else if (dist->metric == HNSW_METRIC_COSINE || dist->metric == HNSW_METRIC_IP_LINK)
 	{
-		if (s)
-			vector_kernels->cosine_parts_i8_f32(a, bs, dim, &ab, &aa, &bb);
-		else
-			vector_kernels->cosine_parts_u8_f32(a, b, dim, &ab, &aa, &bb);
+		k->cosine_parts(a, b, dim, &ab, &aa, &bb);
 		return DistanceFromParts(dist, ab, aa, bb, out);
 	}
 	else
@@ -335,53 +317,65 @@ FloatBytesDistance(const HnswDistance *dist, const float *a, int format, const u
 
 /*
  * The traversal distance from the query straight to a stored vector, when
- * a kernel reads its format directly (a byte format, under every metric but
- * an operator class's own), so that a scan need not widen every vector it
- * passes; false otherwise.
+ * a kernel reads its format in place (every narrow format, under every
+ * metric but an operator class's own), so that a scan need not widen every
+ * vector it passes; false otherwise.
  */
 static bool
 StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vector *stored,
 						double *out)
 {
-	int			format = stored->unused;
+	uint8		format = stored->unused;
 
-	if (!HNSW_FORMAT_IS_BYTES(format))
+	if (!HNSW_FORMAT_IS_NARROW(format))
 		return false;
-	if (query == dist->bytesOf && (dist->bytesForms & FormatBytesFlag(format)))
-		return BytesDistance(dist, format, dist->bytes, (const uint8 *) stored->x, query->dim, out);
-	return FloatBytesDistance(dist, query->x, format, (const uint8 *) stored->x, query->dim, out);
+	if (query == dist->bytesOf && HNSW_FORMAT_IS_BYTES(format) &&
+		(dist->bytesForms & (1 << HNSW_FORMAT_NARROW(format))))
+		return BytesDistance(dist, format, dist->bytes, stored->x, query->dim, out);
+	return FloatStoredDistance(dist, query->x, format, stored->x, query->dim, out);
 }
 
 /*
  * The traversal distance between two vectors each either float4 or stored
- * in a byte format, as the in-memory build keeps them: two byte vectors of
- * one format meet in the integer kernels and a float4 one and a byte one in
- * the byte kernels, as the index's searches do; an operator class's own
- * distance, and a uint8 vector against an int8 one, widen the bytes first.
+ * in a narrow format, as the in-memory build keeps them: two byte vectors
+ * of one format meet in the integer kernels, and a float4 vector and a
+ * narrow one in the stored kernels, as the index's searches do.  Two narrow
+ * vectors of different formats widen the first; an operator class's own
+ * distance widens both.
  */
 double
 HnswStoredDistance(const HnswDistance *dist, const Vector *a, const Vector *b)
 {
-	bool		abytes = HNSW_FORMAT_IS_BYTES(a->unused);
-	bool		bbytes = HNSW_FORMAT_IS_BYTES(b->unused);
+	bool		anarrow = HNSW_FORMAT_IS_NARROW(a->unused);
+	bool		bnarrow = HNSW_FORMAT_IS_NARROW(b->unused);
 	HnswVectorBuf abuf;
 	HnswVectorBuf bbuf;
 	double		out;
 
-	if (!abytes && !bbytes)
+	if (!anarrow && !bnarrow)
 		return HnswTraversalDistance(dist, a, b);
-	if (a->dim == b->dim && ByteKernelsServe(dist))
+	if (a->dim == b->dim && NarrowKernelsServe(dist))
 	{
-		if (abytes && bbytes ?
-			(a->unused == b->unused &&
-			 BytesDistance(dist, a->unused, (const uint8 *) a->x, (const uint8 *) b->x, a->dim, &out)) :
-			FloatBytesDistance(dist, (abytes ? b : a)->x, (abytes ? a : b)->unused,
-							   (const uint8 *) (abytes ? a : b)->x, a->dim, &out))
-			return out;
+		if (anarrow && bnarrow && a->unused == b->unused && HNSW_FORMAT_IS_BYTES(a->unused))
+		{
+			if (BytesDistance(dist, a->unused, a->x, b->x, a->dim, &out))
+				return out;
+		}
+		else
+		{
+			if (anarrow && bnarrow)
+			{
+				a = HnswStoredVector(a, &abuf);
+				anarrow = false;
+			}
+			if (FloatStoredDistance(dist, (anarrow ? b : a)->x, (anarrow ? a : b)->unused,
+									(anarrow ? a : b)->x, a->dim, &out))
+				return out;
+		}
 	}
-	if (abytes)
+	if (HNSW_FORMAT_IS_NARROW(a->unused))
 		a = HnswStoredVector(a, &abuf);
-	if (bbytes)
+	if (bnarrow)
 		b = HnswStoredVector(b, &bbuf);
 	return HnswTraversalDistance(dist, a, b);
 }
@@ -1020,12 +1014,12 @@ ReadCandidate(Page page, OffsetNumber off, BlockNumber blkno, const HnswDistance
 		return false;
 
 	/*
-	 * The byte kernels take the traversal distance without widening the
+	 * The narrow kernels take the traversal distance without widening the
 	 * vector; a scan passing by needs nothing more.  The widened vector is
 	 * made only for an exact distance or a copy, and the traversal distance
 	 * is not taken twice.
 	 */
-	direct = HNSW_FORMAT_IS_BYTES(etup->data.unused) &&
+	direct = HNSW_FORMAT_IS_NARROW(etup->data.unused) &&
 		VARSIZE(&etup->data) == HnswStoredVectorSize(etup->data.dim, etup->data.unused) &&
 		StoredTraversalDistance(dist, query, &etup->data, &out->distance);
 	copy = direct && wantVector && !(out->distance > copyBelow);
@@ -1144,7 +1138,7 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 	pg_compiler_barrier();
 	format = header.data.unused;
 	if (header.type != HNSW_ELEMENT_TUPLE || header.data.dim != query->dim ||
-		(format != HNSW_FORMAT_F32 && !HNSW_FORMAT_IS_BYTES(format)) ||
+		format > HNSW_FORMAT_MAX ||
 		VARSIZE(&header.data) != HnswStoredVectorSize(query->dim, format) ||
 		offsetof(HnswElementTupleData, data) + VARSIZE(&header.data) > itemlen)
 		return false;
@@ -1154,7 +1148,7 @@ PeekDistance(Page page, OffsetNumber off, const HnswDistance *dist, const Vector
 	 * locked read of the same bytes agree exactly; both take the query's
 	 * dimension, never the page's
 	 */
-	if (HNSW_FORMAT_IS_BYTES(format))
+	if (HNSW_FORMAT_IS_NARROW(format))
 		return StoredTraversalDistance(dist, query, &etup->data, out);
 	d = HnswTraversalDistance(dist, query, &etup->data);
 	if (unlikely(isnan(d)))

@@ -95,6 +95,42 @@ VectorCheckElement(float value)
 }
 
 /*
+ * The narrow types the index may store a vector in besides float4, when
+ * every value fits one exactly (hnswcodec.c; hnsw.h's formats 1-4 in this
+ * order).  The byte types come first.
+ */
+typedef enum VectorNarrowType
+{
+	VECTOR_NARROW_U8,
+	VECTOR_NARROW_I8,
+	VECTOR_NARROW_F16,
+	VECTOR_NARROW_BF16,
+	VECTOR_NARROW_TYPES
+} VectorNarrowType;
+
+#define VECTOR_BYTE_TYPES	2	/* U8 and I8 */
+
+/* Traversal kernels of a float4 query a against a stored narrow vector b */
+typedef struct VectorStoredKernels
+{
+	float		(*l2_squared) (const float *a, const void *b, int n);
+	float		(*inner_product) (const float *a, const void *b, int n);
+	float		(*l1) (const float *a, const void *b, int n);
+	void		(*cosine_parts) (const float *a, const void *b, int n,
+								 float *dot, float *norm_a, float *norm_b);
+} VectorStoredKernels;
+
+/* Exact traversal kernels between two vectors of one byte type */
+typedef struct VectorByteKernels
+{
+	float		(*l2_squared) (const void *a, const void *b, int n);
+	float		(*inner_product) (const void *a, const void *b, int n);
+	float		(*l1) (const void *a, const void *b, int n);
+	void		(*cosine_parts) (const void *a, const void *b, int n,
+								 float *dot, float *norm_a, float *norm_b);
+} VectorByteKernels;
+
+/*
  * Distance kernels.
  *
  * Each kernel reads two float4 arrays of n elements and accumulates in
@@ -140,45 +176,13 @@ typedef struct VectorKernels
 	void		(*widen_bf16) (float *out, const uint16 *in, int n);
 
 	/*
-	 * Traversal kernels against a vector stored as bytes (uint8), widened
-	 * on the fly: float4 query a, stored bytes b
+	 * Traversal kernels against a vector stored in a narrow type, read in
+	 * place (distance_narrow_template.h), indexed by VectorNarrowType: a
+	 * float4 query against any of them, and for the byte types, two
+	 * vectors of that type, exactly (the sums in int32, rounded once)
 	 */
-	float		(*l2_squared_u8_f32) (const float *a, const uint8 *b, int n);
-	float		(*inner_product_u8_f32) (const float *a, const uint8 *b, int n);
-	void		(*cosine_parts_u8_f32) (const float *a, const uint8 *b, int n,
-										float *dot, float *norm_a, float *norm_b);
-
-	/*
-	 * Traversal kernels between two byte vectors: a query or an inserted
-	 * vector whose values are all bytes, against a vector stored as bytes.
-	 * The sums are exact in int32 (at most 65,025 per element, so up to
-	 * 33,025 elements, twice VECTOR_MAX_DIM) and rounded once to float4.
-	 * Every kernel set returns the same bits.
-	 */
-	float		(*l2_squared_u8) (const uint8 *a, const uint8 *b, int n);
-	float		(*inner_product_u8) (const uint8 *a, const uint8 *b, int n);
-	void		(*cosine_parts_u8) (const uint8 *a, const uint8 *b, int n,
-									float *dot, float *norm_a, float *norm_b);
-
-	/*
-	 * The same two families for vectors stored as signed bytes (int8, e.g.
-	 * int8-quantized embeddings): float4 query against stored int8, and
-	 * two int8 vectors, exactly (a term is at most 255^2, as above)
-	 */
-	float		(*l2_squared_i8_f32) (const float *a, const int8 *b, int n);
-	float		(*inner_product_i8_f32) (const float *a, const int8 *b, int n);
-	void		(*cosine_parts_i8_f32) (const float *a, const int8 *b, int n,
-										float *dot, float *norm_a, float *norm_b);
-	float		(*l2_squared_i8) (const int8 *a, const int8 *b, int n);
-	float		(*inner_product_i8) (const int8 *a, const int8 *b, int n);
-	void		(*cosine_parts_i8) (const int8 *a, const int8 *b, int n,
-									float *dot, float *norm_a, float *norm_b);
-
-	/* Manhattan distance in both families, uint8 and int8 */
-	float		(*l1_u8_f32) (const float *a, const uint8 *b, int n);
-	float		(*l1_u8) (const uint8 *a, const uint8 *b, int n);
-	float		(*l1_i8_f32) (const float *a, const int8 *b, int n);
-	float		(*l1_i8) (const int8 *a, const int8 *b, int n);
+	VectorStoredKernels stored[VECTOR_NARROW_TYPES];
+	VectorByteKernels bytes[VECTOR_BYTE_TYPES];
 } VectorKernels;
 
 /* Scalar widening kernels, also the tails of the SIMD ones (distance.c) */
@@ -187,6 +191,17 @@ extern void VectorWidenI8(float *out, const int8 *in, int n);
 extern void VectorWidenF16(float *out, const uint16 *in, int n);
 extern void VectorWidenBF16(float *out, const uint16 *in, int n);
 extern float VectorHalfToFloat(uint16 h);
+
+/* One bfloat16 value to float4: the upper half of its bits */
+static inline float
+VectorBFloatToFloat(uint16 h)
+{
+	uint32		bits = (uint32) h << 16;
+	float		f;
+
+	memcpy(&f, &bits, sizeof(float));
+	return f;
+}
 
 /* The kernels in use; never NULL after _PG_init */
 extern const VectorKernels *vector_kernels;
@@ -206,9 +221,9 @@ extern const VectorKernels *DistanceKernelsFor(VectorKernelChoice choice);
 extern double VectorCosineDistance(const float *a, const float *b, int n);
 extern int	VectorAsBytes(const Vector *v, uint8 *out);
 
-/* What VectorAsBytes finds a vector to hold (flags) */
-#define VECTOR_BYTES_U8		0x01	/* only integers 0..255 */
-#define VECTOR_BYTES_I8		0x02	/* only integers -128..127 */
+/* What VectorAsBytes finds a vector to hold (flags, 1 << VectorNarrowType) */
+#define VECTOR_BYTES_U8		(1 << VECTOR_NARROW_U8) /* only integers 0..255 */
+#define VECTOR_BYTES_I8		(1 << VECTOR_NARROW_I8) /* only integers -128..127 */
 
 /* distance_simd.c: NULL where the build or the CPU lacks the instructions */
 extern const VectorKernels *DistanceAvx2Kernels(void);
