@@ -265,16 +265,7 @@ static const VectorKernels scalar_kernels = {
 	VectorWidenI8,
 	VectorWidenF16,
 	VectorWidenBF16,
-	{
-		{ScalarL2SquaredU8F32, ScalarInnerProductU8F32, ScalarL1U8F32, ScalarCosinePartsU8F32},
-		{ScalarL2SquaredI8F32, ScalarInnerProductI8F32, ScalarL1I8F32, ScalarCosinePartsI8F32},
-		{ScalarL2SquaredF16F32, ScalarInnerProductF16F32, ScalarL1F16F32, ScalarCosinePartsF16F32},
-		{ScalarL2SquaredBF16F32, ScalarInnerProductBF16F32, ScalarL1BF16F32, ScalarCosinePartsBF16F32}
-	},
-	{
-		{ScalarL2SquaredU8, ScalarInnerProductU8, ScalarL1U8, ScalarCosinePartsU8},
-		{ScalarL2SquaredI8, ScalarInnerProductI8, ScalarL1I8, ScalarCosinePartsI8}
-	}
+	VECTOR_NARROW_KERNELS(Scalar)
 };
 
 /*
@@ -394,34 +385,4 @@ Datum
 vectorpg_kernel(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text(vector_kernels->name));
-}
-
-/*
- * The bytes of v in out, for the byte kernels, when every value of v is an
- * integer from -128 to 255 (-0 gives 0): each value's low eight bits, so
- * that out reads back as the values both as uint8 when none is negative and
- * as int8 when none is above 127.  Returns which of the two hold
- * (VECTOR_BYTES_U8, VECTOR_BYTES_I8; values 0 to 127 fit both), 0 if neither.
- */
-int
-VectorAsBytes(const Vector *v, uint8 *out)
-{
-	bool		unsignedFits = true;
-	bool		signedFits = true;
-
-	for (int i = 0; i < v->dim && (unsignedFits || signedFits); i++)
-	{
-		float		x = v->x[i];
-		int			value;
-
-		if (!(x >= -128.0f && x <= 255.0f && x == rintf(x)))
-			return 0;
-		value = (int) x;
-		if (value < 0)
-			unsignedFits = false;
-		else if (value > 127)
-			signedFits = false;
-		out[i] = (uint8) (value & 0xFF);
-	}
-	return (unsignedFits ? VECTOR_BYTES_U8 : 0) | (signedFits ? VECTOR_BYTES_I8 : 0);
 }

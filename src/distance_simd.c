@@ -478,16 +478,7 @@ static const VectorKernels avx2_kernels = {
 	Avx2WidenI8,
 	Avx2WidenF16,
 	Avx2WidenBF16,
-	{
-		{Avx2L2SquaredU8F32, Avx2InnerProductU8F32, Avx2L1U8F32, Avx2CosinePartsU8F32},
-		{Avx2L2SquaredI8F32, Avx2InnerProductI8F32, Avx2L1I8F32, Avx2CosinePartsI8F32},
-		{Avx2L2SquaredF16F32, Avx2InnerProductF16F32, Avx2L1F16F32, Avx2CosinePartsF16F32},
-		{Avx2L2SquaredBF16F32, Avx2InnerProductBF16F32, Avx2L1BF16F32, Avx2CosinePartsBF16F32}
-	},
-	{
-		{Avx2L2SquaredU8, Avx2InnerProductU8, Avx2L1U8, Avx2CosinePartsU8},
-		{Avx2L2SquaredI8, Avx2InnerProductI8, Avx2L1I8, Avx2CosinePartsI8}
-	}
+	VECTOR_NARROW_KERNELS(Avx2)
 };
 
 /* ------------------------------ AVX-512F ----------------------------- */
@@ -860,16 +851,7 @@ static const VectorKernels avx512_kernels = {
 	Avx512WidenI8,
 	Avx512WidenF16,
 	Avx512WidenBF16,
-	{
-		{Avx512L2SquaredU8F32, Avx512InnerProductU8F32, Avx512L1U8F32, Avx512CosinePartsU8F32},
-		{Avx512L2SquaredI8F32, Avx512InnerProductI8F32, Avx512L1I8F32, Avx512CosinePartsI8F32},
-		{Avx512L2SquaredF16F32, Avx512InnerProductF16F32, Avx512L1F16F32, Avx512CosinePartsF16F32},
-		{Avx512L2SquaredBF16F32, Avx512InnerProductBF16F32, Avx512L1BF16F32, Avx512CosinePartsBF16F32}
-	},
-	{
-		{Avx512L2SquaredU8, Avx512InnerProductU8, Avx512L1U8, Avx512CosinePartsU8},
-		{Avx512L2SquaredI8, Avx512InnerProductI8, Avx512L1I8, Avx512CosinePartsI8}
-	}
+	VECTOR_NARROW_KERNELS(Avx512)
 };
 
 /* AVX2 kernels if this CPU runs them, else NULL */

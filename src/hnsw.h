@@ -305,8 +305,8 @@ typedef struct HnswDistance
 	/*
 	 * The query as bytes, when HnswSetQueryBytes found every value of it to
 	 * be one: distances from that query (bytesOf, and no other vector) to
-	 * elements stored in a byte format it also fits (bytesForms,
-	 * VECTOR_BYTES_U8 and/or VECTOR_BYTES_I8) are then taken in integers,
+	 * elements stored in a byte format it also fits (bytesForms, bits
+	 * 1 << HNSW_FORMAT_U8 and/or 1 << HNSW_FORMAT_I8) are taken in integers,
 	 * about twice as fast as widening them.  NULL otherwise.
 	 */
 	const Vector *bytesOf;
@@ -412,6 +412,7 @@ extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
 extern void hnswendscan(IndexScanDesc scan);
 
 /* hnswcodec.c */
+extern int	HnswFittingFormats(const Vector *v);
 extern uint8 HnswChooseFormat(const Vector *v);
 extern Size HnswStoredVectorSize(int dim, uint8 format);
 extern Size HnswElementTupleSize(Size storedSize);

@@ -97,12 +97,14 @@ ExactHalf(float x)
 
 /*
  * The formats that hold every element of v exactly, as bits 1 << format
- * (besides float4, which holds everything).  Bytes need integral values
+ * (besides float4, which holds everything).  Also decides whether a query
+ * meets byte elements in the integer kernels (HnswSetQueryBytes), so that
+ * storage and traversal share one test.  Bytes need integral values
  * (and no -0, whose sign a byte cannot keep); half and bfloat16 need values
  * whose bits the narrow type has.
  */
-static int
-FittingFormats(const Vector *v)
+int
+HnswFittingFormats(const Vector *v)
 {
 	bool		u8 = true,
 				i8 = true,
@@ -135,7 +137,7 @@ FittingFormats(const Vector *v)
 uint8
 HnswChooseFormat(const Vector *v)
 {
-	int			fits = FittingFormats(v);
+	int			fits = HnswFittingFormats(v);
 
 	for (uint8 format = HNSW_FORMAT_U8; format <= HNSW_FORMAT_MAX; format++)
 	{
@@ -320,8 +322,8 @@ vectorpg_traversal_distances(PG_FUNCTION_ARGS)
 	int			n = a->dim;
 
 	VectorCheckSameDims(a, b);
-	afits = FittingFormats(a);
-	bfits = FittingFormats(b);
+	afits = HnswFittingFormats(a);
+	bfits = HnswFittingFormats(b);
 	InitMaterializedSRF(fcinfo, 0);
 
 	for (int choice = VECTOR_KERNEL_SCALAR; choice <= VECTOR_KERNEL_AVX512; choice++)

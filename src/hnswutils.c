@@ -232,8 +232,10 @@ NarrowKernelsServe(const HnswDistance *dist)
  * Let the byte kernels take the distances from query to elements stored as
  * bytes, when all its values are integers of a byte format: an insert of
  * pixel data or of int8-quantized embeddings, or a search with such a
- * query.  The byte image is exact (-0 becomes 0, which changes no
- * distance), so the results are the float4 kernels' up to their rounding.
+ * query.  The fit test is the storage format's (hnswcodec.c; a -0 keeps a
+ * query off the byte kernels, as it keeps a vector off byte storage), and
+ * the byte image is exact, so the results are the float4 kernels' up to
+ * their rounding.
  * Another query clears it; metrics the byte kernels do not serve never set
  * it.
  */
@@ -244,9 +246,14 @@ HnswSetQueryBytes(HnswDistance *dist, const Vector *query)
 	dist->bytesForms = 0;
 	if (query->dim <= HNSW_MAX_DIM && NarrowKernelsServe(dist))
 	{
-		dist->bytesForms = VectorAsBytes(query, dist->bytes);
-		if (dist->bytesForms != 0)
-			dist->bytesOf = query;
+		dist->bytesForms = HnswFittingFormats(query) &
+			((1 << HNSW_FORMAT_U8) | (1 << HNSW_FORMAT_I8));
+		if (dist->bytesForms == 0)
+			return;
+		/* each value's low eight bits: uint8 and int8 alike */
+		for (int i = 0; i < query->dim; i++)
+			dist->bytes[i] = (uint8) ((int) query->x[i] & 0xFF);
+		dist->bytesOf = query;
 	}
 }
 
@@ -330,7 +337,7 @@ StoredTraversalDistance(const HnswDistance *dist, const Vector *query, const Vec
 	if (!HNSW_FORMAT_IS_NARROW(format))
 		return false;
 	if (query == dist->bytesOf && HNSW_FORMAT_IS_BYTES(format) &&
-		(dist->bytesForms & (1 << HNSW_FORMAT_NARROW(format))))
+		(dist->bytesForms & (1 << format)))
 		return BytesDistance(dist, format, dist->bytes, stored->x, query->dim, out);
 	return FloatStoredDistance(dist, query->x, format, stored->x, query->dim, out);
 }

@@ -203,6 +203,23 @@ VectorBFloatToFloat(uint16 h)
 	return f;
 }
 
+/*
+ * The stored[] and bytes[] initializers of a kernel set whose narrow kernels
+ * (distance_narrow_template.h) carry the name prefix P (Scalar, Avx2,
+ * Avx512), in VectorNarrowType order
+ */
+#define VECTOR_NARROW_KERNELS(P) \
+	{ \
+		{P##L2SquaredU8F32, P##InnerProductU8F32, P##L1U8F32, P##CosinePartsU8F32}, \
+		{P##L2SquaredI8F32, P##InnerProductI8F32, P##L1I8F32, P##CosinePartsI8F32}, \
+		{P##L2SquaredF16F32, P##InnerProductF16F32, P##L1F16F32, P##CosinePartsF16F32}, \
+		{P##L2SquaredBF16F32, P##InnerProductBF16F32, P##L1BF16F32, P##CosinePartsBF16F32} \
+	}, \
+	{ \
+		{P##L2SquaredU8, P##InnerProductU8, P##L1U8, P##CosinePartsU8}, \
+		{P##L2SquaredI8, P##InnerProductI8, P##L1I8, P##CosinePartsI8} \
+	}
+
 /* The kernels in use; never NULL after _PG_init */
 extern const VectorKernels *vector_kernels;
 
@@ -219,11 +236,7 @@ typedef enum VectorKernelChoice
 extern void DistanceInit(void);
 extern const VectorKernels *DistanceKernelsFor(VectorKernelChoice choice);
 extern double VectorCosineDistance(const float *a, const float *b, int n);
-extern int	VectorAsBytes(const Vector *v, uint8 *out);
 
-/* What VectorAsBytes finds a vector to hold (flags, 1 << VectorNarrowType) */
-#define VECTOR_BYTES_U8		(1 << VECTOR_NARROW_U8) /* only integers 0..255 */
-#define VECTOR_BYTES_I8		(1 << VECTOR_NARROW_I8) /* only integers -128..127 */
 
 /* distance_simd.c: NULL where the build or the CPU lacks the instructions */
 extern const VectorKernels *DistanceAvx2Kernels(void);
