@@ -647,7 +647,8 @@ HnswInsertOnDisk(Relation index, HnswDistance *dist, Vector *value,
 			/*
 			 * Each layer is searched afresh from the seeds above it.  The
 			 * visited set starts small (about 5 * ef_construction elements
-			 * are visited on layer 0: 330 at the defaults) and grows if
+			 * are visited on layer 0 of Fashion-MNIST: 330 at the defaults),
+			 * or at what the index's recent descents visited, and grows if
 			 * needed; sized for m * ef_construction, its zeroing cost more
 			 * than the search's own use of it.
 			 */

@@ -718,10 +718,15 @@ HnswLogRanges(Relation index, Buffer buf, int nranges, const uint16 *offsets,
  * kept in rd_amcache (one chunk in rd_indexcxt, dropped with the relcache
  * entry).  ReadRecentBuffer checks and pins such a buffer without the
  * buffer-mapping lookup, which otherwise dominates the cost of a search.
+ *
+ * It also remembers how many elements the index's recent layer-0 descents
+ * visited (DescentVisitedNote), which depends on the data far more than on
+ * the parameters.
  */
 typedef struct HnswBufferCache
 {
 	BlockNumber size;
+	uint32		visitedHint;	/* recent layer-0 descents' visits, decaying */
 	Buffer		buffers[FLEXIBLE_ARRAY_MEMBER];
 } HnswBufferCache;
 
@@ -753,6 +758,7 @@ HnswPinBlock(Relation index, BlockNumber blkno)
 		grown->size = size;
 		if (cache != NULL)
 		{
+			grown->visitedHint = cache->visitedHint;
 			memcpy(grown->buffers, cache->buffers, sizeof(Buffer) * cache->size);
 			pfree(cache);
 		}
@@ -1535,6 +1541,36 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 }
 
 /*
+ * Remember how many elements a layer-0 descent (an insert, a repair by
+ * vacuum) of this index visited, so that the next one sizes its visited set
+ * to fit from the start.  What a descent visits depends on the data: about
+ * 360 elements at ef_construction 64 on Fashion-MNIST, about 1,500 on
+ * 128-dimension Gaussian clusters, where a set sized for the first grew
+ * twice in every insert, and growing it (rehashing every key) was a third
+ * of the set's cost.  The hint follows the largest recent count and decays
+ * by a sixteenth per descent, so that one wide search (vacuum's repairs use
+ * a larger ef) does not size every later set.  Scans size their set from
+ * ef_search and gained nothing measurable from a hint.
+ */
+static void
+DescentVisitedNote(Relation index, uint32 count)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+
+	if (cache != NULL)
+		cache->visitedHint = Max(count, cache->visitedHint - cache->visitedHint / 16);
+}
+
+/* The size a layer-0 descent's visited set should start at, or 0 */
+static int
+DescentVisitedHint(Relation index)
+{
+	HnswBufferCache *cache = (HnswBufferCache *) index->rd_amcache;
+
+	return cache == NULL ? 0 : (int) Min(cache->visitedHint, (uint32) (INT_MAX / 4));
+}
+
+/*
  * One layer of a descent through the graph, as inserts and vacuum's repair
  * do it: a fresh visited set seeded with the current results, the layer
  * search (with untilQuery, until the query's own element), then the results
@@ -1550,11 +1586,15 @@ HnswDescendLayer(Relation index, const HnswDistance *dist, const Vector *query,
 	HnswVisited visited;
 	HnswCandidate **sorted;
 
+	if (layer == 0)
+		expected = Max(expected, DescentVisitedHint(index));
 	HnswVisitedInit(&visited, expected);
 	for (int i = 0; i < results->count; i++)
 		HnswVisitedAdd(&visited, &results->items[i].c->tid);
 	HnswSearchLayer(index, dist, query, candidates, ef, layer, m, true, false, untilQuery,
 					&visited, results, NULL, NULL);
+	if (layer == 0)
+		DescentVisitedNote(index, visited.count);
 
 	*n = results->count;
 	sorted = palloc(sizeof(HnswCandidate *) * Max(*n, 1));
