@@ -1543,11 +1543,12 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
 /*
  * Remember how many elements a layer-0 descent (an insert, a repair by
  * vacuum) of this index visited, so that the next one sizes its visited set
- * to fit from the start.  What a descent visits depends on the data: about
- * 360 elements at ef_construction 64 on Fashion-MNIST, about 1,500 on
- * 128-dimension Gaussian clusters, where a set sized for the first grew
- * twice in every insert, and growing it (rehashing every key) was a third
- * of the set's cost.  The hint follows the largest recent count and decays
+ * to fit from the start.  What a descent visits depends on the data: at
+ * ef_construction 64, about 360 elements on Fashion-MNIST and 150-630 on
+ * the benchmark's 128-dimension Gaussian mixture, but about 1,500 on 128
+ * dimensions of Gaussian noise with hardly any cluster structure.  There a
+ * set sized for the first grew twice in every insert, and growing it
+ * (rehashing every key) was a third of the set's cost.  The hint follows the largest recent count and decays
  * by a sixteenth per descent, so that one wide search (vacuum's repairs use
  * a larger ef) does not size every later set.  Scans size their set from
  * ef_search and gained nothing measurable from a hint.
