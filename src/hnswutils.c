@@ -828,14 +828,6 @@ PeekBufferHolds(Relation index, Buffer buf, BlockNumber blkno)
  * ------------------------------------------------------------------------
  */
 
-/* Key of an element TID in the visited set; never 0 for a valid TID */
-static inline uint64
-TidKey(ItemPointer tid)
-{
-	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
-		ItemPointerGetOffsetNumberNoCheck(tid);
-}
-
 /* Start an empty visited set with room for about `expected` elements */
 void
 HnswVisitedInit(HnswVisited *v, int expected)
@@ -849,60 +841,43 @@ HnswVisitedInit(HnswVisited *v, int expected)
 	v->count = 0;
 }
 
-/* Insert without growing; the caller made room */
-static bool
-VisitedInsert(HnswVisited *v, uint64 key)
+/*
+ * Double the visited set's slots and insert its keys again: HnswVisitedAdd
+ * keeps it at most half full, where a probe is short.
+ */
+void
+HnswVisitedGrow(HnswVisited *v)
 {
-	uint32		i = (uint32) ((key * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & v->mask;
+	uint64	   *old = v->keys;
+	uint32		oldsize = v->mask + 1;
 
-	for (;;)
+	v->keys = palloc0(sizeof(uint64) * oldsize * 2);
+	v->mask = oldsize * 2 - 1;
+	for (uint32 i = 0; i < oldsize; i++)
 	{
-		if (v->keys[i] == key)
-			return false;
-		if (v->keys[i] == 0)
-		{
-			v->keys[i] = key;
-			v->count++;
-			return true;
-		}
-		i = (i + 1) & v->mask;
-	}
-}
+		uint32		slot;
 
-/* Add a TID; false if it was already there */
-bool
-HnswVisitedAdd(HnswVisited *v, ItemPointer tid)
-{
-	if ((v->count + 1) * 2 > v->mask + 1)
-	{
-		uint64	   *old = v->keys;
-		uint32		oldsize = v->mask + 1;
-
-		v->keys = palloc0(sizeof(uint64) * oldsize * 2);
-		v->mask = oldsize * 2 - 1;
-		v->count = 0;
-		for (uint32 i = 0; i < oldsize; i++)
-			if (old[i] != 0)
-				VisitedInsert(v, old[i]);
-		pfree(old);
+		if (old[i] == 0)
+			continue;
+		for (slot = HnswVisitedSlot(v, old[i]); v->keys[slot] != 0; slot = (slot + 1) & v->mask)
+			;
+		v->keys[slot] = old[i];
 	}
-	return VisitedInsert(v, TidKey(tid));
+	pfree(old);
 }
 
 /* Whether a TID is in the set */
 bool
 HnswVisitedContains(HnswVisited *v, ItemPointer tid)
 {
-	uint64		key = TidKey(tid);
-	uint32		i = (uint32) ((key * UINT64CONST(0x9E3779B97F4A7C15)) >> 32) & v->mask;
+	uint64		key = HnswTidKey(tid);
 
-	for (;;)
+	for (uint32 i = HnswVisitedSlot(v, key);; i = (i + 1) & v->mask)
 	{
 		if (v->keys[i] == key)
 			return true;
 		if (v->keys[i] == 0)
 			return false;
-		i = (i + 1) & v->mask;
 	}
 }
 
@@ -916,64 +891,12 @@ HnswHeapInit(HnswHeap *h, int capacity, bool max)
 	h->max = max;
 }
 
-/*
- * Add a candidate.  Keys compare with <, which a NaN distance never
- * satisfies either way, as the plain distances did.
- */
+/* Double a heap's room: HnswHeapPush calls it when the heap is full */
 void
-HnswHeapPush(HnswHeap *h, HnswCandidate *c)
+HnswHeapGrow(HnswHeap *h)
 {
-	HnswHeapItem item;
-	int			i;
-
-	if (h->count == h->capacity)
-	{
-		h->capacity *= 2;
-		h->items = repalloc(h->items, sizeof(HnswHeapItem) * h->capacity);
-	}
-	item.key = h->max ? -c->distance : c->distance;
-	item.c = c;
-	i = h->count++;
-	while (i > 0)
-	{
-		int			parent = (i - 1) / 2;
-
-		if (!(item.key < h->items[parent].key))
-			break;
-		h->items[i] = h->items[parent];
-		i = parent;
-	}
-	h->items[i] = item;
-}
-
-/* Remove and return the top candidate, or NULL */
-HnswCandidate *
-HnswHeapPop(HnswHeap *h)
-{
-	HnswCandidate *top;
-	HnswHeapItem last;
-	int			i = 0;
-
-	if (h->count == 0)
-		return NULL;
-	top = h->items[0].c;
-	last = h->items[--h->count];
-	for (;;)
-	{
-		int			child = 2 * i + 1;
-
-		if (child >= h->count)
-			break;
-		if (child + 1 < h->count && h->items[child + 1].key < h->items[child].key)
-			child++;
-		if (!(h->items[child].key < last.key))
-			break;
-		h->items[i] = h->items[child];
-		i = child;
-	}
-	if (h->count > 0)
-		h->items[i] = last;
-	return top;
+	h->capacity *= 2;
+	h->items = repalloc(h->items, sizeof(HnswHeapItem) * h->capacity);
 }
 
 /* Push onto the discarded heap unless already there */
