@@ -306,3 +306,33 @@ BEGIN
 END $$;
 SELECT s.source, c.* FROM unnest(ARRAY['storage_u8', 'storage_i8']) s(source),
 	LATERAL storage_twice_check(s.source) c;
+
+-- The edges of the byte formats: a vector of small integers with ten
+-- components of 256 or -129 is no byte vector (a byte would keep 0 or 127
+-- of those), nor with 255.5; of 128 it is uint8 but not int8, of -128 int8
+-- but not uint8.  Each such vector finds itself first, stored by the build
+-- (rows 1-20 of each kind) or by an insert (21-40): kept in the wrong
+-- format, one of 256 would lie 655,360 from its own vector, further than
+-- the plain small vectors.
+CREATE TABLE storage_edges (id int PRIMARY KEY, edge float8, embedding vector(20));
+CREATE FUNCTION storage_edge_rows(first int, last int) RETURNS SETOF storage_edges
+LANGUAGE sql AS $$
+	SELECT e.k * 1000 + i, e.v,
+		(SELECT array_agg(CASE WHEN j <= 10 THEN e.v ELSE floor(random() * 8) END ORDER BY j)::vector
+		 FROM generate_series(1, 20) j WHERE i > 0)
+	FROM (VALUES (1, 256.0), (2, -129.0), (3, 255.5), (4, 128.0), (5, -128.0)) e(k, v),
+		 generate_series(first, last) i
+	UNION ALL
+	SELECT 9000 + i, NULL, (SELECT array_agg(floor(random() * 8))::vector FROM generate_series(1, 20) WHERE i > 0)
+	FROM generate_series(first * 5, last * 5) i
+$$;
+INSERT INTO storage_edges SELECT * FROM storage_edge_rows(1, 20);
+CREATE INDEX storage_edges_idx ON storage_edges USING hnsw (embedding vector_l2_ops);
+INSERT INTO storage_edges SELECT * FROM storage_edge_rows(21, 40);
+SET enable_seqscan = off;
+SELECT e.edge, e.id % 1000 <= 20 AS built, count(*) AS vectors,
+	   count(*) FILTER (WHERE (SELECT s.id FROM storage_edges s
+							   ORDER BY s.embedding <-> e.embedding LIMIT 1) = e.id) AS find_themselves
+FROM storage_edges e WHERE e.edge IS NOT NULL
+GROUP BY 1, 2 ORDER BY 1, 2;
+RESET enable_seqscan;
