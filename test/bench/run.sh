@@ -18,6 +18,10 @@
 #                                                       IP_ARGS="--metric cosine" for cosine
 #   VPG_BENCH=mirror, MIRROR_ARGS="--quick"             mirroring: backfill rows/s, capture
 #                                                       overhead, lag (mirror_bench.py)
+#   VPG_BENCH=insns                                     instructions per hnsw insert under
+#                                                       callgrind (insert_instructions.py):
+#                                                       the A/B measure a noisy VM cannot
+#                                                       give by the clock; not part of all
 #   VPG_HUGE_PAGES=auto|on|off (default auto)           2 MB pages for the clusters' shared
 #                                                       memory (test/lib.sh: vpg_huge_pages);
 #                                                       auto reserves them when run as root
@@ -54,6 +58,7 @@ command_line="${VPG_SKIP_BUILD:+VPG_SKIP_BUILD=$VPG_SKIP_BUILD }${VPG_HUGE_PAGES
 
 # Only the report goes to stdout: everything else to stderr
 vpg_need_packages "${VPG_BUILD_PACKAGES[@]}" "${BENCH_PACKAGES[@]}" >&2
+[ "$BENCH" = insns ] && vpg_need_packages valgrind >&2
 # (a subshell, so that a failed install of the data set is not fatal)
 (vpg_need_packages "$DATA_PACKAGE" >&2) ||
 	echo "WARNING: could not install $DATA_PACKAGE: the benchmark will use GENERATED data" >&2
@@ -74,6 +79,7 @@ bench_cleanup() {
 	trap - EXIT INT TERM
 	vpg_stop_cluster "$WORK"
 	vpg_stop_cluster "$WORK/batchdb"
+	vpg_stop_cluster "$WORK/insdb"
 	if [ "$status" -ne 0 ] && [ -f "$WORK/server.log" ]; then
 		echo "---- last lines of the server log ----" >&2
 		tail -n 20 "$WORK/server.log" >&2 || true
@@ -94,8 +100,10 @@ cp -rp "$BENCH_DIR/cache/." "$WORK/cache/"
 [ "$(id -u)" -eq 0 ] && chown -R "$(vpg_tester):" "$WORK"
 chmod 755 "$WORK"
 
-vpg_log "starting a cluster in $WORK: ${BENCH_SETTINGS[*]}" >&2
-vpg_start_cluster "$WORK" "${BENCH_SETTINGS[@]}"
+if [ "$BENCH" != insns ]; then
+	vpg_log "starting a cluster in $WORK: ${BENCH_SETTINGS[*]}" >&2
+	vpg_start_cluster "$WORK" "${BENCH_SETTINGS[@]}"
+fi
 
 status=0
 if [ "$BENCH" = all ] || [ "$BENCH" = exact ]; then
@@ -152,6 +160,32 @@ if [ "$BENCH" = all ] || [ "$BENCH" = batch ]; then
 	vpg_as_tester "$PY" "$WORK/py/batch_bench.py" --host "$WORK/batchdb" \
 		--cache-dir "$WORK/cache" --out-dir "$WORK/out" \
 		--command "$command_line${BATCH_ARGS:+ (BATCH_ARGS=$BATCH_ARGS)}" ${BATCH_ARGS:-} || status=$?
+fi
+
+# Instructions per insert: the tables are made on a cluster, then the inserts
+# run in a single-user postgres under callgrind, on a copy of the data
+# directory for each data set (insert_instructions.py)
+if [ "$BENCH" = insns ]; then
+	mkdir -p "$WORK/insdb"
+	[ "$(id -u)" -eq 0 ] && chown "$(vpg_tester):" "$WORK/insdb"
+	VPG_HUGE_PAGES=off vpg_start_cluster "$WORK/insdb" "shared_buffers = 256MB" "maintenance_work_mem = 1GB"
+	vpg_log "loading the tables for insert_instructions.py" >&2
+	made=$(vpg_as_tester "$PY" "$WORK/py/insert_instructions.py" setup --host "$WORK/insdb")
+	vpg_stop_cluster "$WORK/insdb"
+	files=()
+	for t in $made; do
+		vpg_log "300 inserts into $t under callgrind" >&2
+		rm -rf "$WORK/insrun"
+		cp -a "$WORK/insdb/data" "$WORK/insrun"
+		echo "INSERT INTO $t SELECT * FROM ${t}_ins;" |
+			vpg_as_tester valgrind --tool=callgrind --callgrind-out-file="$WORK/$t.callgrind" \
+				"$($PG_CONFIG --bindir)/postgres" --single -D "$WORK/insrun" \
+				-c full_page_writes=off -c huge_pages=off postgres >/dev/null 2>"$WORK/$t.valgrind.log" ||
+			{ tail -n 20 "$WORK/$t.valgrind.log" >&2; status=1; }
+		files+=("$t=$WORK/$t.callgrind")
+	done
+	vpg_as_tester "$PY" "$WORK/py/insert_instructions.py" report --out "$WORK/out/insert_instructions.md" \
+		--command "$command_line" "${files[@]}" || status=$?
 fi
 
 # Keep what was produced, even after a failed run
