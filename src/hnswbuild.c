@@ -22,8 +22,8 @@
  *
  * Parallel build.  With max_parallel_maintenance_workers, the graph lives in
  * a dynamic shared memory segment sized from the table's estimated row count
- * (EstimateHeapRows; within maintenance_work_mem), and the leader and the workers each scan a
- * share of the heap and insert into it at once.  Nodes are addressed by
+ * (EstimateHeapRows; within maintenance_work_mem), and the leader and the
+ * workers each scan a share of the heap and insert into it at once.  Nodes are addressed by
  * number, never by pointer, so every process can map the segment anywhere.
  * A node is complete before anything links to it; link lists change under
  * the node's spinlock, and searches read them without it, which is safe
@@ -1569,8 +1569,8 @@ OverflowCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
  * build once did for it, took a table of Fashion-MNIST images, whose
  * vectors PostgreSQL compresses to a third, for a table of a third of its
  * rows: the shared graph filled after 17,664 of 60,000 rows and the rest
- * were inserted on disk, 9.3-10 s against 6.4-7.4 s.  Dead tuples count as rows,
- * which errs on the side of room.  Other table access methods get the
+ * were inserted on disk, 9.3-10 s against 6.4-7.4 s.  Dead tuples count as
+ * rows, which errs on the side of room.  Other table access methods get the
  * declared size when they have no statistics.
  */
 static double
@@ -1724,9 +1724,9 @@ BuildParallel(HnswBuildState *bs, int nworkers)
 
 	/*
 	 * Rows that did not fit: insert them on disk now.  The segment was sized
-	 * within maintenance_work_mem, so it is the row estimate that fell short
-	 * (rows added by others during CREATE INDEX CONCURRENTLY, or a table
-	 * whose pages differ from the sampled ones).
+	 * within maintenance_work_mem, so it is the row estimate that fell short:
+	 * statistics taken when the rows were wider than now, say, or a table
+	 * whose pages differ from the sampled ones.
 	 */
 	if (shared->full)
 	{

@@ -859,8 +859,9 @@ HnswVisitedGrow(HnswVisited *v)
 
 		if (old[i] == 0)
 			continue;
-		for (slot = HnswVisitedSlot(v, old[i]); v->keys[slot] != 0; slot = (slot + 1) & v->mask)
-			;
+		slot = HnswVisitedSlot(v, old[i]);
+		while (v->keys[slot] != 0)
+			slot = (slot + 1) & v->mask;
 		v->keys[slot] = old[i];
 	}
 	pfree(old);
@@ -1471,10 +1472,11 @@ HnswSearchLayer(Relation index, const HnswDistance *dist, const Vector *query,
  * the benchmark's 128-dimension Gaussian mixture, but about 1,500 on 128
  * dimensions of Gaussian noise with hardly any cluster structure.  There a
  * set sized for the first grew twice in every insert, and growing it
- * (rehashing every key) was a third of the set's cost.  The hint follows the largest recent count and decays
- * by a sixteenth per descent, so that one wide search (vacuum's repairs use
- * a larger ef) does not size every later set.  Scans size their set from
- * ef_search and gained nothing measurable from a hint.
+ * (rehashing every key) was a third of the set's cost.  The hint follows
+ * the largest recent count and decays by a sixteenth per descent, so that
+ * one wide search (vacuum's repairs use a larger ef) does not size every
+ * later set.  Scans size their set from ef_search and gained nothing
+ * measurable from a hint.
  */
 static void
 DescentVisitedNote(Relation index, uint32 count)
