@@ -508,6 +508,17 @@ sub churn_recall
 	my $par = "SET max_parallel_maintenance_workers = 2; SET client_min_messages = debug1;";
 	my $full = qr/NOTICE:  hnsw graph in shared memory is full after \d+ tuples/;
 
+	# Build an L2 index on a table with workers; returns psql's stderr, having
+	# checked that workers were launched
+	my $parallel_build = sub {
+		my ($table, $what) = @_;
+		my $err = create_index(
+			"$par CREATE INDEX ${table}_idx ON $table USING hnsw (embedding vector_l2_ops)",
+			'256MB');
+		like($err, qr/DEBUG:  using [12] parallel workers/, "$what: workers were launched");
+		return $err;
+	};
+
 	$node->safe_psql('postgres', 'ALTER TABLE items SET (parallel_workers = 2)');
 	my $stderr = create_index(
 		"$par CREATE INDEX items_par_idx ON items USING hnsw (embedding vector_l2_ops)", '256MB');
@@ -535,11 +546,7 @@ sub churn_recall
 			'postgres', "SELECT reltuples < 0 AND pg_relation_size('items_loaded') / 8192 < 3000 / 10
 			FROM pg_class WHERE relname = 'items_loaded'"),
 		't', 'items_loaded: no statistics, and more than 10 rows a page');
-	$stderr = create_index(
-		"$par CREATE INDEX items_loaded_idx ON items_loaded USING hnsw (embedding vector_l2_ops)",
-		'256MB');
-	like($stderr, qr/DEBUG:  using [12] parallel workers/,
-		'parallel build of a table just loaded: workers were launched');
+	$stderr = $parallel_build->('items_loaded', 'parallel build of a table just loaded');
 	unlike($stderr, qr/no longer fits|is full/,
 		'parallel build of a table just loaded: the shared graph held every row');
 	check_index('parallel build of a table just loaded', 'items_loaded_idx');
@@ -562,9 +569,7 @@ sub churn_recall
 		INSERT INTO items_grown SELECT id, embedding FROM items WHERE id > 1000;");
 	is($node->safe_psql('postgres', "SELECT reltuples FROM pg_class WHERE relname = 'items_grown'"),
 		'1000', 'items_grown: reltuples is a tenth of the table');
-	$stderr = create_index(
-		"$par CREATE INDEX items_grown_idx ON items_grown USING hnsw (embedding vector_l2_ops)",
-		'256MB');
+	$stderr = $parallel_build->('items_grown', 'parallel build of a table grown since ANALYZE');
 	unlike($stderr, qr/no longer fits|is full/,
 		'parallel build of a table grown since ANALYZE: the shared graph held every row');
 	check_index('parallel build of a table grown since ANALYZE', 'items_grown_idx');
@@ -586,11 +591,7 @@ sub churn_recall
 			'postgres', "SELECT reltuples / relpages * (pg_relation_size('items_par') / 8192) < 5000
 			FROM pg_class WHERE relname = 'items_par'"),
 		't', 'items_par: the statistics, scaled to the table, say fewer than half its rows');
-	$stderr = create_index(
-		"$par CREATE INDEX items_par_idx ON items_par USING hnsw (embedding vector_l2_ops)",
-		'256MB');
-	like($stderr, qr/DEBUG:  using [12] parallel workers/,
-		'parallel build, short estimate: workers were launched');
+	$stderr = $parallel_build->('items_par', 'parallel build, short estimate');
 	like($stderr, $full,
 		'parallel build, short estimate: the rows beyond the shared graph went on disk');
 	like($stderr, qr/HINT:  Run ANALYZE on the table before building the index/,
