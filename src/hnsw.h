@@ -582,8 +582,8 @@ extern int	HnswReadLiveLinks(Relation index, ItemPointer tid, int layer, int m,
 							  ItemPointerData *out);
 extern int64 HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m);
 extern bool HnswSearchFinds(Relation index, const HnswDistance *dist,
-							const HnswMetaPageData *meta, HnswCandidate *self,
-							HnswCandidate ***sorted, int *n);
+							const HnswMetaPageData *meta, int ef,
+							HnswCandidate *self, HnswCandidate ***sorted, int *n);
 
 /* hnswinsert.c */
 extern bool HnswWriteLayer(Relation index, ItemPointer ntid, int layer, int m,

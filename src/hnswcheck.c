@@ -460,10 +460,11 @@ VECTORPG_FUNCTION(hnsw_index_findability);
  * SQL: hnsw_index_findability(index regclass, sample integer) returns one
  * row (live, searched, not_found): how many live elements the index holds,
  * and of an evenly spread sample of them, how many a search for their own
- * vector does not find (HnswSearchFinds).  Why: an index can be sound and
- * every element reachable, yet whole clusters missed by searches (see
- * hnswvacuum.c, pass 2c); this measures it without knowing the queries.  A
- * fresh build misses a fraction of a percent.
+ * vector, as wide as the session's queries (hnsw.ef_search), does not find
+ * (HnswSearchFinds).  Why: an index can be sound and every element
+ * reachable, yet whole clusters missed by searches (see hnswvacuum.c, pass
+ * 2c); this measures it without knowing the queries.  A fresh build misses
+ * a fraction of a percent.
  */
 Datum
 hnsw_index_findability(PG_FUNCTION_ARGS)
@@ -538,7 +539,7 @@ hnsw_index_findability(PG_FUNCTION_ARGS)
 		if (HnswLoadCandidate(index, &dist, probe, tid, true, &self) && !self.deleted)
 		{
 			searched++;
-			if (!HnswSearchFinds(index, &dist, &meta, &self, &sorted, &nsorted))
+			if (!HnswSearchFinds(index, &dist, &meta, hnsw_ef_search, &self, &sorted, &nsorted))
 				missed++;
 		}
 		MemoryContextSwitchTo(old);

@@ -262,18 +262,17 @@ HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m)
 
 /*
  * Search for an element's own vector as a query does: down from the entry
- * point, ef 1 on the upper layers and ef_construction on layer 0.  Sets
- * *sorted and *n to the layer-0 results, nearest first, and returns whether
- * the element is among them.  `self` must carry its vector.  Vacuum's pass
- * 2c links an element it does not find from those results; the index's
- * findability check only counts (hnsw_index_findability).  An element that
- * is itself the entry point counts as found.
+ * point, ef 1 on the upper layers and `ef` on layer 0.  Sets *sorted and *n
+ * to the layer-0 results, nearest first, and returns whether the element is
+ * among them.  `self` must carry its vector.  Vacuum's pass 2c links an
+ * element it does not find from those results; the index's findability
+ * check only counts (hnsw_index_findability).  An element that is itself
+ * the entry point counts as found.
  */
 bool
 HnswSearchFinds(Relation index, const HnswDistance *dist, const HnswMetaPageData *meta,
-				HnswCandidate *self, HnswCandidate ***sorted, int *n)
+				int ef, HnswCandidate *self, HnswCandidate ***sorted, int *n)
 {
-	int			ef = meta->efConstruction;
 	ItemPointerData entrytid;
 	HnswCandidate *entry = palloc(sizeof(HnswCandidate));
 	HnswHeap	candidates;
