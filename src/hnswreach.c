@@ -262,12 +262,13 @@ HnswReachFrom(Relation index, HnswReach *r, ItemPointer start, int level, int m)
 
 /*
  * Search for an element's own vector as a query does: down from the entry
- * point, ef 1 on the upper layers and `ef` on layer 0.  Sets *sorted and *n
- * to the layer-0 results, nearest first, and returns whether the element is
- * among them.  `self` must carry its vector.  Vacuum's pass 2c links an
- * element it does not find from those results; the index's findability
- * check only counts (hnsw_index_findability).  An element that is itself
- * the entry point counts as found.
+ * point, each layer as wide as a scan of width `ef` searches it
+ * (HnswQueryLayerEf).  Sets *sorted and *n to the layer-0 results, nearest
+ * first, and returns whether the element is among them.  `self` must carry
+ * its vector.  Vacuum's pass 2c links an element it does not find from
+ * those results; the index's findability check only counts
+ * (hnsw_index_findability).  An element that is itself the entry point
+ * counts as found.
  */
 bool
 HnswSearchFinds(Relation index, const HnswDistance *dist, const HnswMetaPageData *meta,
@@ -293,7 +294,8 @@ HnswSearchFinds(Relation index, const HnswDistance *dist, const HnswMetaPageData
 	HnswHeapPush(&results, entry);
 	for (int layer = entry->level; layer >= 0; layer--)
 		*sorted = HnswDescendLayer(index, dist, self->vec, &candidates, &results,
-								   layer > 0 ? 1 : ef, layer, meta->m, false, layer > 0 ? 64 : ef * 8, n);
+								   HnswQueryLayerEf(layer, ef), layer, meta->m, false,
+								   layer > 0 ? 64 : ef * 8, n);
 	for (int i = 0; i < *n; i++)
 	{
 		if (ItemPointerEquals(&(*sorted)[i]->tid, &self->tid))

@@ -195,7 +195,11 @@ DiscardCandidates(HnswScanOpaque so)
 		HnswDiscard(&so->discarded, c);
 }
 
-/* The first round: descend from the entry point and search layer 0 */
+/*
+ * The first round: descend from the entry point, greedily down to layer 2
+ * and a few wide on layer 1 (HnswQueryLayerEf), and search layer 0 from
+ * all that layer 1 found
+ */
 static void
 FirstRound(IndexScanDesc scan)
 {
@@ -219,21 +223,25 @@ FirstRound(IndexScanDesc scan)
 	for (int layer = so->meta.entryLevel; layer >= 1; layer--)
 	{
 		HnswVisited v;
-		HnswCandidate *best;
 
 		HnswVisitedInit(&v, 64);
-		HnswVisitedAdd(&v, &so->results.items[0].c->tid);
-		HnswSearchLayer(index, &so->dist, so->query, &so->candidates, 1, layer, m, false, false,
+		for (int i = 0; i < so->results.count; i++)
+			HnswVisitedAdd(&v, &so->results.items[i].c->tid);
+		HnswSearchLayer(index, &so->dist, so->query, &so->candidates,
+						HnswQueryLayerEf(layer, hnsw_ef_search), layer, m, false, false,
 						false, &v, &so->results, NULL, NULL);
-		best = HnswHeapTop(&so->results);
-		best->flags = 0;
 		so->candidates.count = 0;
-		HnswHeapPush(&so->candidates, best);
+		for (int i = 0; i < so->results.count; i++)
+		{
+			so->results.items[i].c->flags = 0;
+			HnswHeapPush(&so->candidates, so->results.items[i].c);
+		}
 	}
 
 	HnswVisitedInit(&so->visited, hnsw_ef_search * m * 4);
-	HnswVisitedAdd(&so->visited, &so->results.items[0].c->tid);
-	so->tuplesSeen = 1;
+	for (int i = 0; i < so->results.count; i++)
+		HnswVisitedAdd(&so->visited, &so->results.items[i].c->tid);
+	so->tuplesSeen = so->results.count;
 	HnswSearchLayer(index, &so->dist, so->query, &so->candidates, hnsw_ef_search, 0, m, false,
 					true, false, &so->visited, &so->results, iterative ? &so->discarded : NULL,
 					&so->tuplesSeen);
