@@ -140,6 +140,12 @@ HnswQueryLayerEf(int layer, int ef)
 /* Levels are capped so that a neighbour tuple always fits on a page */
 #define HNSW_MAX_LEVEL				16
 
+/*
+ * Seed of the hash an element's level is drawn from (HnswElementLevel).
+ * Changing it changes every graph built afterwards, never an existing one.
+ */
+#define HNSW_LEVEL_SEED				UINT64CONST(0x7670676c6576656c)	/* "vpglevel" */
+
 /* On-disk identification */
 #define HNSW_MAGIC_NUMBER			0x56504748	/* "VPGH" */
 #define HNSW_VERSION				2	/* 2: compact vector formats */
@@ -450,7 +456,7 @@ extern double HnswTraversalDistance(const HnswDistance *dist, const Vector *a, c
 extern Buffer HnswPinBlock(Relation index, BlockNumber blkno);
 extern double HnswOrderByValue(const HnswDistance *dist, double internal);
 extern bool HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out);
-extern int	HnswRandomLevel(int m);
+extern int	HnswElementLevel(const Vector *value, int m);
 extern void HnswInitPage(Page page, Size pageSize);
 extern bool HnswCheckPage(Relation index, Page page, BlockNumber blkno);
 extern int	HnswPageLiveElements(Relation index, BufferAccessStrategy strategy,

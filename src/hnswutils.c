@@ -26,7 +26,7 @@
 #include "access/rmgr.h"
 #include "access/xloginsert.h"
 #include "utils/float.h"
-#include "common/pg_prng.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
@@ -427,20 +427,31 @@ HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out)
 }
 
 /*
- * Draw an element's level from the geometric distribution with mL = 1/ln(m),
- * capped so that its neighbour tuple fits on a page.
+ * An element's level, from the geometric distribution with mL = 1/ln(m),
+ * capped so that its neighbour tuple fits on a page.  The uniform draw
+ * behind it is a 64-bit hash of the vector's values rather than a random
+ * number.  Why: the same rows inserted in the same order then build the
+ * same graph, in every session, on every machine, so that a recall
+ * measured once is the recall of that data and not of one draw (a test's
+ * recall under churn varied from 0.976 to 1.000 between draws), and an
+ * A/B count of instructions compares the code, not two graphs (3 % apart
+ * between runs of one build).  Parallel builds and concurrent inserts
+ * still link in whatever order their processes reach.  The hash spreads
+ * like a random draw; only someone who chose vectors for their hashes
+ * could skew the levels, which costs the index speed, never results.
  */
 int
-HnswRandomLevel(int m)
+HnswElementLevel(const Vector *value, int m)
 {
 	double		ml = 1.0 / log(m);
-	double		r = pg_prng_double(&pg_global_prng_state);
+	uint64		h = hash_bytes_extended((const unsigned char *) value->x,
+										sizeof(float) * value->dim, HNSW_LEVEL_SEED);
+
+	/* the top 53 bits as a double in (0, 1]: never log(0) */
+	double		r = (double) ((h >> 11) + 1) / (double) (UINT64CONST(1) << 53);
 	int			level;
 	int			cap = HNSW_MAX_LEVEL;
 
-	/* pg_prng_double is in [0, 1); avoid log(0) */
-	if (r <= 0.0)
-		r = DBL_MIN;
 	level = (int) floor(-log(r) * ml);
 
 	while (cap > 0 &&

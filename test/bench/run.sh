@@ -18,8 +18,9 @@
 #                                                       IP_ARGS="--metric cosine" for cosine
 #   VPG_BENCH=mirror, MIRROR_ARGS="--quick"             mirroring: backfill rows/s, capture
 #                                                       overhead, lag (mirror_bench.py)
-#   VPG_BENCH=insns                                     instructions per hnsw insert under
-#                                                       callgrind (insert_instructions.py):
+#   VPG_BENCH=insns                                     instructions per hnsw insert and
+#                                                       search under callgrind, and the
+#                                                       searches' recall (hnsw_instructions.py):
 #                                                       the A/B measure a noisy VM cannot
 #                                                       give by the clock; not part of all
 #   VPG_HUGE_PAGES=auto|on|off (default auto)           2 MB pages for the clusters' shared
@@ -162,29 +163,35 @@ if [ "$BENCH" = all ] || [ "$BENCH" = batch ]; then
 		--command "$command_line${BATCH_ARGS:+ (BATCH_ARGS=$BATCH_ARGS)}" ${BATCH_ARGS:-} || status=$?
 fi
 
-# Instructions per insert: the tables are made on a cluster, then the inserts
-# run in a single-user postgres under callgrind, on a copy of the data
-# directory for each data set (insert_instructions.py)
+# Instructions per insert and per search: the tables are made on a cluster,
+# then the inserts and the searches each run in a single-user postgres under
+# callgrind, on a copy of the data directory (hnsw_instructions.py)
+callgrind_single() {
+	local name=$1 sql=$2
+	rm -rf "$WORK/insrun"
+	cp -a "$WORK/insdb/data" "$WORK/insrun"
+	echo "$sql" |
+		vpg_as_tester valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.callgrind" \
+			"$($PG_CONFIG --bindir)/postgres" --single -D "$WORK/insrun" \
+			-c full_page_writes=off -c huge_pages=off postgres >"$WORK/$name.out" 2>"$WORK/$name.valgrind.log" ||
+		{ tail -n 20 "$WORK/$name.valgrind.log" >&2; status=1; }
+}
 if [ "$BENCH" = insns ]; then
 	mkdir -p "$WORK/insdb"
 	[ "$(id -u)" -eq 0 ] && chown "$(vpg_tester):" "$WORK/insdb"
 	VPG_HUGE_PAGES=off vpg_start_cluster "$WORK/insdb" "shared_buffers = 256MB" "maintenance_work_mem = 1GB"
-	vpg_log "loading the tables for insert_instructions.py" >&2
-	made=$(vpg_as_tester "$PY" "$WORK/py/insert_instructions.py" setup --host "$WORK/insdb")
+	vpg_log "loading the tables for hnsw_instructions.py" >&2
+	made=$(vpg_as_tester "$PY" "$WORK/py/hnsw_instructions.py" setup --host "$WORK/insdb")
 	vpg_stop_cluster "$WORK/insdb"
 	files=()
 	for t in $made; do
 		vpg_log "300 inserts into $t under callgrind" >&2
-		rm -rf "$WORK/insrun"
-		cp -a "$WORK/insdb/data" "$WORK/insrun"
-		echo "INSERT INTO $t SELECT * FROM ${t}_ins;" |
-			vpg_as_tester valgrind --tool=callgrind --callgrind-out-file="$WORK/$t.callgrind" \
-				"$($PG_CONFIG --bindir)/postgres" --single -D "$WORK/insrun" \
-				-c full_page_writes=off -c huge_pages=off postgres >/dev/null 2>"$WORK/$t.valgrind.log" ||
-			{ tail -n 20 "$WORK/$t.valgrind.log" >&2; status=1; }
-		files+=("$t=$WORK/$t.callgrind")
+		callgrind_single "$t" "INSERT INTO $t SELECT * FROM ${t}_ins;"
+		vpg_log "300 searches of $t under callgrind" >&2
+		callgrind_single "${t}_search" "$(vpg_as_tester "$PY" "$WORK/py/hnsw_instructions.py" sql "$t")"
+		files+=("$t=$WORK/$t.callgrind,$WORK/${t}_search.callgrind,$WORK/${t}_search.out")
 	done
-	vpg_as_tester "$PY" "$WORK/py/insert_instructions.py" report --out "$WORK/out/insert_instructions.md" \
+	vpg_as_tester "$PY" "$WORK/py/hnsw_instructions.py" report --out "$WORK/out/hnsw_instructions.md" \
 		--command "$command_line" "${files[@]}" || status=$?
 fi
 
