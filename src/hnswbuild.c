@@ -679,7 +679,7 @@ static bool
 InsertInMemory(HnswBuildState *bs, Vector *value, ItemPointer heaptid)
 {
 	int			m = bs->m;
-	int			level = HnswElementLevel(value, m);
+	int			level = HnswElementLevel(value, heaptid, m);
 	int32		id = -1;
 	BuildNode  *node = NULL;
 	int32		selected[HNSW_MAX_LEVEL + 1][HNSW_MAX_M];

@@ -599,7 +599,7 @@ HnswInsertOnDisk(Relation index, HnswDistance *dist, Vector *value,
 	LockPage(index, HNSW_UPDATE_LOCK, lockmode);
 	HnswReadMeta(index, &meta);
 	m = meta.m;
-	level = HnswElementLevel(value, m);
+	level = HnswElementLevel(value, heaptid, m);
 	if (level > meta.entryLevel)
 	{
 		UnlockPage(index, HNSW_UPDATE_LOCK, lockmode);

@@ -429,23 +429,28 @@ HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out)
 /*
  * An element's level, from the geometric distribution with mL = 1/ln(m),
  * capped so that its neighbour tuple fits on a page.  The uniform draw
- * behind it is a 64-bit hash of the vector's values rather than a random
- * number.  Why: the same rows inserted in the same order then build the
- * same graph, in every session, on every machine, so that a recall
- * measured once is the recall of that data and not of one draw (a test's
- * recall under churn varied from 0.976 to 1.000 between draws), and an
- * A/B count of instructions compares the code, not two graphs (3 % apart
- * between runs of one build).  Parallel builds and concurrent inserts
- * still link in whatever order their processes reach.  The hash spreads
- * like a random draw; only someone who chose vectors for their hashes
+ * behind it is a 64-bit hash of the vector's values and of the heap TID of
+ * the row that brings it, rather than a random number.  Why: the same rows
+ * inserted in the same order then build the same graph, in every session,
+ * on every machine, so that a recall measured once is the recall of that
+ * data and not of one draw (a test's recall under churn varied from 0.976
+ * to 1.000 between draws), and an A/B count of instructions compares the
+ * code, not two graphs (3 % apart between runs of one build).  The TID
+ * keeps equal vectors apart: rows sharing one vector (zero vectors, say)
+ * fill element after element, which would otherwise all take the level of
+ * that vector, high for one vector in m.  Parallel builds and concurrent
+ * inserts still link in whatever order their processes reach.  The hash
+ * spreads like a random draw; only someone who chose rows for their hashes
  * could skew the levels, which costs the index speed, never results.
  */
 int
-HnswElementLevel(const Vector *value, int m)
+HnswElementLevel(const Vector *value, ItemPointer heaptid, int m)
 {
 	double		ml = 1.0 / log(m);
+	uint64		tidkey = ((uint64) ItemPointerGetBlockNumberNoCheck(heaptid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(heaptid);
 	uint64		h = hash_bytes_extended((const unsigned char *) value->x,
-										sizeof(float) * value->dim, HNSW_LEVEL_SEED);
+										sizeof(float) * value->dim, HNSW_LEVEL_SEED ^ tidkey);
 
 	/* the top 53 bits as a double in (0, 1]: never log(0) */
 	double		r = (double) ((h >> 11) + 1) / (double) (UINT64CONST(1) << 53);
