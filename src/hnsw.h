@@ -79,6 +79,7 @@ HnswQueryLayerEf(int layer, int ef)
 {
 	return layer == 0 ? ef : layer == 1 ? Min(ef, HNSW_LAYER1_EF) : 1;
 }
+
 #define HNSW_MIN_MAX_SCAN_TUPLES	1
 #define HNSW_DEFAULT_MAX_SCAN_TUPLES 20000
 #define HNSW_MAX_MAX_SCAN_TUPLES	INT_MAX
