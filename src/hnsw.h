@@ -458,6 +458,7 @@ extern Buffer HnswPinBlock(Relation index, BlockNumber blkno);
 extern double HnswOrderByValue(const HnswDistance *dist, double internal);
 extern bool HnswPrepareValue(const HnswDistance *dist, Datum value, Vector **out);
 extern int	HnswElementLevel(const Vector *value, ItemPointer heaptid, int m);
+extern uint8 HnswChooseQueryFormat(const HnswDistance *dist, const Vector *v);
 extern void HnswInitPage(Page page, Size pageSize);
 extern bool HnswCheckPage(Relation index, Page page, BlockNumber blkno);
 extern int	HnswPageLiveElements(Relation index, BufferAccessStrategy strategy,

@@ -41,10 +41,14 @@
 /* How many pages an insert looks through for a slot freed by vacuum */
 #define HNSW_FREE_SLOT_PAGES	8
 
-/* Fill an element tuple, the vector in its most compact exact format */
+/*
+ * Fill an element tuple, the vector in its most compact exact format, which
+ * HnswSetQueryBytes may already have found for dist's query
+ * (HnswChooseQueryFormat)
+ */
 static void
-FormElementTuple(HnswElementTuple etup, Vector *value, int level, ItemPointer heaptid,
-				 ItemPointer neighbortid)
+FormElementTuple(HnswElementTuple etup, const HnswDistance *dist, Vector *value, int level,
+				 ItemPointer heaptid, ItemPointer neighbortid)
 {
 	etup->type = HNSW_ELEMENT_TUPLE;
 	etup->level = level;
@@ -55,7 +59,7 @@ FormElementTuple(HnswElementTuple etup, Vector *value, int level, ItemPointer he
 	etup->heaptids[0] = *heaptid;
 	etup->neighbortid = *neighbortid;
 	etup->unused2 = 0;
-	HnswEncodeVector(value, HnswChooseFormat(value), &etup->data);
+	HnswEncodeVector(value, HnswChooseQueryFormat(dist, value), &etup->data);
 }
 
 /* Fill a neighbour tuple from per-layer lists */
@@ -620,7 +624,7 @@ HnswInsertOnDisk(Relation index, HnswDistance *dist, Vector *value,
 		ItemPointerData none;
 
 		ItemPointerSetInvalid(&none);
-		FormElementTuple(etup, value, level, heaptid, &none);
+		FormElementTuple(etup, dist, value, level, heaptid, &none);
 	}
 	for (int l = 0; l <= level; l++)
 		nselected[l] = 0;
@@ -728,7 +732,7 @@ InsertUnchanged(Relation index, HnswDistance *dist, Vector *value, ItemPointer h
 
 	/* The stored form, which an identical element matches byte for byte */
 	etup = palloc0(HNSW_ELEMENT_TUPLE_SIZE(value->dim));
-	HnswEncodeVector(value, HnswChooseFormat(value), &etup->data);
+	HnswEncodeVector(value, HnswChooseQueryFormat(dist, value), &etup->data);
 
 	HnswHeapInit(&candidates, HNSW_UNCHANGED_EF * 2, false);
 	HnswHeapInit(&results, HNSW_UNCHANGED_EF + 1, true);
