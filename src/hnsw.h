@@ -479,7 +479,10 @@ extern void HnswDiscard(HnswHeap *discarded, HnswCandidate *c);
  * epilogues were a third of the visited set's instructions.
  */
 
-/* Key of an element TID in the visited set; never 0 for a valid TID */
+/*
+ * A TID as one number: the key of the visited set and of vacuum's stand-in
+ * map (never 0 for a valid TID), and part of the level hash's seed
+ */
 static inline uint64
 HnswTidKey(ItemPointer tid)
 {

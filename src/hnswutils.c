@@ -465,10 +465,9 @@ int
 HnswElementLevel(const Vector *value, ItemPointer heaptid, int m)
 {
 	double		ml = 1.0 / log(m);
-	uint64		tidkey = ((uint64) ItemPointerGetBlockNumberNoCheck(heaptid) << 16) |
-		ItemPointerGetOffsetNumberNoCheck(heaptid);
 	uint64		h = hash_bytes_extended((const unsigned char *) value->x,
-										sizeof(float) * value->dim, HNSW_LEVEL_SEED ^ tidkey);
+										sizeof(float) * value->dim,
+										HNSW_LEVEL_SEED ^ HnswTidKey(heaptid));
 
 	/* the top 53 bits as a double in (0, 1]: never log(0) */
 	double		r = (double) ((h >> 11) + 1) / (double) (UINT64CONST(1) << 53);

@@ -232,14 +232,6 @@ RemoveHeapTids(VacuumState *vs, IndexBulkDeleteResult *stats,
 	}
 }
 
-/* Key of a TID in the stand-in map (as in HnswVisited); never 0 */
-static inline uint64
-StandInKey(ItemPointer tid)
-{
-	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
-		ItemPointerGetOffsetNumberNoCheck(tid);
-}
-
 /* Slot of a key in the stand-in map: its own, or the empty one it would take */
 static uint32
 StandInSlot(VacuumState *vs, uint64 key)
@@ -259,7 +251,7 @@ StandIn(VacuumState *vs, ItemPointer tid)
 
 	if (vs->standinKeys == NULL)
 		return NULL;
-	i = StandInSlot(vs, StandInKey(tid));
+	i = StandInSlot(vs, HnswTidKey(tid));
 	return vs->standinKeys[i] != 0 ? &vs->standins[i] : NULL;
 }
 
