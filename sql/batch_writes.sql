@@ -178,6 +178,11 @@ SELECT batch_err($$SELECT * FROM vectorpg.delete_where('plain', '{"a": 1}')$$);
 -- the metadata merge on its own
 SELECT vectorpg.merge_metadata('{"a": 1, "b": 2}', '{"b": null, "c": 3}'),
        vectorpg.merge_metadata(NULL, '{"c": 3}'), vectorpg.merge_metadata('{"a": 1}', NULL);
+-- only top-level nulls remove keys; nested ones are values like any other
+SELECT vectorpg.merge_metadata('{"a": 1, "b": {"c": 1}}', '{"a": null, "b": {"c": null}, "d": [null], "e": null}'),
+       vectorpg.merge_metadata(NULL, NULL), vectorpg.merge_metadata('{"a": 1}', '{}');
+SELECT vectorpg.merge_metadata('{"a": 1}', '[{"b": 2}]');
+SELECT vectorpg.merge_metadata('{"a": 1}', '"b"');
 
 -- a batch longer than progress_chunk is written chunk by chunk with a
 -- NOTICE after each

@@ -93,16 +93,11 @@ CREATE FUNCTION vectorpg._malloc_keep_applied()
 COMMENT ON FUNCTION vectorpg._malloc_keep_applied() IS 'internal: the malloc_keep value (kB) this backend''s malloc was last given; 0 for glibc''s own';
 
 -- Shallow merge of metadata: the patch's keys replace the old ones, and a
--- key whose patch value is null is removed
+-- key whose patch value is null is removed (src/batch_metadata.c)
 CREATE FUNCTION vectorpg.merge_metadata(old jsonb, patch jsonb)
 	RETURNS jsonb
-	LANGUAGE sql IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
-AS $$
-	SELECT CASE WHEN patch IS NULL THEN old ELSE
-		(coalesce(old, '{}') || patch) - coalesce(
-			(SELECT array_agg(e.key) FROM jsonb_each(patch) e WHERE jsonb_typeof(e.value) = 'null'),
-			'{}'::text[]) END
-$$;
+	LANGUAGE c IMMUTABLE CALLED ON NULL INPUT PARALLEL SAFE
+	AS 'MODULE_PATHNAME', 'vectorpg_merge_metadata';
 
 COMMENT ON FUNCTION vectorpg.merge_metadata(jsonb, jsonb) IS 'shallow merge of metadata; a key set to null in the patch is removed';
 

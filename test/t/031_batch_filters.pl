@@ -308,5 +308,18 @@ $api = $node->safe_psql(
 	FROM filters WHERE n <= 100;});
 is($api, '0', 'vectorpg.search with a filter and k = all returns exactly the matching items (100 filters)');
 
+# The ranks follow the distances, then the ids (each query's hits are
+# ranked inside its own subquery, sql/install/10_4_search.sql)
+$api = $node->safe_psql(
+	'postgres', q{
+	SELECT count(*) FILTER (WHERE r.rank <> r.want), count(*)
+	FROM filters f CROSS JOIN LATERAL (
+		SELECT s.rank, row_number() OVER (ORDER BY s.distance, s.id) AS want
+		FROM vectorpg.search('items', ARRAY['[0.3,0.7]']::vector[], k => 25, filter => f.f) s) r
+	WHERE f.n <= 100;});
+my ($misranked, $hits) = split /\|/, $api;
+is($misranked, '0', "filtered searches rank their $hits hits by distance, then id (100 filters)");
+cmp_ok($hits, '>=', 500, 'the filtered searches found hits to rank');
+
 $node->stop;
 done_testing();
