@@ -32,8 +32,8 @@ PG_FUNCTION_INFO_V1(vectorpg_merge_metadata);
  * merge_metadata(old jsonb, patch jsonb) returns jsonb: old (an empty
  * object if null) with the patch's keys replacing its own, and the keys the
  * patch sets to JSON null removed.  A null patch returns old unchanged.  The
- * patch must be an object: anything else is the same error jsonb_each
- * raises, as the SQL version did.
+ * patch must be an object (the batch functions check each item's metadata
+ * before it gets here, so this error is for direct calls).
  */
 Datum
 vectorpg_merge_metadata(PG_FUNCTION_ARGS)
@@ -45,7 +45,6 @@ vectorpg_merge_metadata(PG_FUNCTION_ARGS)
 	JsonbIteratorToken tok;
 	Datum	   *nullKeys = NULL;
 	int			nnull = 0;
-	int			capacity = 0;
 	const char *key = NULL;
 	int			keylen = 0;
 
@@ -80,12 +79,8 @@ vectorpg_merge_metadata(PG_FUNCTION_ARGS)
 		}
 		else if (tok == WJB_VALUE && v.type == jbvNull)
 		{
-			if (nnull == capacity)
-			{
-				capacity = Max(8, capacity * 2);
-				nullKeys = nullKeys == NULL ? palloc(sizeof(Datum) * capacity) :
-					repalloc(nullKeys, sizeof(Datum) * capacity);
-			}
+			if (nullKeys == NULL)
+				nullKeys = palloc(sizeof(Datum) * JsonContainerSize(&patch->root));
 			nullKeys[nnull++] = PointerGetDatum(cstring_to_text_with_len(key, keylen));
 		}
 	}

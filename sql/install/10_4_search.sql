@@ -135,8 +135,8 @@ BEGIN
 	-- score, thresholds, has_more) is worked out inside the LATERAL, over
 	-- that query's few rows, so that the rows leave the nested loop in query
 	-- order (unnest's ordinality) and only each query's ranks need sorting:
-	-- numbering them over the whole batch with window functions took a
-	-- quarter of a 1,000-query call.  The rank sorts by d + 0, which the
+	-- numbering them over the whole batch with window functions took about
+	-- a sixth of a 1,000-query call.  The rank sorts by d + 0, which the
 	-- planner cannot take for the index's order: under an iterative scan
 	-- (relaxed_order) the rows may come slightly out of order, and an
 	-- Incremental Sort trusting that order would rank them wrongly.
