@@ -293,7 +293,6 @@ DECLARE
 	bad integer[];
 	dup_pos integer[];
 	dup_first integer[];
-	idc record;
 	chunk integer := vectorpg._check_limit('progress_chunk', NULL);
 	lo integer;
 	hi integer;
@@ -401,19 +400,7 @@ BEGIN
 		UNION ALL
 		SELECT p.pos, ids[p.pos], p.code, p.msg FROM unnest(err_pos, err_code, err_msg) p(pos, code, msg)
 	) s;
-	-- ids the id column's type rejects
-	SELECT * INTO idc FROM vectorpg._check_ids(c, ids, bad);
-	IF cardinality(idc.pos) > 0 THEN
-		bad := bad || idc.pos;
-		SELECT jsonb_agg(e ORDER BY (e ->> 'position')::integer) INTO errs
-		FROM (SELECT jsonb_array_elements(errs) e
-			  UNION ALL
-			  SELECT jsonb_build_object('position', p.pos, 'id', ids[p.pos], 'code', p.code, 'message', p.msg)
-			  FROM unnest(idc.pos, idc.code, idc.message) p(pos, code, msg)) x;
-	END IF;
-	IF atomic AND cardinality(bad) > 0 THEN
-		PERFORM vectorpg._raise_item_error(errs, n);
-	END IF;
+	SELECT r.bad, r.errs INTO bad, errs FROM vectorpg._check_item_ids(c, ids, atomic, n, bad, errs) r;
 
 	-- The statement: one chunk of positions [$5, $6], without the bad items.
 	-- A row the upsert inserted has xmax 0; a partitioned table cannot
@@ -577,6 +564,35 @@ $$;
 
 COMMENT ON FUNCTION vectorpg._raise_item_error(jsonb, integer) IS 'internal: raise the error of the first invalid item of an atomic batch';
 
+-- The last check of every write batch, local or remote: the items whose id
+-- the id column's type rejects (vectorpg._check_ids) join the batch's bad
+-- positions and its errors, in position order; then an atomic batch with
+-- any bad item raises the first one's error
+CREATE FUNCTION vectorpg._check_item_ids(c vectorpg.collections, ids text[], atomic boolean, n integer,
+	INOUT bad integer[], INOUT errs jsonb)
+	LANGUAGE plpgsql VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	idc record;
+BEGIN
+	SELECT * INTO idc FROM vectorpg._check_ids(c, ids, bad);
+	IF cardinality(idc.pos) > 0 THEN
+		bad := bad || idc.pos;
+		SELECT jsonb_agg(e ORDER BY (e ->> 'position')::integer) INTO errs
+		FROM (SELECT jsonb_array_elements(errs) e
+			  UNION ALL
+			  SELECT jsonb_build_object('position', p.pos, 'id', ids[p.pos], 'code', p.code, 'message', p.msg)
+			  FROM unnest(idc.pos, idc.code, idc.message) p(pos, code, msg)) x;
+	END IF;
+	IF atomic AND cardinality(bad) > 0 THEN
+		PERFORM vectorpg._raise_item_error(errs, n);
+	END IF;
+END
+$$;
+
+COMMENT ON FUNCTION vectorpg._check_item_ids(vectorpg.collections, text[], boolean, integer, integer[], jsonb) IS 'internal: add the ids the id column''s type rejects to a write batch''s errors, and raise the first error of an atomic batch';
+
 -- Upsert, arrays form: insert or replace items by id (vector, metadata and
 -- text are all replaced)
 CREATE FUNCTION vectorpg.upsert(collection text, ids text[], vectors @extschema@.vector[],
@@ -681,7 +697,6 @@ DECLARE
 	n integer := coalesce(cardinality(ids), 0);
 	bad integer[];
 	errs jsonb;
-	idc record;
 	res vectorpg.batch_result;
 BEGIN
 	PERFORM vectorpg._check_batch_size(n, batch_size_limit);
@@ -698,18 +713,7 @@ BEGIN
 												 'message', 'id must not be null') ORDER BY x.n), '[]')
 	INTO bad, errs
 	FROM unnest(ids) WITH ORDINALITY x(id, n) WHERE x.id IS NULL;
-	SELECT * INTO idc FROM vectorpg._check_ids(c, ids, bad);
-	IF cardinality(idc.pos) > 0 THEN
-		bad := bad || idc.pos;
-		SELECT jsonb_agg(e ORDER BY (e ->> 'position')::integer) INTO errs
-		FROM (SELECT jsonb_array_elements(errs) e
-			  UNION ALL
-			  SELECT jsonb_build_object('position', p.pos, 'id', ids[p.pos], 'code', p.code, 'message', p.msg)
-			  FROM unnest(idc.pos, idc.code, idc.message) p(pos, code, msg)) x;
-	END IF;
-	IF atomic AND cardinality(bad) > 0 THEN
-		PERFORM vectorpg._raise_item_error(errs, n);
-	END IF;
+	SELECT r.bad, r.errs INTO bad, errs FROM vectorpg._check_item_ids(c, ids, atomic, n, bad, errs) r;
 	EXECUTE format('WITH w AS (DELETE FROM %1$s t USING (SELECT DISTINCT x.id::%3$s AS id '
 				   'FROM unnest($1::text[]) WITH ORDINALITY x(id, n) WHERE x.n <> ALL ($2) ORDER BY 1) u '
 				   'WHERE t.%2$I = u.id RETURNING 1) SELECT count(*) FROM w',

@@ -164,7 +164,6 @@ DECLARE
 	idtype regtype := (vectorpg._column_type(c.relation, c.id_column)).typid;
 	errs jsonb;
 	bad integer[];
-	idc record;
 	have_vecs @extschema@.vector[];
 	have_metas jsonb[];
 	sql text;
@@ -211,18 +210,7 @@ BEGIN
 		UNION ALL
 		SELECT p.pos, ids[p.pos], p.code, p.msg FROM unnest(err_pos, err_code, err_msg) p(pos, code, msg)
 	) s;
-	SELECT * INTO idc FROM vectorpg._check_ids(c, ids, bad);
-	IF cardinality(idc.pos) > 0 THEN
-		bad := bad || idc.pos;
-		SELECT jsonb_agg(e ORDER BY (e ->> 'position')::integer) INTO errs
-		FROM (SELECT jsonb_array_elements(errs) e
-			  UNION ALL
-			  SELECT jsonb_build_object('position', p.pos, 'id', ids[p.pos], 'code', p.code, 'message', p.msg)
-			  FROM unnest(idc.pos, idc.code, idc.message) p(pos, code, msg)) x;
-	END IF;
-	IF atomic AND cardinality(bad) > 0 THEN
-		PERFORM vectorpg._raise_item_error(errs, n);
-	END IF;
+	SELECT r.bad, r.errs INTO bad, errs FROM vectorpg._check_item_ids(c, ids, atomic, n, bad, errs) r;
 
 	-- The current records of the valid ids, one fetch by id, lined up with
 	-- the items (vectors and metadata only when update merges into them):
@@ -323,7 +311,6 @@ DECLARE
 	idtype regtype := (vectorpg._column_type(c.relation, c.id_column)).typid;
 	bad integer[];
 	errs jsonb;
-	idc record;
 	res vectorpg.batch_result;
 BEGIN
 	IF atomic IS NULL THEN
@@ -334,18 +321,7 @@ BEGIN
 												 'message', 'id must not be null') ORDER BY x.n), '[]')
 	INTO bad, errs
 	FROM unnest(ids) WITH ORDINALITY x(id, n) WHERE x.id IS NULL;
-	SELECT * INTO idc FROM vectorpg._check_ids(c, ids, bad);
-	IF cardinality(idc.pos) > 0 THEN
-		bad := bad || idc.pos;
-		SELECT jsonb_agg(e ORDER BY (e ->> 'position')::integer) INTO errs
-		FROM (SELECT jsonb_array_elements(errs) e
-			  UNION ALL
-			  SELECT jsonb_build_object('position', p.pos, 'id', ids[p.pos], 'code', p.code, 'message', p.msg)
-			  FROM unnest(idc.pos, idc.code, idc.message) p(pos, code, msg)) x;
-	END IF;
-	IF atomic AND cardinality(bad) > 0 THEN
-		PERFORM vectorpg._raise_item_error(errs, n);
-	END IF;
+	SELECT r.bad, r.errs INTO bad, errs FROM vectorpg._check_item_ids(c, ids, atomic, n, bad, errs) r;
 	EXECUTE format('WITH w AS (DELETE FROM %1$s t WHERE t.%2$I = ANY (ARRAY(SELECT DISTINCT x.id::%3$s '
 				   'FROM unnest($1::text[]) WITH ORDINALITY x(id, n) WHERE x.n <> ALL ($2))) RETURNING 1) '
 				   'SELECT count(*) FROM w',
