@@ -321,7 +321,6 @@ DECLARE
 	one integer[];
 	st text;
 	msg text;
-	res vectorpg.batch_result;
 BEGIN
 	IF atomic IS NULL THEN
 		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -528,16 +527,7 @@ BEGIN
 		lo := hi + 1;
 	END LOOP;
 
-	res.inserted := ins;
-	res.updated := upd;
-	res.inserted := coalesce(res.inserted, 0);
-	res.updated := coalesce(res.updated, 0);
-	res.deleted := 0;
-	SELECT coalesce(jsonb_agg(e ORDER BY (e ->> 'position')::integer), '[]') INTO res.errors FROM jsonb_array_elements(errs) e;
-	res.failed := jsonb_array_length(res.errors);
-	res.processing_time_ms := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3);
-	res.status := CASE WHEN res.failed = 0 THEN 'success' WHEN res.failed < n THEN 'partial' ELSE 'failed' END;
-	RETURN res;
+	RETURN vectorpg._batch_result(coalesce(ins, 0), coalesce(upd, 0), 0, errs, n, started);
 END
 $$;
 
@@ -563,6 +553,26 @@ END
 $$;
 
 COMMENT ON FUNCTION vectorpg._raise_item_error(jsonb, integer) IS 'internal: raise the error of the first invalid item of an atomic batch';
+
+-- The row every write batch returns, local or remote: its counts, its
+-- errors in position order, the time since it started, and its status
+-- (success with no failed item, failed when every item failed, partial
+-- otherwise)
+CREATE FUNCTION vectorpg._batch_result(inserted bigint, updated bigint, deleted bigint, errs jsonb,
+	n bigint, started timestamptz)
+	RETURNS vectorpg.batch_result
+	LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT inserted, updated, deleted, f.failed, f.errors,
+		   round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3)::double precision,
+		   CASE WHEN f.failed = 0 THEN 'success' WHEN f.failed < n THEN 'partial' ELSE 'failed' END
+	FROM (SELECT jsonb_array_length(e.errors)::bigint AS failed, e.errors
+		  FROM (SELECT coalesce(jsonb_agg(x ORDER BY (x ->> 'position')::integer), '[]') AS errors
+				FROM jsonb_array_elements(errs) x) e) f
+$$;
+
+COMMENT ON FUNCTION vectorpg._batch_result(bigint, bigint, bigint, jsonb, bigint, timestamptz) IS 'internal: the result row of a write batch (counts, errors in position order, time, status)';
 
 -- The last check of every write batch, local or remote: the items whose id
 -- the id column's type rejects (vectorpg._check_ids) join the batch's bad
@@ -719,13 +729,7 @@ BEGIN
 				   'WHERE t.%2$I = u.id RETURNING 1) SELECT count(*) FROM w',
 				   c.relation, c.id_column, (vectorpg._column_type(c.relation, c.id_column)).typid)
 		INTO res.deleted USING ids, bad;
-	res.inserted := 0;
-	res.updated := 0;
-	res.errors := errs;
-	res.failed := jsonb_array_length(errs);
-	res.processing_time_ms := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3);
-	res.status := CASE WHEN res.failed = 0 THEN 'success' WHEN res.failed < n THEN 'partial' ELSE 'failed' END;
-	RETURN res;
+	RETURN vectorpg._batch_result(0, 0, res.deleted, errs, n, started);
 END
 $$;
 
@@ -744,7 +748,6 @@ DECLARE
 	lim bigint := vectorpg._check_limit('batch_size_limit', batch_size_limit);
 	cond text;
 	n bigint;
-	res vectorpg.batch_result;
 BEGIN
 	IF c.metadata_column IS NULL THEN
 		RAISE EXCEPTION 'collection "%" has no metadata column', c.name
@@ -765,9 +768,7 @@ BEGIN
 	END IF;
 	EXECUTE format('DELETE FROM %s WHERE %s', c.relation, cond);
 	GET DIAGNOSTICS n = ROW_COUNT;
-	res := ROW(0, 0, n, 0, '[]'::jsonb,
-			   round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3), 'success');
-	RETURN res;
+	RETURN vectorpg._batch_result(0, 0, n, '[]', n, started);
 END
 $$;
 
@@ -815,9 +816,7 @@ BEGIN
 		COMMIT;
 		RAISE NOTICE 'load into collection "%": % of % items committed', collection, least(lo, n), n;
 	END LOOP;
-	result.errors := errs;
-	result.processing_time_ms := pg_catalog.round((pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - started) * 1000)::numeric, 3);
-	result.status := CASE WHEN result.failed = 0 THEN 'success' WHEN result.failed < n THEN 'partial' ELSE 'failed' END;
+	result := vectorpg._batch_result(result.inserted, result.updated, 0, errs, n, started);
 END
 $$;
 

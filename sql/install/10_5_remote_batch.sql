@@ -173,7 +173,6 @@ DECLARE
 	i integer;
 	st text;
 	msg text;
-	res vectorpg.batch_result;
 BEGIN
 	-- (vectorpg._write checked the arguments before dispatching here)
 	IF EXISTS (SELECT 1 FROM unnest(texts) t WHERE t IS NOT NULL) THEN
@@ -286,14 +285,7 @@ BEGIN
 		   count(*) FILTER (WHERE coalesce(existed[p.n], false))
 	INTO ins, upd
 	FROM generate_series(1, n) p(n) WHERE p.n <> ALL (bad);
-	res.inserted := CASE WHEN op = 'upsert' THEN ins ELSE 0 END;
-	res.updated := upd;
-	res.deleted := 0;
-	SELECT coalesce(jsonb_agg(e ORDER BY (e ->> 'position')::integer), '[]') INTO res.errors FROM jsonb_array_elements(errs) e;
-	res.failed := jsonb_array_length(res.errors);
-	res.processing_time_ms := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3);
-	res.status := CASE WHEN res.failed = 0 THEN 'success' WHEN res.failed < n THEN 'partial' ELSE 'failed' END;
-	RETURN res;
+	RETURN vectorpg._batch_result(CASE WHEN op = 'upsert' THEN ins ELSE 0 END, upd, 0, errs, n, started);
 END
 $$;
 
@@ -327,13 +319,7 @@ BEGIN
 				   'SELECT count(*) FROM w',
 				   c.relation, c.id_column, idtype)
 		INTO res.deleted USING ids, bad;
-	res.inserted := 0;
-	res.updated := 0;
-	res.errors := errs;
-	res.failed := jsonb_array_length(errs);
-	res.processing_time_ms := round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3);
-	res.status := CASE WHEN res.failed = 0 THEN 'success' WHEN res.failed < n THEN 'partial' ELSE 'failed' END;
-	RETURN res;
+	RETURN vectorpg._batch_result(0, 0, res.deleted, errs, n, started);
 END
 $$;
 
