@@ -564,12 +564,12 @@ CREATE FUNCTION vectorpg._batch_result(inserted bigint, updated bigint, deleted 
 	LANGUAGE sql VOLATILE CALLED ON NULL INPUT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT inserted, updated, deleted, f.failed, f.errors,
+	SELECT inserted, updated, deleted, f.failed, e.errors,
 		   round((extract(epoch FROM clock_timestamp() - started) * 1000)::numeric, 3)::double precision,
 		   CASE WHEN f.failed = 0 THEN 'success' WHEN f.failed < n THEN 'partial' ELSE 'failed' END
-	FROM (SELECT jsonb_array_length(e.errors)::bigint AS failed, e.errors
-		  FROM (SELECT coalesce(jsonb_agg(x ORDER BY (x ->> 'position')::integer), '[]') AS errors
-				FROM jsonb_array_elements(errs) x) e) f
+	FROM (SELECT coalesce(jsonb_agg(x ORDER BY (x ->> 'position')::integer), '[]') AS errors
+		  FROM jsonb_array_elements(errs) x) e,
+		 LATERAL (SELECT jsonb_array_length(e.errors)::bigint AS failed) f
 $$;
 
 COMMENT ON FUNCTION vectorpg._batch_result(bigint, bigint, bigint, jsonb, bigint, timestamptz) IS 'internal: the result row of a write batch (counts, errors in position order, time, status)';
@@ -707,7 +707,7 @@ DECLARE
 	n integer := coalesce(cardinality(ids), 0);
 	bad integer[];
 	errs jsonb;
-	res vectorpg.batch_result;
+	ndeleted bigint;
 BEGIN
 	PERFORM vectorpg._check_batch_size(n, batch_size_limit);
 	-- the error rows index ids by position
@@ -728,8 +728,8 @@ BEGIN
 				   'FROM unnest($1::text[]) WITH ORDINALITY x(id, n) WHERE x.n <> ALL ($2) ORDER BY 1) u '
 				   'WHERE t.%2$I = u.id RETURNING 1) SELECT count(*) FROM w',
 				   c.relation, c.id_column, (vectorpg._column_type(c.relation, c.id_column)).typid)
-		INTO res.deleted USING ids, bad;
-	RETURN vectorpg._batch_result(0, 0, res.deleted, errs, n, started);
+		INTO ndeleted USING ids, bad;
+	RETURN vectorpg._batch_result(0, 0, ndeleted, errs, n, started);
 END
 $$;
 

@@ -303,7 +303,7 @@ DECLARE
 	idtype regtype := (vectorpg._column_type(c.relation, c.id_column)).typid;
 	bad integer[];
 	errs jsonb;
-	res vectorpg.batch_result;
+	ndeleted bigint;
 BEGIN
 	IF atomic IS NULL THEN
 		RAISE EXCEPTION 'atomic must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -318,8 +318,8 @@ BEGIN
 				   'FROM unnest($1::text[]) WITH ORDINALITY x(id, n) WHERE x.n <> ALL ($2))) RETURNING 1) '
 				   'SELECT count(*) FROM w',
 				   c.relation, c.id_column, idtype)
-		INTO res.deleted USING ids, bad;
-	RETURN vectorpg._batch_result(0, 0, res.deleted, errs, n, started);
+		INTO ndeleted USING ids, bad;
+	RETURN vectorpg._batch_result(0, 0, ndeleted, errs, n, started);
 END
 $$;
 
